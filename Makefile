@@ -1,0 +1,49 @@
+# GreenLight Sync. `make demo` runs the main job on the sandbox; `make test` runs the tests.
+# Both set up everything on a fresh machine (a .venv with the pinned dependencies).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+TEST_DB_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install lint test test-tcp dev demo sync reliability bench clean
+
+$(STAMP): pyproject.toml setup.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy greenlight_dagster/core greenlight_dagster/clients
+
+# The whole suite on the embedded PostgreSQL; under CI, also the warehouse-facing tests
+# against the machine's TCP server when one answers at 127.0.0.1:5432.
+test: lint
+	$(PY) -m pytest -m "not reliability" -p no:cacheprovider
+	@if [ "$$CI" = "true" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-tcp; \
+	else echo "(TCP PostgreSQL run skipped: set CI=true with a server at 127.0.0.1:5432 to run it)"; fi
+
+test-tcp: install
+	GREENLIGHT_TEST_DATABASE_URL=$(TEST_DB_URL) $(PY) -m pytest -m "not reliability" -p no:cacheprovider \
+		greenlight_dagster_tests/foundation greenlight_dagster_tests/ingestion greenlight_dagster_tests/warehouse_model
+
+dev: install
+	$(VENV)/bin/greenlight dev
+
+demo: install
+	$(VENV)/bin/greenlight demo
+
+reliability: install
+	$(PY) -m pytest -m reliability -p no:cacheprovider
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .greenlight dbt_warehouse/target dbt_warehouse/logs

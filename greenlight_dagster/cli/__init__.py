@@ -1,0 +1,29 @@
+"""`greenlight`: the operators' command line (operations.md §2).
+
+Each command group lives in its own module; this one only assembles them. Exit codes are
+part of the contract: 0 success, 1 the operation failed, 2 bad usage (click's own).
+"""
+
+from __future__ import annotations
+
+import click
+
+from greenlight_dagster.cli.dev import dev
+from greenlight_dagster.cli.warehouse import warehouse
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="greenlight-sync")
+def main() -> None:
+    """GreenLight Sync: keep PropertyWare and ServiceFusion in step through a PostgreSQL warehouse."""
+
+
+main.add_command(warehouse)
+main.add_command(dev)
+
+try:  # the sandbox group arrives with the sandbox package
+    from greenlight_dagster.cli.sandbox import sandbox
+
+    main.add_command(sandbox)
+except ImportError:  # pragma: no cover - only while the sandbox is absent
+    pass

@@ -1,0 +1,5 @@
+"""`python -m greenlight_dagster.cli` = the `greenlight` console script."""
+
+from greenlight_dagster.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""Reading loosely typed source records (fixture/REST field names) into Python values.
+
+Records reach `core/` as plain mappings straight from the warehouse or the APIs, where ids may
+be ints or numeric strings (SF documents integer ids but shows ``"1"`` in examples) and
+timestamps are ISO-8601 strings. One small set of readers keeps every rule module from
+re-implementing, slightly differently, what "an id" or "a timestamp" means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+def as_int(value: object) -> int | None:
+    """An integer id from an int or a numeric string; None for anything else (bools included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            return int(text)
+    return None
+
+
+def as_text(value: object) -> str:
+    """A stripped string, or "" when the value is missing; numbers are rendered, not rejected."""
+    if value is None or isinstance(value, bool):
+        return ""
+    return str(value).strip()
+
+
+def as_timestamp(value: object) -> datetime | None:
+    """An aware UTC datetime from an ISO-8601 string or datetime; naive values are taken as UTC."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def record_id(record: Mapping[str, Any] | None) -> int | None:
+    """The ``id`` of a record, or None when the record or its id is missing."""
+    return None if record is None else as_int(record.get("id"))

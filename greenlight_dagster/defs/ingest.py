@@ -1,0 +1,260 @@
+"""One factory for every raw ingestion asset: window planning, streaming load, metadata, checks.
+
+Each source package (``defs/propertyware``, ``defs/servicefusion``) declares its entities
+as `RawEntity` values and one `Fetch` function; everything else - which window to read,
+loading, tombstones, the high-water mark, the metadata the UI plots and the
+``rejected_records`` check - lives here once, so the eleven assets cannot drift apart.
+
+No ``from __future__ import annotations`` here: Dagster reads the ``config`` parameter's
+type at decoration time and cannot resolve a string annotation.
+"""
+
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import text
+
+from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
+from greenlight_dagster.clients.resilience import CallStats
+from greenlight_dagster.warehouse.loader import load_records, mark_deleted
+from greenlight_dagster.warehouse.watermarks import get_high_water, set_high_water
+
+#: Shared by ``pw/work_orders`` and ``sf/jobs`` so one run (the sync, a backfill) can hold both.
+#: ``end_offset=1`` makes today's partition exist while today is still running.
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
+
+OWNERS = ["team:greenlight"]
+
+Records = Iterable[SourceRecord | RejectedRecord]
+
+
+def latest_partition_key() -> str:
+    """Today's daily partition (UTC): what the regular sync materializes the partitioned assets for."""
+    key = DAILY_PARTITIONS.get_last_partition_key()
+    assert key is not None  # the definition starts in the past, so a last partition always exists
+    return key
+
+
+class IngestConfig(dg.Config):
+    """Run config of every raw asset."""
+
+    full_refresh: bool = False
+    """Re-fetch everything (ignoring the partition and the high-water mark) and tombstone vanished keys."""
+    overlap_minutes: float = 5.0
+    """Incremental runs re-read this much before the high-water mark, against clock skew and late commits."""
+    batch_size: int = 5000
+    """Records per COPY batch and commit; bounds the loader's memory."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one materialization reads: last-modified in ``[start, end)``; None = unbounded."""
+
+    mode: str  # full | initial | incremental | backfill
+    start: datetime | None
+    end: datetime | None
+    advances_watermark: bool
+    tombstones: bool
+
+    def describe(self) -> str:
+        start = self.start.isoformat() if self.start else "the beginning"
+        end = self.end.isoformat() if self.end else "now"
+        return f"{self.mode}: modified from {start} until {end}"
+
+
+@dataclass
+class Extraction:
+    """An open read: the record stream and the client's live counters."""
+
+    records: Records
+    stats: CallStats
+
+
+#: (resource, entity, window, log) -> Extraction. The only source-specific code per package.
+Fetch = Callable[[Any, str, Window, Any], Extraction]
+
+
+@dataclass(frozen=True)
+class RawEntity:
+    """One raw asset: ``{source}/{entity}`` landing in ``raw.{source}_{entity}``."""
+
+    entity: str
+    description: str
+    incremental: bool = True  # False: the API cannot filter by last-modified, every run reads everything
+    partitioned: bool = False
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What the assets of one source system share."""
+
+    source: str  # pw | sf
+    group_name: str
+    resource_key: str
+    kinds: frozenset[str]
+    pool: str
+    fetch: Fetch
+
+
+def plan_window(*, entity: RawEntity, full_refresh: bool, high_water: datetime | None, overlap: timedelta,
+                partition_window: tuple[datetime, datetime] | None, reaches_latest_partition: bool) -> Window:
+    """Decide what a materialization reads.
+
+    * ``full_refresh`` (or an entity the API cannot filter): everything, then tombstones.
+    * A partition range that ends before today's partition: a **backfill** of exactly that
+      window; the high-water mark is left alone (it speaks for the present, not the past).
+    * Otherwise (unpartitioned, today's partition, or a range that reaches today):
+      **incremental** from the mark minus the overlap up to now - widened to the range
+      start when a range reaching today starts earlier; the very first run (no mark) reads
+      everything (**initial**).
+    """
+    if full_refresh or not entity.incremental:
+        return Window("full", None, None, advances_watermark=True, tombstones=True)
+    if partition_window is not None and not reaches_latest_partition:
+        return Window("backfill", partition_window[0], partition_window[1], advances_watermark=False,
+                      tombstones=False)
+    if high_water is None:
+        return Window("initial", None, None, advances_watermark=True, tombstones=False)
+    start = high_water - overlap
+    if partition_window is not None:
+        start = min(start, partition_window[0])
+    return Window("incremental", start, None, advances_watermark=True, tombstones=False)
+
+
+class _WindowFilter:
+    """Drops records modified outside ``[start, end)``: APIs filter inclusively, partitions are half-open."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.dropped = 0
+
+    def __call__(self, records: Records) -> Iterator[SourceRecord | RejectedRecord]:
+        start, end = self.window.start, self.window.end
+        for record in records:
+            if isinstance(record, SourceRecord) and record.modified_at is not None and (
+                (start is not None and record.modified_at < start) or (end is not None and record.modified_at >= end)
+            ):
+                self.dropped += 1
+                continue
+            yield record
+
+
+def _partition_window(context: dg.AssetExecutionContext) -> tuple[tuple[datetime, datetime] | None, bool]:
+    """(time window of the run's partitions, whether they reach today's); today's alone = the plain sync."""
+    if not context.has_partition_key_range and not context.has_partition_key:
+        return None, False
+    keys = context.partition_key_range
+    latest = latest_partition_key()
+    if keys.start == latest:
+        return None, True
+    window = context.partition_time_window
+    return (window.start, window.end), keys.end == latest
+
+
+def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
+    """The Dagster asset ``{source}/{entity}``."""
+    key = dg.AssetKey([spec.source, entity.entity])
+
+    @dg.asset(
+        key=key,
+        description=entity.description,
+        group_name=spec.group_name,
+        kinds=set(spec.kinds),
+        owners=OWNERS,
+        pool=spec.pool,
+        required_resource_keys={"warehouse", spec.resource_key},
+        partitions_def=DAILY_PARTITIONS if entity.partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
+        metadata={"table": f"raw.{spec.source}_{entity.entity}"},
+    )
+    def _raw_asset(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
+        began = time.monotonic()
+        engine = context.resources.warehouse.get_engine()
+        high_water = get_high_water(engine, spec.source, entity.entity)
+        partition_window, reaches_latest = _partition_window(context)
+        window = plan_window(entity=entity, full_refresh=config.full_refresh, high_water=high_water,
+                             overlap=timedelta(minutes=config.overlap_minutes), partition_window=partition_window,
+                             reaches_latest_partition=reaches_latest)
+        context.log.info(f"{key.to_user_string()} {window.describe()} (high-water mark: {high_water})")
+
+        extraction = spec.fetch(getattr(context.resources, spec.resource_key), entity.entity, window, context.log)
+        in_window = _WindowFilter(window)
+        seen: array[int] | None = array("q") if window.tombstones else None
+        stats = load_records(engine, spec.source, entity.entity, in_window(extraction.records),
+                             run_id=context.run_id, batch_size=config.batch_size, seen_ids=seen)
+
+        tombstones = 0
+        if seen is not None:
+            if stats.fetched:
+                tombstones = mark_deleted(engine, spec.source, entity.entity, seen, context.run_id)
+            else:
+                context.log.warning("the source served no records at all: not tombstoning anything, "
+                                    "an empty answer is likelier an API or permission problem than an empty system")
+        stored_mark = high_water
+        if window.advances_watermark and stats.max_modified_at is not None:
+            stored_mark = set_high_water(engine, spec.source, entity.entity, stats.max_modified_at, context.run_id)
+        if stats.rejected:
+            context.log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {context.run_id}")
+
+        calls = extraction.stats
+        return dg.MaterializeResult(metadata={
+            "records_fetched": stats.fetched,
+            "new_versions": stats.new_versions,
+            "unchanged": stats.unchanged,
+            "rejected": stats.rejected,
+            "duplicates": stats.duplicates,
+            "sanitized": stats.sanitized,
+            "outside_window": in_window.dropped,
+            "tombstones": tombstones,
+            "api_calls": calls.calls,
+            "retries": calls.retries,
+            "rate_limited": calls.rate_limited,
+            "rate_limit_wait_seconds": float(calls.wait_seconds),
+            "bytes_received": calls.bytes_received,
+            "duration_seconds": round(time.monotonic() - began, 3),
+            "mode": window.mode,
+            "window_start": window.start.isoformat() if window.start else "",
+            "window_end": window.end.isoformat() if window.end else "",
+            "high_water": stored_mark.isoformat() if stored_mark else "",
+        })
+
+    return _raw_asset
+
+
+def build_rejected_records_check(spec: SourceSpec, entity: RawEntity) -> dg.AssetChecksDefinition:
+    """WARN when the asset's latest materialization rejected records, with the count and top reasons."""
+    key = dg.AssetKey([spec.source, entity.entity])
+
+    @dg.asset_check(asset=key, name="rejected_records", required_resource_keys={"warehouse"},
+                    description="Warns when the latest materialization sent records to ops.error_log.")
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        event = context.instance.get_latest_materialization_event(key)
+        if event is None:
+            return dg.AssetCheckResult(passed=True, metadata={"rejected": 0, "note": "not materialized yet"})
+        with context.resources.warehouse.get_engine().connect() as conn:
+            reasons = conn.execute(text(
+                "select reason, count(*) as n from ops.error_log where run_id = :run and source = :source"
+                " and entity = :entity and severity = 'error' group by reason order by n desc, reason"
+            ), {"run": event.run_id, "source": spec.source, "entity": entity.entity}).all()
+        rejected = sum(n for _, n in reasons)
+        return dg.AssetCheckResult(
+            passed=rejected == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rejected": rejected, "run_id": event.run_id,
+                      "top_reasons": dg.MetadataValue.md("\n".join(f"- {n} x {r[:200]}" for r, n in reasons[:5])
+                                                         or "none")},
+        )
+
+    return _check
+
+
+def build_source(spec: SourceSpec, entities: Iterable[RawEntity]) -> tuple[list[dg.AssetsDefinition],
+                                                                           list[dg.AssetChecksDefinition]]:
+    """All assets and checks of one source system."""
+    entities = list(entities)
+    return ([build_raw_asset(spec, e) for e in entities], [build_rejected_records_check(spec, e) for e in entities])

@@ -1,0 +1,41 @@
+"""The PropertyWare connection as a Dagster resource: configuration in, a fresh client out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from greenlight_dagster.clients.propertyware import PropertyWareClient
+from greenlight_dagster.clients.resilience import RetryPolicy
+
+
+class PropertyWareResource(dg.ConfigurableResource):
+    """PropertyWare SOAP credentials and client tuning.
+
+    Values come from ``GREENLIGHT_PW_*`` through `dg.EnvVar`, so the UI shows the variable
+    names, never the secrets. One client per materialization: its counters are that asset's.
+    """
+
+    wsdl_url: str
+    username: str
+    password: str
+    timeout_seconds: float = 90.0
+    page_size: int = 100
+    max_attempts: int = 6
+    backoff_base_seconds: float = 0.5
+
+    def build_client(self, log: Any = None) -> PropertyWareClient:
+        return PropertyWareClient(
+            self.wsdl_url, self.username, self.password, timeout=self.timeout_seconds, page_size=self.page_size,
+            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+        )
+
+
+def default_resource() -> PropertyWareResource:
+    """The resource as deployed: everything from the environment (operations.md §1)."""
+    return PropertyWareResource(
+        wsdl_url=dg.EnvVar("GREENLIGHT_PW_WSDL_URL"),
+        username=dg.EnvVar("GREENLIGHT_PW_USERNAME"),
+        password=dg.EnvVar("GREENLIGHT_PW_PASSWORD"),
+    )

@@ -1,0 +1,45 @@
+"""The ServiceFusion connection as a Dagster resource: configuration in, a fresh client out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from greenlight_dagster.clients.resilience import RetryPolicy
+from greenlight_dagster.clients.servicefusion import ServiceFusionClient
+
+
+class ServiceFusionResource(dg.ConfigurableResource):
+    """ServiceFusion OAuth2 client credentials and client tuning.
+
+    Values come from ``GREENLIGHT_SF_*`` through `dg.EnvVar`, so the UI shows the variable
+    names, never the secrets. ``rate_limit_per_minute`` is the API's per-token budget (60).
+    """
+
+    base_url: str
+    token_url: str
+    client_id: str
+    client_secret: str
+    rate_limit_per_minute: int = 60
+    per_page: int = 50
+    timeout_seconds: float = 60.0
+    max_attempts: int = 6
+    backoff_base_seconds: float = 0.5
+
+    def build_client(self, log: Any = None) -> ServiceFusionClient:
+        return ServiceFusionClient(
+            self.base_url, self.token_url, self.client_id, self.client_secret,
+            rate_limit_per_minute=self.rate_limit_per_minute, per_page=self.per_page, timeout=self.timeout_seconds,
+            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+        )
+
+
+def default_resource() -> ServiceFusionResource:
+    """The resource as deployed: everything from the environment (operations.md §1)."""
+    return ServiceFusionResource(
+        base_url=dg.EnvVar("GREENLIGHT_SF_BASE_URL"),
+        token_url=dg.EnvVar("GREENLIGHT_SF_TOKEN_URL"),
+        client_id=dg.EnvVar("GREENLIGHT_SF_CLIENT_ID"),
+        client_secret=dg.EnvVar("GREENLIGHT_SF_CLIENT_SECRET"),
+    )

@@ -1,0 +1,233 @@
+"""One in-memory world shared by the PW and SF sandbox servers and the admin API.
+
+Both servers read and write the same `SandboxState`, so a job created through the SF
+REST server and a work order closed through the PW SOAP server are visible to each
+other and to `GET /state` at once, exactly as the fixture format
+(shared/contracts/operations.md §3) describes the world.
+
+The clock is a *sandbox* clock: frozen at the fixture's `clock` and moved only by the
+admin API or by mutations. Every mutation stamps the record with the current clock and
+then advances it by one second, so last-modified times are deterministic and strictly
+increasing: incremental syncs can be tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from greenlight_dagster.sandbox.faults import FaultInjector
+
+PW_ENTITIES = ("portfolios", "buildings", "units", "contacts", "leases", "vendors", "workOrders")
+SF_ENTITIES = ("customers", "jobs", "job_statuses", "job_categories", "techs")
+
+#: Field that each server bumps on every mutation.
+MODIFIED_FIELD = {"propertyware": "lastModifiedDateTime", "servicefusion": "updated_at"}
+
+DEFAULT_CLOCK = "2026-01-05T12:00:00Z"
+
+#: Default SF job statuses (servicefusion.md §6.4; codes past 05_OTW are our assumption).
+DEFAULT_JOB_STATUSES: list[dict[str, Any]] = [
+    {"id": 1, "code": "01_UNS", "name": "Unscheduled", "category": "Open Jobs", "is_custom": False},
+    {"id": 2, "code": "02_SCH", "name": "Scheduled", "category": "Open Jobs", "is_custom": False},
+    {"id": 3, "code": "03_DSP", "name": "Dispatched", "category": "Open Jobs", "is_custom": False},
+    {"id": 4, "code": "04_DEL", "name": "Delayed", "category": "Open Jobs That Are In Progress", "is_custom": False},
+    {"id": 5, "code": "05_OTW", "name": "On The Way", "category": "Open Jobs That Are In Progress", "is_custom": False},
+    {"id": 6, "code": "06_ONS", "name": "On Site", "category": "Open Jobs That Are In Progress", "is_custom": False},
+    {"id": 7, "code": "07_STR", "name": "Started", "category": "Open Jobs That Are In Progress", "is_custom": False},
+    {"id": 8, "code": "08_PAU", "name": "Paused", "category": "Open Jobs That Are In Progress", "is_custom": False},
+    {"id": 9, "code": "09_RES", "name": "Resumed", "category": "Open Jobs That Are In Progress", "is_custom": False},
+    {"id": 10, "code": "10_PCM", "name": "Partially Completed", "category": "Open Jobs That Are In Progress",
+     "is_custom": False},
+    {"id": 11, "code": "11_CMP", "name": "Completed", "category": "Closed Jobs", "is_custom": False},
+    {"id": 12, "code": "12_CAN", "name": "Cancelled", "category": "Closed Jobs", "is_custom": False},
+    {"id": 13, "code": "13_INV", "name": "Invoiced", "category": "Closed Jobs", "is_custom": False},
+    {"id": 14, "code": "14_PIF", "name": "Paid In Full", "category": "Closed Jobs", "is_custom": False},
+]
+DEFAULT_JOB_CATEGORIES: list[dict[str, Any]] = [
+    {"id": i, "name": n}
+    for i, n in enumerate(
+        ["Plumbing", "Electrical", "HVAC", "Appliance", "General Maintenance", "Turnover", "Inspection",
+         "Pest Control", "Landscaping", "Roofing"],
+        start=1,
+    )
+]
+DEFAULT_TECHS: list[dict[str, Any]] = [
+    {"id": i, "first_name": first, "last_name": last, "email": f"{first.lower()}.{last.lower()}@techs.example",
+     "is_field_worker": True, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+    for i, (first, last) in enumerate([("Sam", "Ortiz"), ("Lee", "Chen"), ("Ana", "Baker"), ("Raj", "Patel")], start=1)
+]
+DEFAULT_ME = {"id": 1, "first_name": "Api", "last_name": "User", "email": "api.user@sandbox.example"}
+
+
+def parse_ts(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp (``Z`` or offset) into an aware UTC datetime."""
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def format_ts(value: datetime) -> str:
+    """Format as the wire format both APIs use: ``yyyy-MM-ddTHH:mm:ssZ``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class NotFound(KeyError):
+    """A record id that the sandbox does not hold."""
+
+
+@dataclass
+class RequestLogEntry:
+    seq: int
+    server: str
+    method: str
+    operation: str
+    status: int
+    path: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "server": self.server, "method": self.method,
+                "operation": self.operation, "path": self.path, "status": self.status}
+
+
+@dataclass
+class SandboxState:
+    """The whole sandbox world, thread-safe behind one re-entrant lock.
+
+    Handlers hold ``state.lock`` for the duration of a read-modify-write; list reads copy
+    what they need under the lock and serialise outside it.
+    """
+
+    fixture: dict[str, Any]
+    faults: FaultInjector = field(default_factory=FaultInjector)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    requests: list[RequestLogEntry] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._initial = copy.deepcopy(self.fixture)
+        self.load(self.fixture)
+
+    # ---- whole-state operations (admin API) ----
+    def load(self, fixture: dict[str, Any]) -> None:
+        """Replace the world with ``fixture`` (operations.md §3); unknown fields are kept."""
+        if fixture.get("version", 1) != 1:
+            raise ValueError(f"unsupported fixture version {fixture.get('version')!r}; expected 1")
+        with self.lock:
+            data = copy.deepcopy(fixture)
+            self.clock = parse_ts(data.get("clock") or DEFAULT_CLOCK)
+            pw = data.get("propertyware") or {}
+            sf = data.get("servicefusion") or {}
+            self.pw: dict[str, dict[int, dict[str, Any]]] = {
+                e: {int(r["id"]): r for r in pw.get(e, [])} for e in PW_ENTITIES
+            }
+            self.sf: dict[str, dict[int, dict[str, Any]]] = {
+                e: {int(r["id"]): r for r in sf.get(e, [])} for e in SF_ENTITIES
+            }
+            if not self.sf["job_statuses"]:
+                self.sf["job_statuses"] = {r["id"]: dict(r) for r in DEFAULT_JOB_STATUSES}
+            if not self.sf["job_categories"]:
+                self.sf["job_categories"] = {r["id"]: dict(r) for r in DEFAULT_JOB_CATEGORIES}
+            if not self.sf["techs"]:
+                self.sf["techs"] = {r["id"]: dict(r) for r in DEFAULT_TECHS}
+            self.extra = {k: v for k, v in data.items() if k not in ("version", "clock", "propertyware",
+                                                                      "servicefusion")}
+            self.pw_extra = {k: v for k, v in pw.items() if k not in PW_ENTITIES}
+            self.sf_extra = {k: v for k, v in sf.items() if k not in SF_ENTITIES}
+
+    def reset(self) -> None:
+        self.load(self._initial)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole current state in fixture format (ids ascending)."""
+        with self.lock:
+            out: dict[str, Any] = {"version": 1, "clock": format_ts(self.clock), **copy.deepcopy(self.extra)}
+            out["propertyware"] = {e: [copy.deepcopy(self.pw[e][k]) for k in sorted(self.pw[e])]
+                                   for e in PW_ENTITIES}
+            out["propertyware"].update(copy.deepcopy(self.pw_extra))
+            out["servicefusion"] = {e: [copy.deepcopy(self.sf[e][k]) for k in sorted(self.sf[e])]
+                                    for e in SF_ENTITIES}
+            out["servicefusion"].update(copy.deepcopy(self.sf_extra))
+            return out
+
+    # ---- clock ----
+    def now(self) -> datetime:
+        with self.lock:
+            return self.clock
+
+    def set_clock(self, now: str | None = None, advance_seconds: float | None = None) -> datetime:
+        with self.lock:
+            if now is not None:
+                self.clock = parse_ts(now)
+            if advance_seconds is not None:
+                self.clock += timedelta(seconds=advance_seconds)
+            return self.clock
+
+    def tick(self) -> str:
+        """Return the current clock as a wire timestamp and advance it by one second."""
+        with self.lock:
+            stamp = format_ts(self.clock)
+            self.clock += timedelta(seconds=1)
+            return stamp
+
+    # ---- record access ----
+    def table(self, system: str, entity: str) -> dict[int, dict[str, Any]]:
+        tables = self.pw if system == "propertyware" else self.sf
+        if entity not in tables:
+            raise NotFound(f"unknown {system} entity {entity!r}")
+        return tables[entity]
+
+    def get(self, system: str, entity: str, record_id: int) -> dict[str, Any]:
+        with self.lock:
+            table = self.table(system, entity)
+            if record_id not in table:
+                raise NotFound(f"{system} {entity} {record_id} not found")
+            return table[record_id]
+
+    def next_id(self, system: str, entity: str) -> int:
+        with self.lock:
+            table = self.table(system, entity)
+            return max(table, default=0) + 1
+
+    def upsert(self, system: str, entity: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Insert or replace a record, stamping its modified time (and created time if new)."""
+        with self.lock:
+            table = self.table(system, entity)
+            rec = dict(record)
+            if "id" not in rec or rec["id"] is None:
+                rec["id"] = self.next_id(system, entity)
+            rec["id"] = int(rec["id"])
+            stamp = self.tick()
+            rec[MODIFIED_FIELD[system]] = stamp
+            created = "createdDateTime" if system == "propertyware" else "created_at"
+            if rec["id"] not in table and not rec.get(created):
+                rec[created] = stamp
+            table[rec["id"]] = rec
+            return rec
+
+    def patch(self, system: str, entity: str, record_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change fields of an existing record as a user would; bumps its modified time."""
+        with self.lock:
+            rec = self.get(system, entity, record_id)
+            rec.update({k: v for k, v in changes.items() if k != "id"})
+            rec[MODIFIED_FIELD[system]] = self.tick()
+            return rec
+
+    def delete(self, system: str, entity: str, record_id: int) -> None:
+        with self.lock:
+            table = self.table(system, entity)
+            if record_id not in table:
+                raise NotFound(f"{system} {entity} {record_id} not found")
+            del table[record_id]
+
+    # ---- request log ----
+    def log_request(self, server: str, method: str, operation: str, status: int, path: str = "") -> None:
+        with self.lock:
+            self.requests.append(RequestLogEntry(len(self.requests) + 1, server, method, operation, status, path))
+
+    def request_log(self, since: int = 0) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r.as_dict() for r in self.requests[since:]]

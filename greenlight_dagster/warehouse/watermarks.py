@@ -1,0 +1,48 @@
+"""Durable high-water marks of the incremental extractions (``ops.watermarks``).
+
+The mark is the newest source last-modified time a completed run has landed. It lives in
+the warehouse, not in Dagster cursors, so a rebuilt Dagster instance, the CLI and a
+backfill all agree on it. The clock-skew overlap is the caller's business: this module
+stores exactly what it is given, and never moves a mark backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from greenlight_dagster.warehouse.tables import watermarks
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def get_high_water(engine: Engine, source: str, entity: str) -> datetime | None:
+    """The mark of ``(source, entity)``, or None if no incremental run has completed yet."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(watermarks.c.high_water).where(watermarks.c.source == source, watermarks.c.entity == entity)
+        ).scalar()
+    return _utc(value) if value is not None else None
+
+
+def set_high_water(engine: Engine, source: str, entity: str, high_water: datetime, run_id: str) -> datetime:
+    """Move the mark forward to ``high_water`` (a later mark already stored wins); returns the stored mark.
+
+    Forward-only in one statement, so two overlapping runs cannot race the mark back.
+    """
+    stmt = insert(watermarks).values(source=source, entity=entity, high_water=_utc(high_water), run_id=run_id)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[watermarks.c.source, watermarks.c.entity],
+        set_={"high_water": stmt.excluded.high_water, "run_id": stmt.excluded.run_id, "updated_at": func.now()},
+        where=watermarks.c.high_water < stmt.excluded.high_water,
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)
+        stored: datetime = conn.execute(
+            select(watermarks.c.high_water).where(watermarks.c.source == source, watermarks.c.entity == entity)
+        ).scalar_one()
+    return _utc(stored)

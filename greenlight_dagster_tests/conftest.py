@@ -1,0 +1,80 @@
+"""Session-wide fixtures: one real PostgreSQL warehouse per test session.
+
+Default: an embedded PostgreSQL in a temporary directory (a user's fresh machine has no
+server). With ``GREENLIGHT_TEST_DATABASE_URL`` set (e.g. the machine's server at
+127.0.0.1:5432), a fresh database is created on that server instead and dropped afterwards.
+Either way ``GREENLIGHT_WAREHOUSE_URL`` is exported so every resource in the process
+resolves to the same warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+
+from greenlight_dagster.warehouse import connection, migrate
+from greenlight_dagster.warehouse.connection import normalize_url
+from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
+
+TEST_DB_ENV = "GREENLIGHT_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def warehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short path: unix-socket paths are limited to ~100 bytes."""
+    return tmp_path_factory.mktemp("wh")
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(warehouse_root: Path) -> Iterator[URL]:
+    server_url = os.environ.get(TEST_DB_ENV)
+    saved = {k: os.environ.get(k) for k in (connection.WAREHOUSE_URL_ENV, connection.DAGSTER_STORAGE_URL_ENV)}
+    if server_url:
+        admin_url = normalize_url(server_url)
+        name = f"greenlight_test_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'create database "{name}"'))
+            conn.execute(text(f'create database "{name}_dagster"'))
+        url = admin_url.set(database=name)
+        dagster_url = admin_url.set(database=f"{name}_dagster")
+        stop = None
+    else:
+        embedded = EmbeddedWarehouse(warehouse_root)
+        url = embedded.start()
+        dagster_url = embedded.url("dagster")
+        stop = embedded.stop
+    os.environ[connection.WAREHOUSE_URL_ENV] = url.render_as_string(hide_password=False)
+    os.environ[connection.DAGSTER_STORAGE_URL_ENV] = dagster_url.render_as_string(hide_password=False)
+    connection.warehouse_url.cache_clear()
+    try:
+        yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        connection.warehouse_url.cache_clear()
+        if stop is not None:
+            stop()
+        else:
+            with admin.connect() as conn:
+                for db in (name, f"{name}_dagster"):
+                    conn.execute(text(f'drop database if exists "{db}" with (force)'))
+            admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def warehouse_engine(warehouse_url: URL) -> Iterator[Engine]:
+    """A migrated engine on the session warehouse."""
+    engine = create_engine(warehouse_url, pool_pre_ping=True)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,62 @@
+"""The code location loads, validates with the dagster CLI, and its asset graph matches the snapshot.
+
+The snapshot (asset_graph.json beside this file) makes every change to keys, deps, groups,
+kinds, owners or checks a deliberate, reviewed diff. Regenerate it with
+``GREENLIGHT_UPDATE_SNAPSHOT=1 pytest greenlight_dagster_tests/foundation/test_definitions.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from greenlight_dagster.definitions import defs
+from greenlight_dagster.warehouse.instance import project_root
+
+SNAPSHOT = Path(__file__).with_name("asset_graph.json")
+
+
+def asset_graph_snapshot() -> dict[str, Any]:
+    graph = defs.resolve_asset_graph()
+    assets: dict[str, Any] = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "group": node.group_name,
+            "kinds": sorted(node.kinds),
+            "owners": sorted(node.owners),
+            "partitioned": node.partitions_def is not None,
+            "checks": sorted(c.name for c in node.check_keys),
+        }
+    return {
+        "assets": assets,
+        "jobs": sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")),
+        "schedules": sorted(s.name for s in defs.schedules or []),
+        "sensors": sorted(s.name for s in defs.sensors or []),
+    }
+
+
+def test_asset_graph_matches_snapshot() -> None:
+    current = asset_graph_snapshot()
+    if os.environ.get("GREENLIGHT_UPDATE_SNAPSHOT") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert current == json.loads(SNAPSHOT.read_text()), (
+        "the asset graph changed; review the diff and regenerate the snapshot with GREENLIGHT_UPDATE_SNAPSHOT=1"
+    )
+
+
+def test_dagster_cli_validates_the_workspace(warehouse_url: URL) -> None:
+    root = project_root()
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(root / "workspace.yaml")],
+        cwd=root, capture_output=True, text=True, timeout=300, env={**os.environ, "DAGSTER_HOME": ""},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Validation successful" in out.stdout + out.stderr
