@@ -31,7 +31,7 @@ test: lint
 
 test-tcp: install
 	GREENLIGHT_TEST_DATABASE_URL=$(TEST_DB_URL) $(PY) -m pytest -m "not reliability" -p no:cacheprovider \
-		greenlight_dagster_tests/foundation greenlight_dagster_tests/ingestion greenlight_dagster_tests/warehouse_model
+		greenlight_dagster_tests/foundation greenlight_dagster_tests/ingestion
 
 dev: install
 	$(VENV)/bin/greenlight dev
