@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import click
 
+from greenlight_dagster.cli.backfill import backfill
 from greenlight_dagster.cli.dev import dev
+from greenlight_dagster.cli.sync import demo, sync
 from greenlight_dagster.cli.warehouse import warehouse
 
 
@@ -20,6 +22,9 @@ def main() -> None:
 
 main.add_command(warehouse)
 main.add_command(dev)
+main.add_command(sync)
+main.add_command(demo)
+main.add_command(backfill)
 
 try:  # the sandbox group arrives with the sandbox package
     from greenlight_dagster.cli.sandbox import sandbox

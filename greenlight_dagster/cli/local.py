@@ -1,0 +1,98 @@
+"""The local stand-ins for production services, for commands that run the sync here.
+
+Production is configured entirely by environment variables (operations.md §1). Locally the
+embedded PostgreSQL stands in for the warehouse (`prepare_dagster_env`) and, when
+``GREENLIGHT_SANDBOX=1``, the sandbox servers stand in for PropertyWare and ServiceFusion.
+The sandbox's world is saved under the data directory when the command ends and resumed
+next time, so a rehearsal behaves like a real account: the second sync sees what the first
+one created, and the warehouse's ledger and the sandbox never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from greenlight_dagster.warehouse.embedded import data_dir
+from greenlight_dagster.warehouse.instance import prepare_dagster_env
+
+SANDBOX_ENV = "GREENLIGHT_SANDBOX"
+#: Variables that must be set when the sandbox is not used (operations.md §1).
+CONNECTION_ENV = ("GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD",
+                  "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
+                  "GREENLIGHT_SF_CLIENT_SECRET")
+
+
+def sandbox_state_file() -> Path:
+    return data_dir() / "sandbox" / "state.json"
+
+
+def sandbox_requested(env: Mapping[str, str] = os.environ) -> bool:
+    return env.get(SANDBOX_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def missing_connection_settings(env: Mapping[str, str] = os.environ) -> list[str]:
+    return [name for name in CONNECTION_ENV if not env.get(name)]
+
+
+@contextmanager
+def local_sandbox(*, scale: str, seed: int, sf_options: dict[str, Any] | None = None,
+                  echo: Callable[[str], None] = click.echo) -> Iterator[dict[str, str]]:
+    """Run the sandbox servers (resuming the saved world, else a generated one) and save it on exit."""
+    from greenlight_dagster.sandbox.runner import Sandbox
+
+    state_file = sandbox_state_file()
+    fixture = json.loads(state_file.read_text()) if state_file.exists() else None
+    sandbox = Sandbox(fixture, seed=seed, scale=scale, sf_options=sf_options).start()
+    echo(f"sandbox: {'resumed ' + str(state_file) if fixture else f'new {scale} world (seed {seed})'}; "
+         f"admin API at {sandbox.info['admin_url']}")
+    try:
+        yield sandbox.env()
+    finally:
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sandbox.state.snapshot()))
+        tmp.replace(state_file)
+        sandbox.stop()
+
+
+@contextmanager
+def local_environment(*, scale: str = "medium", seed: int = 0, force_sandbox: bool = False,
+                      extra_env: Mapping[str, str] | None = None,
+                      sf_options: dict[str, Any] | None = None) -> Iterator[dict[str, str]]:
+    """Warehouse (+ sandbox when asked) for this process and its children, torn down on exit.
+
+    Exports the environment into ``os.environ`` too, because in-process Dagster runs read
+    their resources' `dg.EnvVar` values from there. Without the sandbox, every connection
+    variable must be set; a missing one is one clear sentence, not a failed run later.
+    """
+    use_sandbox = force_sandbox or sandbox_requested()
+    if not use_sandbox and (missing := missing_connection_settings()):
+        raise click.ClickException(
+            f"{', '.join(missing)} not set: point them at PropertyWare and ServiceFusion "
+            f"(README, 'Pointing it at production'), or set {SANDBOX_ENV}=1 to use the local sandbox."
+        )
+    env, stop_warehouse = prepare_dagster_env()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        os.environ.update(extra_env or {})
+        if use_sandbox:
+            with local_sandbox(scale=scale, seed=seed, sf_options=sf_options,
+                               echo=lambda m: click.echo(m, err=True)) as sandbox_env:
+                os.environ.update(sandbox_env)
+                yield {**env, **(extra_env or {}), **sandbox_env}
+        else:
+            yield {**env, **(extra_env or {})}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        stop_warehouse()
+        sys.stdout.flush()
