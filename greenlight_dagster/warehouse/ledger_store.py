@@ -199,10 +199,11 @@ class LedgerStore:
 
     def count_states(self) -> dict[str, int]:
         """``target.operation.state`` -> rows, for metadata."""
-        query = select(sync_ledger.c.target, sync_ledger.c.operation, sync_ledger.c.state, func.count()).group_by(
-            sync_ledger.c.target, sync_ledger.c.operation, sync_ledger.c.state)
+        query = select(sync_ledger.c.target, sync_ledger.c.operation, sync_ledger.c.state,
+                       func.count().label("n")).group_by(sync_ledger.c.target, sync_ledger.c.operation,
+                                                         sync_ledger.c.state)
         with self.engine.connect() as conn:
-            return {f"{t}.{o}.{s}": int(n) for t, o, s, n in conn.execute(query)}
+            return {f"{row.target}.{row.operation}.{row.state}": row.n for row in conn.execute(query)}
 
     def count_claimed(self, run_id: str, operations: Iterable[str]) -> int:
         """Entries of ``operations`` a run has claimed (the safe-mode cap counts creates per run)."""
