@@ -1,0 +1,85 @@
+-- Candidates for POST /customers: PW portfolios (parents) and lease tenants (children of their
+-- portfolio's customer) that map_customer could not match to an SF customer. core.plan runs the
+-- fuzzy name match over them (sf_customers) before planning a create, and holds a tenant whose
+-- portfolio has no SF customer yet (it is created in this run and mapped by the next one).
+--   record         the PW payload (portfolio, or the tenant's contact)
+--   parent_customer_id  tenants: the SF customer of their portfolio, if mapped
+--   unit, building the tenant's current lease's unit and building payloads (its SF location)
+--   sf_customers   SF customers it could be: top-level ones for a portfolio, the portfolio
+--                  customer's children for a tenant ({id, customer_name})
+{{ config(schema='sync', materialized='view') }}
+
+with unmapped as (
+    select pw_entity_type, pw_entity_id, portfolio_id
+    from {{ ref('map_customer') }}
+    where not is_mapped and pw_entity_type in ('portfolio', 'tenant')
+),
+
+raw_portfolios as (
+    {{ latest_versions(source('raw_pw', 'pw_portfolios')) }}
+),
+
+raw_tenants as (
+    {{ latest_versions(source('raw_pw', 'pw_tenants')) }}
+),
+
+raw_units as (
+    {{ latest_versions(source('raw_pw', 'pw_units')) }}
+),
+
+raw_buildings as (
+    {{ latest_versions(source('raw_pw', 'pw_buildings')) }}
+),
+
+portfolio_customers as (
+    select pw_entity_id as portfolio_id, sf_customer_id, sf_customer_name
+    from {{ ref('map_customer') }}
+    where pw_entity_type = 'portfolio' and is_mapped
+),
+
+sf_customers as (
+    select
+        customer_id,
+        parent_customer_key,
+        jsonb_build_object('id', customer_id, 'customer_name', customer_name) as customer
+    from {{ ref('stg_sf_customers') }}
+)
+
+select
+    'portfolio' as kind,
+    unmapped.pw_entity_id as entity_id,
+    raw_portfolios.payload as record,
+    cast(null as bigint) as parent_customer_id,
+    cast(null as jsonb) as unit,
+    cast(null as jsonb) as building,
+    coalesce((
+        select jsonb_agg(sf_customers.customer order by sf_customers.customer_id)
+        from sf_customers where coalesce(sf_customers.parent_customer_key, '') = ''
+    ), '[]'::jsonb) as sf_customers
+from unmapped
+inner join raw_portfolios on raw_portfolios.source_id = unmapped.pw_entity_id
+where unmapped.pw_entity_type = 'portfolio'
+
+union all
+
+select
+    'tenant',
+    unmapped.pw_entity_id,
+    raw_tenants.payload,
+    portfolio_customers.sf_customer_id,
+    raw_units.payload,
+    raw_buildings.payload,
+    coalesce((
+        select jsonb_agg(sf_customers.customer order by sf_customers.customer_id)
+        from sf_customers
+        where portfolio_customers.sf_customer_id is not null
+            and sf_customers.parent_customer_key = {{ normalize_name('portfolio_customers.sf_customer_name') }}
+    ), '[]'::jsonb)
+from unmapped
+inner join raw_tenants on raw_tenants.source_id = unmapped.pw_entity_id
+left join {{ ref('dim_tenant') }} as dim_tenant on dim_tenant.tenant_id = unmapped.pw_entity_id
+left join raw_units on raw_units.source_id = dim_tenant.unit_id
+left join raw_buildings on raw_buildings.source_id = dim_tenant.building_id
+left join portfolio_customers on portfolio_customers.portfolio_id = unmapped.portfolio_id
+where unmapped.pw_entity_type = 'tenant'
+    and dim_tenant.current_lease_id is not null

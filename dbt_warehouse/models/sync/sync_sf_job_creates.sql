@@ -1,0 +1,113 @@
+-- Candidates for POST /jobs: current PW work orders with no SF job stamped with their id, in a
+-- status that is not closed (dim_status). Whether each is actually pushed is decided in Python
+-- (core.plan: open-status flag, unit rule, status mapping, dedup, safe mode), so a flag change
+-- takes effect without rebuilding this model and every held-back work order gets a reason.
+-- Records are the source payloads (PW/SF field names), which is what core.payloads reads:
+--   work_order  the PW payload as served (unitID as PW has it: strict verification compares it)
+--   unit        the unit after the routing correction (stg_pw_work_orders.unit_id), or NULL
+--   customer    {id, customer_name}: the unit's mapped SF customer, else the building's
+--               (map_unit / map_customer; a building falls back to its portfolio's customer)
+--   sf_jobs     that customer's unstamped-or-other SF jobs created within 7 days of the work
+--               order, for the fuzzy duplicate check (stamped jobs are excluded upstream)
+{{ config(schema='sync', materialized='view') }}
+
+with work_orders as (
+    select * from {{ ref('stg_pw_work_orders') }}
+),
+
+raw_work_orders as (
+    {{ latest_versions(source('raw_pw', 'pw_work_orders')) }}
+),
+
+raw_units as (
+    {{ latest_versions(source('raw_pw', 'pw_units')) }}
+),
+
+raw_buildings as (
+    {{ latest_versions(source('raw_pw', 'pw_buildings')) }}
+),
+
+pw_statuses as (
+    select status_key, category from {{ ref('dim_status') }} where system = 'pw'
+),
+
+with_job as (
+    select distinct work_order_id from {{ ref('map_work_order_job') }}
+),
+
+building_customers as (
+    select pw_entity_id as building_id, sf_customer_id
+    from {{ ref('map_customer') }}
+    where pw_entity_type = 'building'
+),
+
+customers as (
+    select customer_id, customer_name from {{ ref('stg_sf_customers') }}
+),
+
+sf_jobs as (
+    select
+        job_id,
+        customer_id,
+        created_at,
+        jsonb_strip_nulls(jsonb_build_object(
+            'id', job_id,
+            'customer_id', customer_id,
+            'po_number', po_number,
+            'check_number', check_number,
+            'custom_fields', case when custom_field_work_order_id is not null then jsonb_build_array(
+                jsonb_build_object('name', 'PW Work Order ID', 'value', custom_field_work_order_id::text)) end,
+            'description', description,
+            'street_1', street_1,
+            'street_2', street_2,
+            'city', city,
+            'postal_code', postal_code,
+            'created_at', created_at
+        )) as job
+    from {{ ref('stg_sf_jobs') }}
+),
+
+candidates as (
+    select
+        work_orders.work_order_id,
+        work_orders.created_at,
+        raw_work_orders.payload as work_order,
+        raw_units.payload as unit,
+        raw_buildings.payload as building,
+        customers.customer_id,
+        case when customers.customer_id is not null then
+            jsonb_build_object('id', customers.customer_id, 'customer_name', customers.customer_name)
+        end as customer,
+        not work_orders.is_unit_routing_violation as routing_ok,
+        work_orders.unit_routing_reason as routing_reason,
+        work_orders.category as pw_category
+    from work_orders
+    inner join raw_work_orders on raw_work_orders.source_id = work_orders.work_order_id
+    left join raw_units on raw_units.source_id = work_orders.unit_id
+    left join raw_buildings on raw_buildings.source_id = work_orders.building_id
+    left join {{ ref('map_unit') }} as map_unit on map_unit.unit_id = work_orders.unit_id
+    left join building_customers on building_customers.building_id = work_orders.building_id
+    left join customers
+        on customers.customer_id = coalesce(map_unit.sf_customer_id, building_customers.sf_customer_id)
+    left join pw_statuses on pw_statuses.status_key = work_orders.status_key
+    where not exists (select 1 from with_job where with_job.work_order_id = work_orders.work_order_id)
+        and coalesce(pw_statuses.category, 'open') <> 'closed'
+)
+
+select
+    candidates.work_order_id,
+    candidates.work_order,
+    candidates.unit,
+    candidates.building,
+    candidates.customer,
+    candidates.routing_ok,
+    candidates.routing_reason,
+    candidates.pw_category,
+    coalesce((
+        select jsonb_agg(sf_jobs.job order by sf_jobs.job_id)
+        from sf_jobs
+        where sf_jobs.customer_id = candidates.customer_id
+            and sf_jobs.created_at between candidates.created_at - interval '7 days'
+                and candidates.created_at + interval '7 days'
+    ), '[]'::jsonb) as sf_jobs
+from candidates

@@ -1,0 +1,184 @@
+"""The two targets as the executor sees them: how to send, look up and verify each operation.
+
+Lookups are what make a lost response harmless, so each says exactly how it recognises "our"
+record on the target:
+
+* **SF job** - ``GET /jobs?filters[po_number]=PW-<id>``; the filter is a partial match, so only
+  jobs whose stamp parses to exactly this work order id count (`stamped_work_order_ids`).
+* **SF customer** - the customers created since shortly before the entry was claimed, matched
+  on the PW id stamped in the ``PW Portfolio ID`` / ``PW Tenant ID`` custom field.
+* **PW update** - the work order already has the target status; **PW close** - it is already
+  in a terminal status; **PW note** - the exact note text is already attached. Re-sending an
+  update is harmless; these lookups only save a call and make the count exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import Any, Protocol
+
+from greenlight_dagster.core.dedup import stamped_work_order_ids
+from greenlight_dagster.core.fields import as_int, as_text
+from greenlight_dagster.core.idempotency import parse_cross_system_id
+from greenlight_dagster.core.ledger import LedgerEntry
+from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
+from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
+from greenlight_dagster.core.text import normalize_text
+from greenlight_dagster.sync.executor import Lookup
+
+#: How far before the claim a customer lookup reads back (clock skew between us and SF).
+CUSTOMER_LOOKUP_MARGIN = timedelta(minutes=10)
+
+#: Re-reads a PW work order just before its SF job is created: why it no longer qualifies, or None.
+WorkOrderVerifier = Callable[[int], str | None]
+
+
+class UnsupportedOperationError(ValueError):
+    """A ledger entry whose operation this gateway does not perform (a planning bug)."""
+
+
+class ServiceFusionWriter(Protocol):
+    def create_job(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def find_jobs_by_po_number(self, po_number: str) -> list[dict[str, Any]]: ...
+
+
+class CustomerSearch(Protocol):
+    """Customers created at or after a time (the SF client's newest-first customer read)."""
+
+    def __call__(self, created_since: Any) -> Iterable[Mapping[str, Any]]: ...
+
+
+class PropertyWareWriter(Protocol):
+    def get_work_order(self, work_order_id: int) -> dict[str, Any] | None: ...
+    def update_work_order(self, work_order_id: int, *, status: str | None = None, **fields: Any) -> dict[str, Any]:
+        ...
+    def close_work_order(self, work_order_id: int, *, category: str, closing_comments: str,
+                         completed_date: str | None = None, start_date: str | None = None) -> dict[str, Any]: ...
+    def attach_note(self, work_order_id: int, note: str) -> dict[str, Any]: ...
+
+
+def _id_of(record: Mapping[str, Any] | None) -> str | None:
+    value = record.get("id") if record is not None else None
+    return None if value is None else str(value)
+
+
+def _work_order_id(entry: LedgerEntry) -> int:
+    wo_id = as_int(entry.payload.get("workOrderID")) if entry.target == "pw" else parse_cross_system_id(
+        entry.payload.get("po_number"))
+    if wo_id is None:
+        raise UnsupportedOperationError(f"{entry.idempotency_key}: payload names no work order")
+    return wo_id
+
+
+class ServiceFusionGateway:
+    """Job and customer creates on ServiceFusion (its API cannot update or delete)."""
+
+    target = "sf"
+    verify_by_lookup = False
+
+    def __init__(self, client: ServiceFusionWriter, *, verifier: WorkOrderVerifier | None = None,
+                 customer_search: CustomerSearch | None = None) -> None:
+        self.client = client
+        self.verifier = verifier
+        self.customer_search = customer_search
+
+    def send(self, entry: LedgerEntry) -> str | None:
+        if entry.operation == "create_job":
+            return _id_of(self.client.create_job(dict(entry.payload)))
+        if entry.operation == "create_customer":
+            return _id_of(self.client.create_customer(dict(entry.payload)))
+        raise UnsupportedOperationError(f"{entry.idempotency_key}: ServiceFusion cannot {entry.operation}")
+
+    def lookup(self, entry: LedgerEntry) -> Lookup:
+        if entry.operation == "create_job":
+            wo_id = _work_order_id(entry)
+            jobs = [job for job in self.client.find_jobs_by_po_number(str(entry.payload["po_number"]))
+                    if wo_id in stamped_work_order_ids(job)]
+            ids = sorted(job_id for job in jobs if (job_id := as_int(job.get("id"))) is not None)
+            if not ids:
+                return Lookup.absent(f"no SF job stamped with work order {wo_id}")
+            return Lookup.found(str(ids[0]), f"SF jobs stamped with work order {wo_id}: {ids}")
+        if entry.operation == "create_customer":
+            return self._lookup_customer(entry)
+        raise UnsupportedOperationError(f"{entry.idempotency_key}: ServiceFusion cannot {entry.operation}")
+
+    def _lookup_customer(self, entry: LedgerEntry) -> Lookup:
+        if self.customer_search is None or entry.updated_at is None:
+            return Lookup.unsearchable("no customer search configured")
+        stamp = next(((normalize_text(as_text(f.get("name"))), as_text(f.get("value")))
+                      for f in entry.payload.get("custom_fields") or () if isinstance(f, Mapping)), None)
+        wanted_names = {normalize_text(name) for name in CUSTOMER_ID_FIELDS.values()}
+        if stamp is None or stamp[0] not in wanted_names:
+            return Lookup.unsearchable("the customer body carries no PW id stamp")
+        for customer in self.customer_search(entry.updated_at - CUSTOMER_LOOKUP_MARGIN):
+            for field in customer.get("custom_fields") or ():
+                if isinstance(field, Mapping) and (normalize_text(as_text(field.get("name"))),
+                                                   as_text(field.get("value"))) == stamp:
+                    return Lookup.found(str(customer["id"]), f"SF customer stamped {stamp[1]}")
+        return Lookup.absent(f"no SF customer stamped {stamp[1]} created since the claim")
+
+    def verify(self, entry: LedgerEntry) -> str | None:
+        if entry.operation != "create_job" or self.verifier is None:
+            return None
+        return self.verifier(_work_order_id(entry))
+
+
+class PropertyWareGateway:
+    """Work order updates, closes and notes on PropertyWare.
+
+    ``verify_by_lookup``: under ``pw_verify_strict`` the executor re-reads the work order
+    (the lookup) before every PW write, so a work order a user already closed is not touched.
+    """
+
+    target = "pw"
+    verify_by_lookup = True
+
+    def __init__(self, client: PropertyWareWriter, *, rules: StatusRules = DEFAULT_STATUS_RULES) -> None:
+        self.client = client
+        self.rules = rules
+
+    def send(self, entry: LedgerEntry) -> str | None:
+        wo_id = _work_order_id(entry)
+        payload = entry.payload
+        if entry.operation == "update_work_order":
+            self.client.update_work_order(wo_id, status=payload["status"])
+        elif entry.operation == "close_work_order":
+            self.client.close_work_order(wo_id, category=as_text(payload.get("category")),
+                                         closing_comments=as_text(payload.get("closingComments")),
+                                         completed_date=payload.get("completedDate"),
+                                         start_date=payload.get("startDate"))
+        elif entry.operation == "attach_note":
+            self.client.attach_note(wo_id, as_text(payload.get("note")))
+        else:
+            raise UnsupportedOperationError(f"{entry.idempotency_key}: PropertyWare push cannot {entry.operation}")
+        return str(wo_id)
+
+    def lookup(self, entry: LedgerEntry) -> Lookup:
+        wo_id = _work_order_id(entry)
+        work_order = self.client.get_work_order(wo_id)
+        if work_order is None:
+            return Lookup.absent(f"work order {wo_id} not found in PropertyWare")
+        status = as_text(work_order.get("status"))
+        if entry.operation == "update_work_order":
+            if normalize_status(status) == normalize_status(as_text(entry.payload.get("status"))):
+                return Lookup.found(str(wo_id), f"work order {wo_id} is already {status}")
+            if self.rules.is_pw_terminal(status):
+                return Lookup.found(str(wo_id), f"work order {wo_id} is already {status} (terminal)")
+            return Lookup.absent(f"work order {wo_id} is {status}")
+        if entry.operation == "close_work_order":
+            if self.rules.is_pw_terminal(status):
+                return Lookup.found(str(wo_id), f"work order {wo_id} is already {status}")
+            return Lookup.absent(f"work order {wo_id} is {status}")
+        if entry.operation == "attach_note":
+            notes = work_order.get("notes")
+            if notes is None:
+                return Lookup.unsearchable(f"PropertyWare returned no notes for work order {wo_id}")
+            wanted = as_text(entry.payload.get("note"))
+            texts = {as_text(n.get("note")) if isinstance(n, Mapping) else as_text(n) for n in notes}
+            return Lookup.found(str(wo_id)) if wanted in texts else Lookup.absent("note not attached yet")
+        raise UnsupportedOperationError(f"{entry.idempotency_key}: PropertyWare push cannot {entry.operation}")
+
+    def verify(self, entry: LedgerEntry) -> str | None:
+        return None
