@@ -167,8 +167,9 @@ class SFHandler(SandboxHandler):
         if "commit_then_drop" in kinds:
             self.hang_up(method, template)
             return
-        self.send_json(reply.status, reply.payload, {**self.rate_headers, **reply.headers})
+        # Logged before answering: a client holding the answer can rely on finding its request in the log.
         self.state.log_request("sf", method, template, reply.status, self._logged_path())
+        self.send_json(reply.status, reply.payload, {**self.rate_headers, **reply.headers})
 
     def hang_up(self, method: str, template: str) -> None:
         """Close the connection without an answer ("socket hang up"), logged as status 0."""

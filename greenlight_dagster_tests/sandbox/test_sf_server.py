@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,10 +22,11 @@ from greenlight_dagster.sandbox.state import SandboxState
 CLIENT_ID = "greenlight-test"
 CLIENT_SECRET = "s3cret-value"
 JOB_COUNT = 25
+FIRST_UPDATE = datetime(2025, 12, 1, 10, tzinfo=UTC)
 
 
 def sf_world(jobs: int = JOB_COUNT) -> dict[str, Any]:
-    """A small SF account: two customers, ``jobs`` jobs updated one day apart (ids 8000...)."""
+    """A small SF account: two customers, ``jobs`` jobs updated one day apart from 2025-12-01 (ids 8000...)."""
     customers = [
         {"id": 7000, "customer_name": "Oak Holdings", "parent_customer": None,
          "contacts": [{"id": 1, "fname": "Ana", "lname": "Ruiz", "is_primary": True,
@@ -43,7 +45,8 @@ def sf_world(jobs: int = JOB_COUNT) -> dict[str, Any]:
          "status": statuses[i % 3], "po_number": f"PW-{9000 + i}", "check_number": str(1000 + i),
          "description": f"Job {i}", "custom_fields": [{"name": "PW Work Order ID", "value": str(9000 + i)}],
          "techs_assigned": [], "notes": [{"id": i + 1, "notes": "called ahead"}],
-         "created_at": "2025-11-01T00:00:00Z", "updated_at": f"2025-12-{i + 1:02d}T10:00:00Z"}
+         "created_at": "2025-11-01T00:00:00Z",
+         "updated_at": (FIRST_UPDATE + timedelta(days=i)).strftime("%Y-%m-%dT%H:%M:%SZ")}
         for i in range(jobs)
     ]
     return {"version": 1, "clock": "2026-01-05T12:00:00Z",

@@ -1,0 +1,431 @@
+"""ServiceFusion REST client: OAuth2, paging, rate limiting, retries - and creates that never duplicate.
+
+Reads (`ServiceFusionClient.iter_records`) stream page by page as `SourceRecord`s (payload =
+the record as served, SF field names) or `RejectedRecord`s for records that cannot be keyed,
+so one bad record never costs the rest of its page. Paging stops on ``currentPage >=
+pageCount``: SF answers a page past the end with the last page again, so "until an empty
+page" would loop forever. ``/jobs`` is always sorted (an unsorted ``GET /jobs`` is reported
+to hang) and read newest-first, like customers: a record modified during the read moves to
+the front, which can repeat a record at a page boundary but never skips one (ascending order
+would shift every later record back by one and skip a record).
+
+Writes follow the ledger's rule *at most one SF job per PW work order, ever*. SF has no
+idempotency keys, so a create is retried only when the server provably did not act on it:
+
+* the TCP connect failed (nothing was sent), or the answer was 429 (rate limited before any
+  processing) or 401 (token refused; refreshed once and resent);
+* anything else after the body was sent - a read timeout, a reset, a dropped connection, a
+  5xx (SF may have committed before failing) - raises `AmbiguousWriteError` at once,
+  without a retry, so the caller looks the record up (`find_jobs_by_po_number`) first;
+* a 422 raises `ValidationFailed` with SF's ``[{field, message}]`` list.
+
+Authentication is OAuth2 ``client_credentials`` with the token cached until shortly before
+it expires; on expiry or a 401 the refresh token is tried, then the credentials again. A
+`TokenBucket` keeps under ``rate_limit_per_minute`` and believes the server's
+``X-Rate-Limit-Remaining``/``-Reset`` when they are stricter; a 429 waits ``Retry-After``
+when sent, else backs off exponentially. Secrets and tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError
+
+from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
+from greenlight_dagster.clients.resilience import (
+    CallStats,
+    CircuitBreaker,
+    ClientError,
+    PermanentError,
+    RetryableError,
+    RetryPolicy,
+    TokenBucket,
+    call_with_retry,
+)
+from greenlight_dagster.core.fields import as_int, as_text, as_timestamp
+
+T = TypeVar("T")
+MAX_PER_PAGE = 50
+#: Refresh a token this long before SF says it expires (capped at a tenth of its lifetime).
+TOKEN_EXPIRY_MARGIN = 30.0
+JOB_EXPAND = "custom_fields,techs_assigned,notes"
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+_LOG = logging.getLogger(__name__)
+
+
+class ValidationFailed(PermanentError):
+    """SF refused a create with 422; ``errors`` is its list of ``{field, message}``."""
+
+    def __init__(self, path: str, errors: list[dict[str, Any]]) -> None:
+        detail = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, Mapping))
+        super().__init__(f"POST {path} refused (422): {detail or errors!r}")
+        self.errors = errors
+
+
+class AmbiguousWriteError(RetryableError):
+    """A create was sent but no answer proves whether SF stored it (timeout, reset, 5xx).
+
+    Retrying blindly could create a second job; look the record up first (the ledger does).
+    """
+
+
+class NotFoundError(PermanentError):
+    """404: the record does not exist."""
+
+
+class _StopRetrying(Exception):
+    """Carries an error out of `call_with_retry`, which would otherwise retry every `RetryableError`."""
+
+    def __init__(self, error: ClientError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class _EntityRead:
+    """How one entity is read: path, sort, expansions, timestamp field and how the window is applied."""
+
+    path: str
+    sort: str
+    expand: str | None
+    modified_field: str | None
+    window: str  # "server": filters[updated_date]; "newest_first": stop below updated_from; "none"
+
+
+ENTITY_READS = {
+    "customers": _EntityRead("/customers", "-updated_at,-id", "contacts,locations,custom_fields", "updated_at",
+                             "newest_first"),
+    "jobs": _EntityRead("/jobs", "-updated_at,-id", JOB_EXPAND, "updated_at", "server"),
+    "job_statuses": _EntityRead("/job-statuses", "id", None, None, "none"),
+    "techs": _EntityRead("/techs", "id", None, "updated_at", "none"),
+}
+
+
+def _rfc3339(value: datetime) -> str:
+    """SF's ``Y-m-d\\TH:i:sP``; whole seconds suffice because SF timestamps have no fraction."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True only when the TCP connect itself failed, so the request provably never reached SF."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, ConnectTimeoutError)  # urllib3's NewConnectionError subclasses it
+
+
+def _raw(item: object) -> str:
+    return json.dumps(item, default=str, ensure_ascii=False)
+
+
+def _error_message(resp: requests.Response) -> str:
+    """SF's ``message`` (or OAuth ``error_description``) from an error answer, else its text."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    if isinstance(body, Mapping):
+        return as_text(body.get("message") or body.get("error_description") or body.get("error")) or resp.text[:200]
+    return resp.text[:200]
+
+
+def _validation_errors(resp: requests.Response) -> list[dict[str, Any]]:
+    """SF's 422 array of ``{field, message}``; anything else is kept as one ``{field: None, message}``."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, list) and all(isinstance(e, dict) for e in body):
+        return body
+    return [{"field": None, "message": _error_message(resp)}]
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    try:
+        return float(resp.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+class ServiceFusionClient:
+    """A client of one SF account (one OAuth consumer); see the module docstring for the rules."""
+
+    def __init__(self, base_url: str, token_url: str, client_id: str, client_secret: str, *,
+                 rate_limit_per_minute: int = 60, per_page: int = 50, timeout: float = 60.0,
+                 retry: RetryPolicy | None = None, log: Any = None, breaker: CircuitBreaker | None = None) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._per_page = max(1, min(MAX_PER_PAGE, per_page))
+        self._timeout = (min(timeout, 15.0), timeout)
+        self._retry = retry or RetryPolicy()
+        self._log = log or _LOG
+        self._breaker = breaker or CircuitBreaker("servicefusion", on_open=self._log.warning)
+        self._bucket = TokenBucket(rate_limit_per_minute)
+        self._session = requests.Session()
+        self._session.headers.update({"Accept": "application/json", "User-Agent": "greenlight-sync"})
+        self._token_lock = threading.Lock()
+        self._access_token: str | None = None
+        self._refresh_token: str | None = None
+        self._token_expires = 0.0
+        self.stats = CallStats()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ---- reads ----
+    def iter_records(self, entity: str, *, updated_from: datetime | None = None,
+                     updated_to: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
+        """Stream one entity, modified within ``[updated_from, updated_to]`` where SF allows a window.
+
+        Jobs are windowed by the server (``filters[updated_date]``); customers have no such
+        filter, so they are read newest-first and the read stops below ``updated_from``;
+        job statuses and techs cannot be windowed and are always read whole.
+        """
+        spec = ENTITY_READS.get(entity)
+        if spec is None:
+            raise ValueError(f"unknown ServiceFusion entity {entity!r}; expected one of {sorted(ENTITY_READS)}")
+        params = {"sort": spec.sort, **({"expand": spec.expand} if spec.expand else {})}
+        if spec.window == "server":
+            if updated_from is not None:
+                params["filters[updated_date][gte]"] = _rfc3339(updated_from)
+            if updated_to is not None:
+                params["filters[updated_date][lte]"] = _rfc3339(updated_to)
+        for item in self._iter_items(spec.path, params):
+            record = self._to_record(entity, spec, item)
+            if spec.window == "newest_first" and isinstance(record, SourceRecord) and record.modified_at:
+                if updated_from is not None and record.modified_at < updated_from:
+                    return
+                if updated_to is not None and record.modified_at > updated_to:
+                    continue
+            yield record
+
+    def _to_record(self, entity: str, spec: _EntityRead, item: object) -> SourceRecord | RejectedRecord:
+        if not isinstance(item, dict):
+            return RejectedRecord(entity, None, "list item is not a JSON object", _raw(item))
+        source_id = as_int(item.get("id"))
+        if source_id is None:
+            return RejectedRecord(entity, as_text(item.get("id")) or None,
+                                  f"missing or non-integer id: {item.get('id')!r}", _raw(item))
+        if spec.modified_field is None:
+            return SourceRecord(entity, source_id, None, item)
+        modified = as_timestamp(item.get(spec.modified_field))
+        if modified is None:
+            return RejectedRecord(entity, str(source_id), f"missing or unparseable {spec.modified_field}: "
+                                                           f"{item.get(spec.modified_field)!r}", _raw(item))
+        return SourceRecord(entity, source_id, modified, item)
+
+    def _iter_items(self, path: str, params: Mapping[str, str]) -> Iterator[Any]:
+        """Every item of a list, one page per request, until ``currentPage >= pageCount``."""
+        page = 1
+        while True:
+            data = self._get(path, {**params, "page": str(page), "per-page": str(self._per_page)})
+            envelope = data if isinstance(data, dict) else {}
+            items, meta = envelope.get("items"), envelope.get("_meta")
+            if not isinstance(items, list) or not isinstance(meta, dict):
+                raise PermanentError(f"GET {path}: the answer is not a list envelope {{items, _meta}}")
+            current, count = as_int(meta.get("currentPage")), as_int(meta.get("pageCount"))
+            if current is not None and current < page:
+                return  # the server clamped us back to a page already read
+            yield from items
+            if current is None or count is None or current >= count or not items:
+                return
+            page = current + 1
+
+    def find_jobs_by_po_number(self, po_number: str) -> list[dict[str, Any]]:
+        """Jobs whose ``po_number`` equals ``po_number`` exactly (SF's filter is a partial match:
+        "PW-9" also finds "PW-90")."""
+        wanted = po_number.strip()
+        if not wanted:
+            raise ValueError("po_number must not be blank: the partial-match filter would return every job")
+        params = {"sort": "id", "filters[po_number]": wanted, "expand": JOB_EXPAND}
+        return [item for item in self._iter_items("/jobs", params)
+                if isinstance(item, dict) and as_text(item.get("po_number")) == wanted]
+
+    def get_job(self, job_id: int) -> dict[str, Any] | None:
+        """One job with its custom fields, techs and notes; None when SF has no such job."""
+        try:
+            job = self._get(f"/jobs/{int(job_id)}", {"expand": JOB_EXPAND})
+        except NotFoundError:
+            return None
+        return job if isinstance(job, dict) else None
+
+    def list_job_statuses(self) -> list[dict[str, Any]]:
+        return self._list_all("/job-statuses")
+
+    def list_job_categories(self) -> list[dict[str, Any]]:
+        return self._list_all("/job-categories")
+
+    def me(self) -> dict[str, Any]:
+        """The authorized user: the connectivity check."""
+        data = self._get("/me", {})
+        if not isinstance(data, dict):
+            raise PermanentError("GET /me: the answer is not an object")
+        return data
+
+    def _list_all(self, path: str) -> list[dict[str, Any]]:
+        return [item for item in self._iter_items(path, {"sort": "id"}) if isinstance(item, dict)]
+
+    # ---- writes ----
+    def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /jobs``; raises `ValidationFailed` (422) or `AmbiguousWriteError` (maybe stored)."""
+        return self._create("/jobs", body)
+
+    def create_customer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /customers``; raises `ValidationFailed` (422) or `AmbiguousWriteError` (maybe stored)."""
+        return self._create("/customers", body)
+
+    def _create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            created = self._call(lambda: self._post_once(path, body))
+        except _StopRetrying as stop:
+            raise stop.error from stop.error.__cause__
+        if not isinstance(created, dict):
+            raise AmbiguousWriteError(f"POST {path}: the answer is not the created record")
+        return created
+
+    def _post_once(self, path: str, body: dict[str, Any]) -> Any:
+        try:
+            resp = self._exchange("POST", path, {}, body)
+        except _TRANSIENT as exc:
+            if _never_sent(exc):
+                raise RetryableError(f"POST {path}: could not connect ({type(exc).__name__})") from exc
+            raise self._ambiguous(path, f"{type(exc).__name__} after the request was sent", exc) from exc
+        if resp.status_code >= 500:
+            raise self._ambiguous(path, f"{resp.status_code} {_error_message(resp)}", None)
+        self._raise_for_status("POST", path, resp)
+        return self._json(resp, "POST", path)
+
+    def _ambiguous(self, path: str, why: str, cause: BaseException | None) -> _StopRetrying:
+        """The error failing a create without a retry, counted like any failure (breaker and stats)."""
+        self.stats.add(failures=1)
+        if self._breaker.record_failure():
+            self.stats.add(circuit_opened=1)
+        self._log.warning(f"POST {path}: outcome unknown ({why}); not retried - look the record up first")
+        error = AmbiguousWriteError(f"POST {path}: outcome unknown ({why}); look the record up before retrying")
+        error.__cause__ = cause
+        return _StopRetrying(error)
+
+    # ---- HTTP ----
+    def _call(self, fn: Callable[[], T]) -> T:
+        return call_with_retry(fn, policy=self._retry, breaker=self._breaker, stats=self.stats)
+
+    def _get(self, path: str, params: Mapping[str, str]) -> Any:
+        return self._call(lambda: self._get_once(path, params))
+
+    def _get_once(self, path: str, params: Mapping[str, str]) -> Any:
+        try:
+            resp = self._exchange("GET", path, params, None)
+        except _TRANSIENT as exc:
+            raise RetryableError(f"GET {path}: {type(exc).__name__}") from exc
+        self._raise_for_status("GET", path, resp)
+        return self._json(resp, "GET", path)
+
+    def _exchange(self, method: str, path: str, params: Mapping[str, str], body: dict[str, Any] | None
+                  ) -> requests.Response:
+        """One request; on a 401 the token is dropped and the request sent once more with a fresh one."""
+        resp = self._send(method, path, params, body)
+        if resp.status_code == 401:
+            self._log.info(f"{method} {path}: 401, refreshing the access token")
+            with self._token_lock:
+                self._access_token = None
+            resp = self._send(method, path, params, body)
+        return resp
+
+    def _send(self, method: str, path: str, params: Mapping[str, str], body: dict[str, Any] | None
+              ) -> requests.Response:
+        waited = self._bucket.acquire()
+        if waited:
+            self.stats.add(wait_seconds=waited)
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        self._log.debug(f"ServiceFusion {method} {path} {dict(params)}")
+        resp = self._session.request(method, self._base_url + path, params=params, json=body, headers=headers,
+                                     timeout=self._timeout)
+        self.stats.add(calls=1, bytes_received=len(resp.content))
+        reset = as_int(resp.headers.get("X-Rate-Limit-Reset"))
+        self._bucket.observe(as_int(resp.headers.get("X-Rate-Limit-Remaining")),
+                             float(reset) if reset is not None else None)
+        return resp
+
+    def _raise_for_status(self, method: str, path: str, resp: requests.Response) -> None:
+        status = resp.status_code
+        if status < 400:
+            return
+        where = f"{method} {path}: {status} {_error_message(resp)}"
+        if status == 429:
+            self.stats.add(rate_limited=1)
+            self._log.warning(f"{method} {path}: rate limited (429), backing off")
+            raise RetryableError(where, retry_after=_retry_after(resp))
+        if status >= 500:
+            self._log.warning(where)
+            raise RetryableError(where)
+        if status == 404:
+            raise NotFoundError(where)
+        if status == 422:
+            raise ValidationFailed(path, _validation_errors(resp))
+        raise PermanentError(where)
+
+    @staticmethod
+    def _json(resp: requests.Response, method: str, path: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise RetryableError(f"{method} {path}: {resp.status_code} answer is not JSON (truncated?)") from None
+
+    # ---- OAuth2 ----
+    def _token(self) -> str:
+        """The cached access token, fetched (refresh grant first, then credentials) when missing or expiring."""
+        with self._token_lock:
+            if self._access_token is None or time.monotonic() >= self._token_expires:
+                self._obtain_token()
+            assert self._access_token is not None
+            return self._access_token
+
+    def _obtain_token(self) -> None:
+        if self._refresh_token is not None:
+            refresh, self._refresh_token = self._refresh_token, None  # single use: SF rotates it
+            try:
+                self._store_token(self._token_request({"grant_type": "refresh_token", "refresh_token": refresh}))
+                return
+            except PermanentError:
+                self._log.info("ServiceFusion refresh token refused; authenticating with client credentials")
+        self._store_token(self._token_request({"grant_type": "client_credentials", "client_id": self._client_id,
+                                               "client_secret": self._client_secret}))
+
+    def _store_token(self, data: Mapping[str, Any]) -> None:
+        token, lifetime = data.get("access_token"), as_int(data.get("expires_in"))
+        if not isinstance(token, str) or not token:
+            raise PermanentError("ServiceFusion token answer has no access_token")
+        ttl = float(lifetime) if lifetime is not None else 3600.0
+        self._access_token = token
+        self._refresh_token = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else None
+        self._token_expires = time.monotonic() + ttl - min(TOKEN_EXPIRY_MARGIN, ttl / 10)
+
+    def _token_request(self, body: dict[str, str]) -> Mapping[str, Any]:
+        """POST the token URL; the body holds secrets, so errors name only the grant type."""
+        grant = body["grant_type"]
+        try:
+            resp = self._session.post(self._token_url, json=body, timeout=self._timeout)
+        except _TRANSIENT as exc:
+            raise RetryableError(f"token request ({grant}): {type(exc).__name__}") from exc
+        self.stats.add(calls=1, bytes_received=len(resp.content))
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise RetryableError(f"token request ({grant}): {resp.status_code}", retry_after=_retry_after(resp))
+        if resp.status_code != 200:
+            raise PermanentError(f"token request ({grant}) refused: {resp.status_code} {_error_message(resp)}")
+        data = self._json(resp, "POST", "token")
+        if not isinstance(data, dict):
+            raise PermanentError(f"token request ({grant}): the answer is not an object")
+        return data
