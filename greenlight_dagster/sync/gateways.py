@@ -5,19 +5,20 @@ record on the target:
 
 * **SF job** - ``GET /jobs?filters[po_number]=PW-<id>``; the filter is a partial match, so only
   jobs whose stamp parses to exactly this work order id count (`stamped_work_order_ids`).
-* **SF customer** - the customers created since shortly before the entry was claimed, matched
-  on the PW id stamped in the ``PW Portfolio ID`` / ``PW Tenant ID`` custom field.
+* **SF customer** - the account's customers, newest first, matched on the PW id stamped in the
+  ``PW Portfolio ID`` / ``PW Tenant ID`` custom field.
 * **PW update** - the work order already has the target status; **PW close** - it is already
-  in a terminal status; **PW note** - the exact note text is already attached. Re-sending an
-  update is harmless; these lookups only save a call and make the count exact.
+  in a terminal status; **PW note** - the exact note text is already attached (the note names
+  the SF job, so the text is unique). Re-sending an update is harmless; the note lookup is
+  what keeps a note from being attached twice after a lost answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
+from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.core.fields import as_int, as_text
 from greenlight_dagster.core.idempotency import parse_cross_system_id
@@ -26,9 +27,6 @@ from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
 from greenlight_dagster.core.text import normalize_text
 from greenlight_dagster.sync.executor import Lookup
-
-#: How far before the claim a customer lookup reads back (clock skew between us and SF).
-CUSTOMER_LOOKUP_MARGIN = timedelta(minutes=10)
 
 #: Re-reads a PW work order just before its SF job is created: why it no longer qualifies, or None.
 WorkOrderVerifier = Callable[[int], str | None]
@@ -44,10 +42,27 @@ class ServiceFusionWriter(Protocol):
     def find_jobs_by_po_number(self, po_number: str) -> list[dict[str, Any]]: ...
 
 
-class CustomerSearch(Protocol):
-    """Customers created at or after a time (the SF client's newest-first customer read)."""
+#: Every SF customer, newest first (the lookup stops at the first stamped match).
+CustomerSearch = Callable[[], Iterable[Mapping[str, Any]]]
 
-    def __call__(self, created_since: Any) -> Iterable[Mapping[str, Any]]: ...
+
+class CustomerReader(Protocol):
+    def iter_records(self, entity: str) -> Iterable[SourceRecord | RejectedRecord]: ...
+
+
+def customer_search(client: CustomerReader) -> CustomerSearch:
+    """Customer search over the client's newest-first customer read.
+
+    Deliberately unbounded in time: SF's clock (the sandbox's in particular) need not agree with
+    ours, and a time bound that skipped the customer would turn a lookup into a duplicate. It
+    runs only when a customer create may have been sent before, which is rare.
+    """
+    def search() -> Iterator[Mapping[str, Any]]:
+        for record in client.iter_records("customers"):
+            if isinstance(record, SourceRecord):
+                yield record.payload
+
+    return search
 
 
 class PropertyWareWriter(Protocol):
@@ -105,19 +120,19 @@ class ServiceFusionGateway:
         raise UnsupportedOperationError(f"{entry.idempotency_key}: ServiceFusion cannot {entry.operation}")
 
     def _lookup_customer(self, entry: LedgerEntry) -> Lookup:
-        if self.customer_search is None or entry.updated_at is None:
+        if self.customer_search is None:
             return Lookup.unsearchable("no customer search configured")
         stamp = next(((normalize_text(as_text(f.get("name"))), as_text(f.get("value")))
                       for f in entry.payload.get("custom_fields") or () if isinstance(f, Mapping)), None)
         wanted_names = {normalize_text(name) for name in CUSTOMER_ID_FIELDS.values()}
         if stamp is None or stamp[0] not in wanted_names:
             return Lookup.unsearchable("the customer body carries no PW id stamp")
-        for customer in self.customer_search(entry.updated_at - CUSTOMER_LOOKUP_MARGIN):
+        for customer in self.customer_search():
             for field in customer.get("custom_fields") or ():
                 if isinstance(field, Mapping) and (normalize_text(as_text(field.get("name"))),
                                                    as_text(field.get("value"))) == stamp:
                     return Lookup.found(str(customer["id"]), f"SF customer stamped {stamp[1]}")
-        return Lookup.absent(f"no SF customer stamped {stamp[1]} created since the claim")
+        return Lookup.absent(f"no SF customer stamped {stamp[1]}")
 
     def verify(self, entry: LedgerEntry) -> str | None:
         if entry.operation != "create_job" or self.verifier is None:
@@ -172,9 +187,7 @@ class PropertyWareGateway:
                 return Lookup.found(str(wo_id), f"work order {wo_id} is already {status}")
             return Lookup.absent(f"work order {wo_id} is {status}")
         if entry.operation == "attach_note":
-            notes = work_order.get("notes")
-            if notes is None:
-                return Lookup.unsearchable(f"PropertyWare returned no notes for work order {wo_id}")
+            notes = work_order.get("notes") or ()  # PW leaves the element out when there are none
             wanted = as_text(entry.payload.get("note"))
             texts = {as_text(n.get("note")) if isinstance(n, Mapping) else as_text(n) for n in notes}
             return Lookup.found(str(wo_id)) if wanted in texts else Lookup.absent("note not attached yet")

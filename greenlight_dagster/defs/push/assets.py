@@ -1,0 +1,141 @@
+"""``push/sf_customers``, ``push/sf_jobs``, ``push/pw_work_orders``: send the due ledger entries.
+
+No ``from __future__ import annotations``: Dagster reads resource parameter types.
+
+Each asset is one `sync.executor.execute` call over its operations, in the pool of its API
+(``servicefusion_api`` / ``propertyware_api``: one writer per external system at a time). The
+flags are resolved again at the start of the step, so a flag changed between the plan and the
+push (e.g. dry run switched on) still wins. In safe mode the per-run cap on creates counts the
+creates this run already claimed (customers and jobs together).
+"""
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+
+from greenlight_dagster.core.flags import SyncFlags
+from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
+from greenlight_dagster.core.plan import reverify_work_order
+from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
+from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
+from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.sync.executor import ExecuteOptions, ExecutionReport, Gateway, execute
+from greenlight_dagster.sync.gateways import (
+    PropertyWareGateway,
+    ServiceFusionGateway,
+    WorkOrderVerifier,
+    customer_search,
+)
+from greenlight_dagster.warehouse.candidates import planned_work_order
+from greenlight_dagster.warehouse.flag_store import record_run
+from greenlight_dagster.warehouse.ledger_store import LedgerStore
+
+OWNERS = ["team:greenlight"]
+SF_CUSTOMERS = dg.AssetKey(["push", "sf_customers"])
+SF_JOBS = dg.AssetKey(["push", "sf_jobs"])
+PW_WORK_ORDERS = dg.AssetKey(["push", "pw_work_orders"])
+PW_OPERATIONS = ("update_work_order", "close_work_order", "attach_note")
+
+
+class PushConfig(dg.Config):
+    """Run config of every push asset."""
+
+    orphan_grace_minutes: float = 5.0
+    """A `sending` entry whose run died is settled by lookup once untouched this long."""
+
+
+def _remaining_creates(store: LedgerStore, flags: SyncFlags, run_id: str, operations: tuple[str, ...]) -> int | None:
+    if not flags.safe_mode or not set(operations) & CREATE_ONCE_OPERATIONS:
+        return None
+    return max(0, flags.safe_mode_max_creates - store.count_claimed(run_id, CREATE_ONCE_OPERATIONS))
+
+
+def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple[str, ...], config: PushConfig,
+              warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
+              gateway_for: Callable[[SyncFlags], Gateway]) -> dg.MaterializeResult:
+    began = time.monotonic()
+    engine = warehouse.get_engine()
+    flags = sync_flags.resolve(engine)
+    store = LedgerStore(engine)
+    options = ExecuteOptions(max_claims=_remaining_creates(store, flags, context.run_id, operations),
+                             orphan_grace=timedelta(minutes=config.orphan_grace_minutes))
+    report: ExecutionReport = execute(store, gateway_for(flags), flags, operations, run_id=context.run_id,
+                                      options=options)
+    for error in report.errors[:20]:
+        context.log.warning(error)
+    metadata = {**report.as_metadata(), "flags": dg.MetadataValue.json(flags.as_dict()),
+                "duration_seconds": round(time.monotonic() - began, 3)}
+    record_run(engine, context.run_id, kind="sync", flags=flags, stats={name: report.as_metadata()})
+    if report.stopped_early:
+        raise dg.Failure(f"{name} stopped: {report.stopped_early}", metadata=metadata)
+    if report.skipped_reason:
+        context.log.info(f"{name}: nothing sent ({report.skipped_reason}); "
+                         f"{report.counts['due_not_sent']} entries are due")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWareResource, flags: SyncFlags,
+                         log: Any) -> WorkOrderVerifier:
+    """Strict verification of a job create: the work order re-read from PW against the warehouse copy."""
+    client = propertyware.build_client(log)
+    engine = warehouse.get_engine()
+
+    def verify(work_order_id: int) -> str | None:
+        planned = planned_work_order(engine, work_order_id)
+        if planned is None:
+            return "work order is no longer a job candidate in the warehouse"
+        return reverify_work_order(client.get_work_order(work_order_id), planned, flags)
+
+    return verify
+
+
+@dg.asset(key=SF_CUSTOMERS, deps=[PUSH_PLAN], group_name="push", kinds={"rest"}, owners=OWNERS,
+          pool="servicefusion_api",
+          description="Creates the planned ServiceFusion customers (PW portfolios as parents, lease tenants as "
+                      "children) from ops.sync_ledger. Sends only when dry_run is off and enable_service_fusion is "
+                      "on; an interrupted create is looked up (by the PW id stamped on the customer) before any "
+                      "retry.")
+def sf_customers(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
+                 sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource) -> dg.MaterializeResult:
+    def gateway(flags: SyncFlags) -> Gateway:
+        client = servicefusion.build_client(context.log)
+        return ServiceFusionGateway(client, customer_search=customer_search(client))
+
+    return _run_push(context, name="sf_customers", operations=("create_customer",), config=config,
+                     warehouse=warehouse, sync_flags=sync_flags, gateway_for=gateway)
+
+
+@dg.asset(key=SF_JOBS, deps=[PUSH_PLAN, SF_CUSTOMERS], group_name="push", kinds={"rest"}, owners=OWNERS,
+          pool="servicefusion_api",
+          description="Creates the planned ServiceFusion jobs from ops.sync_ledger, at most one per PW work order "
+                      "ever: exclusive claims, a po_number lookup before any retry or after a crash, strict "
+                      "re-verification against PW (pw_verify_strict) and the safe-mode cap on creates per run.")
+def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
+            sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource,
+            propertyware: PropertyWareResource) -> dg.MaterializeResult:
+    def gateway(flags: SyncFlags) -> Gateway:
+        verifier = (_work_order_verifier(warehouse, propertyware, flags, context.log)
+                    if flags.pw_verify_strict else None)
+        return ServiceFusionGateway(servicefusion.build_client(context.log), verifier=verifier)
+
+    return _run_push(context, name="sf_jobs", operations=("create_job",), config=config, warehouse=warehouse,
+                     sync_flags=sync_flags, gateway_for=gateway)
+
+
+@dg.asset(key=PW_WORK_ORDERS, deps=[PUSH_PLAN], group_name="push", kinds={"soap"}, owners=OWNERS,
+          pool="propertyware_api",
+          description="Sends SF job progress to PropertyWare from ops.sync_ledger: status updates "
+                      "(updateWorkOrder), closes (closeWorkOrder) and technician notes (attachNoteToWorkOrder), "
+                      "each distinct state once. Sends only when dry_run is off; under pw_verify_strict the work "
+                      "order is re-read first and left alone if PW already has the change.")
+def pw_work_orders(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
+                   sync_flags: SyncFlagsResource, propertyware: PropertyWareResource) -> dg.MaterializeResult:
+    def gateway(flags: SyncFlags) -> Gateway:
+        return PropertyWareGateway(propertyware.build_client(context.log))
+
+    return _run_push(context, name="pw_work_orders", operations=PW_OPERATIONS, config=config, warehouse=warehouse,
+                     sync_flags=sync_flags, gateway_for=gateway)

@@ -1,0 +1,106 @@
+"""The push candidates, read from the ``sync.*`` dbt models into `core.plan` candidate values.
+
+The models (dbt_warehouse/models/sync) already carry the records as source payloads (PW/SF
+field names) in JSONB columns, which is exactly what `core.payloads` reads, so this module
+only unpacks rows. The one thing it adds is the SF job category: a PW category is sent only
+when the SF account has a category of that name (`resolve_reference`), because SF answers an
+unknown category with 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from sqlalchemy import Engine, text
+
+from greenlight_dagster.core.payloads import PayloadError, location_fields, resolve_reference
+from greenlight_dagster.core.plan import CustomerCandidate, ProgressCandidate, WorkOrderCandidate
+
+SYNC_SCHEMA = "sync"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Everything one push plan is built from."""
+
+    work_orders: list[WorkOrderCandidate] = field(default_factory=list)
+    customers: list[CustomerCandidate] = field(default_factory=list)
+    progress: list[ProgressCandidate] = field(default_factory=list)
+
+    def source_ids(self) -> set[str]:
+        """Ledger source ids these candidates can produce (for `LedgerStore.ledger_for_plan`)."""
+        ids = {str(c.work_order.get("id")) for c in self.work_orders}
+        ids |= {str(c.work_order.get("id")) for c in self.progress}
+        ids |= {f"{c.kind}-{c.record.get('id')}" for c in self.customers}
+        return ids
+
+    def counts(self) -> dict[str, int]:
+        return {"work_orders": len(self.work_orders), "customers": len(self.customers),
+                "progress": len(self.progress)}
+
+
+def _rows(engine: Engine, model: str) -> Iterator[Mapping[str, Any]]:
+    with engine.connect() as conn:
+        for row in conn.execute(text(f'select * from "{SYNC_SCHEMA}"."{model}"')):
+            yield dict(row._mapping)
+
+
+def work_order_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> list[WorkOrderCandidate]:
+    """``sync.sync_sf_job_creates``; ``sf_categories`` are the account's job category names."""
+    categories = list(sf_categories)
+    return [
+        WorkOrderCandidate(
+            work_order=row["work_order"], customer=row["customer"], unit=row["unit"], building=row["building"],
+            routing_ok=bool(row["routing_ok"]), routing_reason=row["routing_reason"],
+            sf_category=resolve_reference(row["pw_category"], categories), sf_jobs=tuple(row["sf_jobs"] or ()),
+        )
+        for row in _rows(engine, "sync_sf_job_creates")
+    ]
+
+
+def _tenant_locations(unit: Mapping[str, Any] | None, building: Mapping[str, Any] | None) -> tuple[dict[str, str], ...]:
+    """The tenant's SF location (its unit, else its building); none when PW has no street for it."""
+    if unit is None and building is None:
+        return ()
+    try:
+        return (location_fields(unit, building),)
+    except PayloadError:
+        return ()
+
+
+def customer_candidates(engine: Engine) -> list[CustomerCandidate]:
+    """``sync.sync_sf_customer_creates``: portfolios as parents, lease tenants as their children."""
+    candidates = []
+    for row in _rows(engine, "sync_sf_customer_creates"):
+        kind = cast(Literal["portfolio", "tenant"], row["kind"])
+        is_tenant = kind == "tenant"
+        candidates.append(CustomerCandidate(
+            kind=kind, record=row["record"], sf_customers=tuple(row["sf_customers"] or ()),
+            parent_customer=row["parent_customer_id"],
+            contacts=(row["record"],) if is_tenant else (),
+            locations=_tenant_locations(row["unit"], row["building"]) if is_tenant else (),
+        ))
+    return candidates
+
+
+def progress_candidates(engine: Engine) -> list[ProgressCandidate]:
+    """``sync.sync_pw_progress_updates``: SF jobs whose status or notes may need to reach PW."""
+    return [ProgressCandidate(sf_job=row["sf_job"], work_order=row["work_order"],
+                              status_category=row["status_category"])
+            for row in _rows(engine, "sync_pw_progress_updates")]
+
+
+def load_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> Candidates:
+    return Candidates(work_order_candidates(engine, sf_categories), customer_candidates(engine),
+                      progress_candidates(engine))
+
+
+def planned_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | None:
+    """The work order as the warehouse has it (PW field names), for strict verification: the
+    record the plan was built from, compared with a fresh read from PW."""
+    with engine.connect() as conn:
+        row = conn.execute(text(f'select work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates" '
+                                "where work_order_id = :id"), {"id": work_order_id}).first()
+    return dict(row[0]) if row is not None else None
