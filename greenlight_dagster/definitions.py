@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from greenlight_dagster.defs import automation, propertyware, servicefusion
 from greenlight_dagster.defs.resources import WarehouseResource
 
 defs = dg.Definitions(
-    resources={"warehouse": WarehouseResource()},
+    assets=[*propertyware.assets, *servicefusion.assets],
+    asset_checks=[*propertyware.asset_checks, *servicefusion.asset_checks],
+    jobs=automation.jobs,
+    schedules=automation.schedules,
+    sensors=automation.sensors,
+    resources={"warehouse": WarehouseResource(), **propertyware.resources, **servicefusion.resources},
 )
