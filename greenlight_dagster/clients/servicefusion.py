@@ -279,17 +279,17 @@ class ServiceFusionClient:
         return [item for item in self._iter_items(path, {"sort": "id"}) if isinstance(item, dict)]
 
     # ---- writes ----
-    def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
+    def create_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /jobs``; raises `ValidationFailed` (422) or `AmbiguousWriteError` (maybe stored)."""
         return self._create("/jobs", body)
 
-    def create_customer(self, body: dict[str, Any]) -> dict[str, Any]:
+    def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /customers``; raises `ValidationFailed` (422) or `AmbiguousWriteError` (maybe stored)."""
         return self._create("/customers", body)
 
-    def _create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            created = self._call(lambda: self._post_once(path, body))
+            created = self._call(lambda: self._post_once(path, dict(body)))
         except _StopRetrying as stop:
             raise stop.error from stop.error.__cause__
         if not isinstance(created, dict):

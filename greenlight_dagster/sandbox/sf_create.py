@@ -248,10 +248,11 @@ def create_job(state: SandboxState, body: Mapping[str, Any]) -> dict[str, Any]:
         techs = _techs(body.get("techs_assigned"), state.table(SF, "techs"), errors)
         notes = _required_items(body.get("notes"), "notes", ("notes",), errors)
         custom_fields = _custom_fields(body.get("custom_fields"), errors)
-        po_number, check_number = (_optional_text(body, name, errors) for name in ("po_number", "check_number"))
+        po_number, check_number, first, last = (
+            _optional_text(body, name, errors)
+            for name in ("po_number", "check_number", "contact_first_name", "contact_last_name"))
         errors.raise_if_any()
         assert customer is not None  # a blank or unresolvable customer_name was a 422 above
-        first, last = (_optional_text(body, n, errors) for n in ("contact_first_name", "contact_last_name"))
         _reuse_contact(state, customer, first, last)
         ids = _nested_ids(jobs, "notes")
         record = {k: v for k, v in body.items() if k not in (*_JOB_SERVER_OWNED, *_JOB_NESTED)}

@@ -214,8 +214,9 @@ class SFHandler(SandboxHandler):
 
     def create(self, route: Route, data: dict[str, Any]) -> Reply:
         assert route.resource is not None  # only collection routes of creatable resources allow POST
-        stored = _CREATORS[route.resource.name](self.state, data)
-        return Reply(201, self.single(route.resource, stored, {}, expand_all=True))
+        with self.state.lock:  # the stored record is live: copy it before anyone else changes it
+            stored = _CREATORS[route.resource.name](self.state, data)
+            return Reply(201, self.single(route.resource, stored, {}, expand_all=True))
 
     def read(self, route: Route, query: Query) -> Reply | None:
         resource = route.resource

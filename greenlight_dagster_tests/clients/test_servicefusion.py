@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -192,6 +193,16 @@ def test_a_revoked_token_is_refreshed_once_on_401(sandbox: Sandbox) -> None:
     sandbox.server.options["sf"].tokens.revoke_all()
     assert client.me()["id"] == 1
     assert [e["status"] for e in sandbox.log("GET /me")] == [200, 401, 200]
+    assert [e["status"] for e in sandbox.log("POST /oauth/access_token")] == [200, 200]
+
+
+def test_an_expiring_token_is_renewed_before_use(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(token_ttl_seconds=1)
+    client = sandbox.client()
+    client.me()
+    time.sleep(1.0)
+    client.me()
+    assert [e["status"] for e in sandbox.log("GET /me")] == [200, 200]  # renewed ahead of expiry, no 401
     assert [e["status"] for e in sandbox.log("POST /oauth/access_token")] == [200, 200]
 
 
