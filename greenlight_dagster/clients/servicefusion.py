@@ -113,8 +113,7 @@ ENTITY_READS = {
 
 def _rfc3339(value: datetime) -> str:
     """SF's ``Y-m-d\\TH:i:sP``; whole seconds suffice because SF timestamps have no fraction."""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -197,6 +196,7 @@ class ServiceFusionClient:
         spec = ENTITY_READS.get(entity)
         if spec is None:
             raise ValueError(f"unknown ServiceFusion entity {entity!r}; expected one of {sorted(ENTITY_READS)}")
+        updated_from, updated_to = as_timestamp(updated_from), as_timestamp(updated_to)  # naive = UTC
         params = {"sort": spec.sort, **({"expand": spec.expand} if spec.expand else {})}
         if spec.window == "server":
             if updated_from is not None:
@@ -212,7 +212,8 @@ class ServiceFusionClient:
                     continue
             yield record
 
-    def _to_record(self, entity: str, spec: _EntityRead, item: object) -> SourceRecord | RejectedRecord:
+    @staticmethod
+    def _to_record(entity: str, spec: _EntityRead, item: object) -> SourceRecord | RejectedRecord:
         if not isinstance(item, dict):
             return RejectedRecord(entity, None, "list item is not a JSON object", _raw(item))
         source_id = as_int(item.get("id"))
