@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ def test_chunks_cover_the_window_once(days: int) -> None:
     start, end = date(2025, 1, 30), date(2025, 4, 2)
     windows = list(chunks(start, end, days))
     assert windows[0][0] == start and windows[-1][1] == end
-    for (_, last), (first, _) in zip(windows, windows[1:], strict=False):
+    for (_, last), (first, _) in itertools.pairwise(windows):
         assert first == last + timedelta(days=1)
     assert all((last - first).days < days for first, last in windows)
 

@@ -3,14 +3,25 @@
 * ``record_run_failures`` writes each failed run into ``ops.error_log`` (source ``dagster``),
   so the audit marts and ``greenlight status`` show failures next to rejected records
   without anyone reading Dagster's event log. It is on by default: recording is harmless.
+* ``sf_job_changes`` polls ServiceFusion for job changes (one API call: the newest job since
+  the cursor) and requests a sync when a technician moved a job, so progress reaches
+  PropertyWare without waiting for the next scheduled sync. Its cursor is the newest
+  ``updated_at`` seen; the run key is that timestamp, so a change launches exactly one run.
+  It ships stopped, like the schedule.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dagster as dg
 from sqlalchemy import insert
 
+from greenlight_dagster.clients.records import SourceRecord
+from greenlight_dagster.defs.automation.jobs import sync_job
+from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.warehouse.tables import error_log
 
 
@@ -31,3 +42,34 @@ def record_run_failures(context: dg.RunFailureSensorContext, warehouse: Warehous
             run_id=run.run_id, source="dagster", entity=run.job_name, source_key=run.run_id,
             reason=_failure_reason(context)[:4000], severity="error",
         ))
+
+
+def newest_job_change(resource: ServiceFusionResource, since: datetime | None, log: object = None) -> datetime | None:
+    """``updated_at`` of the most recently changed SF job after ``since`` (jobs are read newest first)."""
+    client = resource.build_client(log)
+    try:
+        for record in client.iter_records("jobs", updated_from=since):
+            if isinstance(record, SourceRecord) and record.modified_at is not None:
+                return record.modified_at if since is None or record.modified_at > since else None
+        return None
+    finally:
+        client.close()
+
+
+@dg.sensor(
+    job=sync_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Requests a sync when a ServiceFusion job changed since the last change seen (cursor).",
+)
+def sf_job_changes(context: dg.SensorEvaluationContext,
+                   servicefusion: ServiceFusionResource) -> dg.RunRequest | dg.SkipReason:
+    since = datetime.fromisoformat(context.cursor) if context.cursor else None
+    newest = newest_job_change(servicefusion, since, context.log)
+    if newest is None:
+        return dg.SkipReason(f"no ServiceFusion job changed since {since.isoformat() if since else 'ever'}")
+    context.update_cursor(newest.isoformat())
+    if since is None:
+        return dg.SkipReason(f"cursor initialised at {newest.isoformat()}; later changes will request a sync")
+    return dg.RunRequest(run_key=f"sf-jobs-{newest.isoformat()}", partition_key=latest_partition_key(),
+                         tags={"greenlight/trigger": "sf_job_changes"})
