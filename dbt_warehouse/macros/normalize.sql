@@ -1,0 +1,58 @@
+{#- SQL twins of greenlight_dagster/core/text.py and core/matching.py, so a status, a name or a
+    street compares the same way in the warehouse and in Python. Accent folding is left out
+    (the unaccent extension is not guaranteed on the target server); statuses and the sandbox
+    names are ASCII, and the Python matcher still runs on whatever SQL leaves unmapped. -#}
+
+{#- core.text.normalize_text: casefold; dots/apostrophes join; other punctuation splits. -#}
+{% macro normalize_text(expr) -%}
+    trim(regexp_replace(
+        regexp_replace(lower(coalesce({{ expr }}, '')), '[.''`’]', '', 'g'),
+        '[^[:alnum:]]+', ' ', 'g'
+    ))
+{%- endmacro %}
+
+{#- core.text.STREET_ABBREVIATIONS, one regexp per word (\m \M are word boundaries). -#}
+{% macro street_abbreviations() -%}
+    {{ return({
+        "street": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr", "boulevard": "blvd",
+        "lane": "ln", "court": "ct", "place": "pl", "terrace": "ter", "parkway": "pkwy", "highway": "hwy",
+        "circle": "cir", "square": "sq", "trail": "trl", "north": "n", "south": "s", "east": "e", "west": "w",
+        "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw", "apartment": "apt",
+        "suite": "ste", "number": "no"
+    }) }}
+{%- endmacro %}
+
+{#- core.text.normalize_street: normalize_text, then street words abbreviated. -#}
+{% macro normalize_street(expr) -%}
+    {%- set ns = namespace(sql=normalize_text(expr)) -%}
+    {%- for word, abbreviation in street_abbreviations().items() -%}
+        {%- set ns.sql = "regexp_replace(" ~ ns.sql ~ ", '\\m" ~ word ~ "\\M', '" ~ abbreviation ~ "', 'g')" -%}
+    {%- endfor -%}
+    {{ ns.sql }}
+{%- endmacro %}
+
+{#- core.matching.normalize_name: "&" -> "and", drop a leading "the" and trailing legal-form
+    suffixes, never the last remaining word. -#}
+{% macro normalize_name(expr) -%}
+    regexp_replace(
+        regexp_replace(
+            {{ normalize_text("replace(" ~ expr ~ ", '&', ' and ')") }},
+            '^(the )+(?=\S)', ''
+        ),
+        '( (llc|lc|inc|incorporated|co|company|corp|corporation|ltd|limited|lp|llp|pllc|plc|pc))+$', ''
+    )
+{%- endmacro %}
+
+{#- core.idempotency.parse_cross_system_id: "PW-9000", "pw 9000", "PW#9000" or a bare "9000"
+    -> 9000; anything else NULL. Compared exactly, never by prefix. -#}
+{% macro parse_cross_system_id(expr) -%}
+    nullif(
+        {{ safe_bigint("substring(" ~ expr ~ " from '^\\s*(?:[pP][wW]\\s*[-#:]?\\s*)?([0-9]{1,18})\\s*$')") }},
+        0
+    )
+{%- endmacro %}
+
+{#- One deterministic surrogate key: md5 over the parts with a separator and NULL marker. -#}
+{% macro surrogate_key(parts) -%}
+    md5(concat_ws('|', {%- for part in parts %} coalesce(cast({{ part }} as text), '<null>'){{ "," if not loop.last }}{% endfor %}))
+{%- endmacro %}

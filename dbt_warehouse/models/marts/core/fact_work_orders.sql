@@ -1,0 +1,69 @@
+{{ config(post_hook="{{ create_work_orders_as_of_function() }}") }}
+
+-- One row per work-order version (SCD Type 2) from the snapshot, with surrogate keys to the
+-- conformed dimensions. valid_from is the source's last-modified time of the version (for a
+-- deletion row, when the deletion was observed, never before the version it ends); valid_to is
+-- the next version's valid_from, so versions are contiguous and never overlap by construction.
+-- As of any instant: marts.work_orders_as_of(timestamptz) or the work_orders_as_of macro.
+with snapshot as (
+    select * from {{ ref('snap_pw_work_orders') }}
+),
+
+ordered as (
+    select
+        snapshot.*,
+        coalesce(dbt_is_deleted = 'True', false) as is_deleted,
+        greatest(
+            dbt_valid_from,
+            max(dbt_valid_from) over (
+                partition by work_order_id order by dbt_valid_from, dbt_scd_id
+                rows between unbounded preceding and current row
+            )
+        ) as version_valid_from
+    from snapshot
+),
+
+versioned as (
+    select
+        ordered.*,
+        lead(version_valid_from) over (partition by work_order_id order by dbt_valid_from, dbt_scd_id)
+            as version_valid_to,
+        row_number() over (partition by work_order_id order by dbt_valid_from, dbt_scd_id) as version_number
+    from ordered
+)
+
+select
+    dbt_scd_id as work_order_version_sk,
+    {{ surrogate_key(["'pw-work-order'", 'work_order_id']) }} as work_order_sk,
+    work_order_id,
+    version_number,
+    version_valid_from as valid_from,
+    version_valid_to as valid_to,
+    version_valid_to is null as is_current,
+    is_deleted,
+    {{ surrogate_key(["'pw-portfolio'", 'portfolio_id']) }} as portfolio_sk,
+    {{ surrogate_key(["'pw-building'", 'building_id']) }} as building_sk,
+    case when unit_id is not null then {{ surrogate_key(["'pw-unit'", 'unit_id']) }} end as unit_sk,
+    {{ surrogate_key(["'pw'", 'status_key']) }} as status_sk,
+    to_char(created_at at time zone 'UTC', 'YYYYMMDD')::int as created_date_key,
+    to_char(version_valid_from at time zone 'UTC', 'YYYYMMDD')::int as valid_from_date_key,
+    work_order_number,
+    portfolio_id,
+    building_id,
+    unit_id,
+    source_unit_id,
+    is_unit_routing_violation,
+    unit_routing_reason,
+    status,
+    status_key,
+    priority,
+    work_order_type,
+    category,
+    description,
+    cost_estimate,
+    created_at,
+    modified_at,
+    completed_date,
+    _loaded_at as landed_at,
+    _run_id as landed_by_run_id
+from versioned

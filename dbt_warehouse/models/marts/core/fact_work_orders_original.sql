@@ -1,0 +1,37 @@
+{{ config(materialized='incremental', unique_key='work_order_id', on_schema_change='append_new_columns') }}
+
+-- Each work order exactly as first received (its first landed version), for audit: what PW
+-- originally said, before edits and before the unit routing correction. Insert-only: a work
+-- order's first version never changes, so incremental runs only add work orders not seen yet.
+with first_versions as (
+    select distinct on (source_id)
+        source_id,
+        source_modified_at,
+        payload,
+        _source_hash,
+        _loaded_at,
+        _run_id,
+        _version_id
+    from {{ source('raw_pw', 'pw_work_orders') }}
+    {% if is_incremental() %}
+    where source_id not in (select work_order_id from {{ this }})
+    {% endif %}
+    order by source_id, _version_id
+)
+
+select
+    source_id as work_order_id,
+    {{ surrogate_key(["'pw-work-order'", 'source_id']) }} as work_order_sk,
+    {{ safe_bigint("payload->>'number'") }} as work_order_number,
+    {{ safe_bigint("payload->>'buildingID'") }} as building_id,
+    {{ safe_bigint("payload->>'unitID'") }} as unit_id_as_received,
+    {{ clean_text("payload->>'status'") }} as status,
+    {{ clean_text("payload->>'description'") }} as description,
+    {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
+    source_modified_at,
+    payload as original_payload,
+    _source_hash as original_hash,
+    _version_id as raw_version_id,
+    _loaded_at as first_landed_at,
+    _run_id as first_landed_by_run_id
+from first_versions

@@ -1,0 +1,122 @@
+-- Work orders, current state, with the unit routing rule applied (core/routing.py):
+--   multi-unit building: unitID must be a unit of that building; no unit, the building id in the
+--     unit column, or another building's unit -> unit_id NULL, row flagged, held back from SF;
+--   single-family building: no unit or the building id route to the building (or its one unit).
+-- source_unit_id keeps what PW sent, so the correction is auditable.
+with latest as (
+    {{ latest_versions(source('raw_pw', 'pw_work_orders')) }}
+),
+
+renamed as (
+    select
+        source_id as work_order_id,
+        {{ safe_bigint("payload->>'number'") }} as work_order_number,
+        {{ safe_bigint("payload->>'portfolioID'") }} as portfolio_id,
+        {{ safe_bigint("payload->>'buildingID'") }} as building_id,
+        {{ safe_bigint("payload->>'unitID'") }} as source_unit_id,
+        {{ clean_text("payload->>'status'") }} as status,
+        {{ normalize_text("payload->>'status'") }} as status_key,
+        upper({{ clean_text("payload->>'priority'") }}) as priority,
+        {{ clean_text("payload->>'type'") }} as work_order_type,
+        {{ clean_text("payload->>'category'") }} as category,
+        {{ clean_text("payload->>'source'") }} as request_source,
+        {{ clean_text("payload->>'description'") }} as description,
+        {{ clean_text("payload->>'lease'") }} as lease_name,
+        {{ clean_text("payload->>'requestedBy'") }} as requested_by,
+        {{ safe_numeric("payload->>'costEstimate'") }} as cost_estimate,
+        {{ safe_date("payload->>'startDate'") }} as start_date,
+        {{ safe_date("payload->>'scheduledEndDate'") }} as scheduled_end_date,
+        {{ safe_date("payload->>'completedDate'") }} as completed_date,
+        {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
+        coalesce(source_modified_at, _loaded_at) as modified_at,
+        source_modified_at,
+        _version_id,
+        _loaded_at,
+        _run_id
+    from latest
+),
+
+buildings as (
+    select building_id, multi_unit_declared, unit_count_declared from {{ ref('stg_pw_buildings') }}
+),
+
+units as (
+    select unit_id, building_id from {{ ref('stg_pw_units') }}
+),
+
+units_per_building as (
+    select building_id, count(*) as units_on_record, min(unit_id) as only_unit_id
+    from units
+    group by building_id
+),
+
+context as (
+    select
+        renamed.*,
+        buildings.building_id is not null as building_found,
+        {{ is_multi_unit('buildings.multi_unit_declared', 'buildings.unit_count_declared',
+                         'coalesce(units_per_building.units_on_record, 0)') }} as is_multi_unit_building,
+        case when units_per_building.units_on_record = 1 then units_per_building.only_unit_id end
+            as only_unit_id,
+        exists (
+            select 1 from units
+            where units.unit_id = renamed.source_unit_id and units.building_id = renamed.building_id
+        ) as unit_belongs_to_building
+    from renamed
+    left join buildings on buildings.building_id = renamed.building_id
+    left join units_per_building on units_per_building.building_id = renamed.building_id
+),
+
+verdict as (
+    select
+        *,
+        case
+            when not building_found
+                then 'work order ' || work_order_id || ': building ' || coalesce(building_id::text, 'None')
+                    || ' not found'
+            when is_multi_unit_building and source_unit_id is null
+                then 'work order ' || work_order_id || ' on multi-unit building ' || building_id || ' has no unit'
+            when is_multi_unit_building and source_unit_id = building_id
+                then 'work order ' || work_order_id || ': unit column holds building id ' || building_id
+                    || ' (multi-unit building)'
+            when source_unit_id is not null and source_unit_id <> building_id and not unit_belongs_to_building
+                then 'work order ' || work_order_id || ': unit ' || source_unit_id
+                    || ' is not a unit of building ' || building_id
+        end as unit_routing_reason
+    from context
+)
+
+select
+    work_order_id,
+    work_order_number,
+    portfolio_id,
+    building_id,
+    case
+        when unit_routing_reason is not null then null
+        when source_unit_id is null or source_unit_id = building_id then only_unit_id
+        else source_unit_id
+    end as unit_id,
+    source_unit_id,
+    unit_routing_reason is not null as is_unit_routing_violation,
+    unit_routing_reason,
+    is_multi_unit_building,
+    status,
+    status_key,
+    priority,
+    work_order_type,
+    category,
+    request_source,
+    description,
+    lease_name,
+    requested_by,
+    cost_estimate,
+    start_date,
+    scheduled_end_date,
+    completed_date,
+    created_at,
+    modified_at,
+    source_modified_at,
+    _version_id,
+    _loaded_at,
+    _run_id
+from verdict

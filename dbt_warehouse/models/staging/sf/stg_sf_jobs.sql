@@ -1,0 +1,58 @@
+-- SF jobs, current state. pw_work_order_id is the cross-system stamp (core.idempotency):
+-- po_number "PW-<id>" (or a bare id), else the "PW Work Order ID" custom field.
+with latest as (
+    {{ latest_versions(source('raw_sf', 'sf_jobs')) }}
+),
+
+custom_stamps as (
+    select
+        latest.source_id,
+        min({{ parse_cross_system_id("(f->>'value')") }}) as custom_field_work_order_id
+    from latest
+    cross join lateral jsonb_array_elements(
+        case when jsonb_typeof(latest.payload->'custom_fields') = 'array' then latest.payload->'custom_fields'
+            else '[]'::jsonb end
+    ) as f
+    where {{ normalize_text("f->>'name'") }} = 'pw work order id'
+    group by latest.source_id
+),
+
+renamed as (
+    select
+        latest.source_id as job_id,
+        {{ clean_text("latest.payload->>'number'") }} as job_number,
+        {{ safe_bigint("latest.payload->>'customer_id'") }} as customer_id,
+        {{ clean_text("latest.payload->>'customer_name'") }} as customer_name,
+        {{ clean_text("latest.payload->>'status'") }} as status,
+        {{ normalize_text("latest.payload->>'status'") }} as status_key,
+        {{ clean_text("latest.payload->>'sub_status'") }} as sub_status,
+        {{ clean_text("latest.payload->>'category'") }} as category,
+        {{ clean_text("latest.payload->>'priority'") }} as priority,
+        {{ clean_text("latest.payload->>'po_number'") }} as po_number,
+        {{ clean_text("latest.payload->>'check_number'") }} as check_number,
+        {{ parse_cross_system_id("(latest.payload->>'po_number')") }} as po_number_work_order_id,
+        custom_stamps.custom_field_work_order_id,
+        coalesce(
+            {{ parse_cross_system_id("(latest.payload->>'po_number')") }},
+            custom_stamps.custom_field_work_order_id
+        ) as pw_work_order_id,
+        {{ clean_text("latest.payload->>'description'") }} as description,
+        {{ clean_text("latest.payload->>'street_1'") }} as street_1,
+        {{ clean_text("latest.payload->>'street_2'") }} as street_2,
+        {{ clean_text("latest.payload->>'city'") }} as city,
+        {{ clean_text("latest.payload->>'postal_code'") }} as postal_code,
+        {{ safe_numeric("latest.payload->>'total'") }} as total,
+        {{ safe_date("latest.payload->>'start_date'") }} as start_date,
+        {{ safe_date("latest.payload->>'end_date'") }} as end_date,
+        {{ safe_timestamp("latest.payload->>'created_at'") }} as created_at,
+        {{ safe_timestamp("latest.payload->>'closed_at'") }} as closed_at,
+        coalesce(latest.source_modified_at, latest._loaded_at) as modified_at,
+        latest.source_modified_at,
+        latest._version_id,
+        latest._loaded_at,
+        latest._run_id
+    from latest
+    left join custom_stamps on custom_stamps.source_id = latest.source_id
+)
+
+select * from renamed

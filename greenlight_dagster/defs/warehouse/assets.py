@@ -1,0 +1,64 @@
+"""The dbt project as Dagster assets: every model, snapshot and seed an asset, every dbt test a check.
+
+One materialization is one ``dbt build`` over the selected subset (dagster-dbt turns the
+selection into ``--select``): dbt costs ~3 s to start here, so the warehouse is never built
+node by node. ``dbt build`` runs seeds, snapshots, models and tests in dependency order and
+skips what depends on a failed node, which is what keeps a bad load from reaching the marts.
+
+The asset takes the shared ``warehouse`` resource so that the migrations (``raw``/``ops``
+schemas) have run before dbt starts, and dbt builds exactly that resource's database.
+After ``map_customer`` is built its coverage per entity type is attached as metadata: coverage
+is a metric operators watch (DESIGN.md §6), not a number to dig out of SQL.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import dbt_assets
+from sqlalchemy import Engine, text
+
+from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.warehouse.project import dbt_project, ensure_manifest
+from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource
+from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP, WarehouseTranslator
+
+MAP_CUSTOMER_KEY = dg.AssetKey([WAREHOUSE_GROUP, "map_customer"])
+
+
+def coverage_metadata(engine: Engine) -> dict[str, Any]:
+    """Coverage of ``marts.map_customer`` per entity type, as Dagster metadata."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "select pw_entity_type, count(*) as total, count(*) filter (where is_mapped) as mapped "
+            "from marts.map_customer group by pw_entity_type order by pw_entity_type"
+        )).all()
+    total = sum(row.total for row in rows)
+    mapped = sum(row.mapped for row in rows)
+    metadata: dict[str, Any] = {
+        "coverage": dg.MetadataValue.float(round(mapped / total, 4) if total else 1.0),
+        "unmapped_entities": dg.MetadataValue.int(total - mapped),
+    }
+    for row in rows:
+        metadata[f"coverage_{row.pw_entity_type}"] = dg.MetadataValue.float(
+            round(row.mapped / row.total, 4) if row.total else 1.0
+        )
+    return metadata
+
+
+@dbt_assets(
+    manifest=ensure_manifest(dbt_project),
+    project=dbt_project,
+    dagster_dbt_translator=WarehouseTranslator(),
+    name="dbt_warehouse",
+)
+def dbt_warehouse_assets(
+    context: AssetExecutionContext, dbt: WarehouseDbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """``dbt build`` of the selected warehouse nodes, streaming results as they finish."""
+    engine = warehouse.get_engine()  # runs the migrations once per process: raw/ops exist
+    for event in dbt.cli(["build"], context=context, url=warehouse.resolved_url()).stream():
+        if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) == MAP_CUSTOMER_KEY:
+            event = event.with_metadata({**event.metadata, **coverage_metadata(engine)})
+        yield event

@@ -1,0 +1,67 @@
+"""The dbt project without a database: it parses offline, and its status data agrees with core/.
+
+The status seeds and core/statuses.py are two spellings of one policy (SQL and Python); if they
+drift, the warehouse and the push disagree about which work orders are open. These checks are
+cheap, so they run on every change to either side.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+from greenlight_dagster.core.statuses import (
+    DEFAULT_OPEN_STATUSES,
+    DEFAULT_PW_TERMINAL,
+    DEFAULT_PW_TO_SF,
+    DEFAULT_SF_TO_PW,
+    normalize_status,
+)
+from greenlight_dagster.defs.warehouse.project import DBT_PROJECT_DIR, dbt_project
+
+SEEDS = DBT_PROJECT_DIR / "seeds"
+
+
+def _mapping() -> dict[tuple[str, str], dict[str, str]]:
+    with (SEEDS / "status_mapping.csv").open(newline="") as handle:
+        return {(row["system"], normalize_status(row["source_status"])): row for row in csv.DictReader(handle)}
+
+
+def test_open_statuses_seed_is_the_core_default() -> None:
+    with (SEEDS / "open_statuses.csv").open(newline="") as handle:
+        seeded = [row["status"] for row in csv.DictReader(handle)]
+    assert sorted(map(normalize_status, seeded)) == sorted(map(normalize_status, DEFAULT_OPEN_STATUSES))
+
+
+def test_status_mapping_covers_every_status_core_knows() -> None:
+    mapping = _mapping()
+    for pw_status, sf_status in DEFAULT_PW_TO_SF:
+        assert ("pw", normalize_status(pw_status)) in mapping, pw_status
+        assert ("sf", normalize_status(sf_status)) in mapping, sf_status
+    for sf_status, _action, pw_status in DEFAULT_SF_TO_PW:
+        assert ("sf", normalize_status(sf_status)) in mapping, sf_status
+        if pw_status:
+            assert ("pw", normalize_status(pw_status)) in mapping, pw_status
+    for terminal in DEFAULT_PW_TERMINAL:
+        assert mapping[("pw", normalize_status(terminal))]["category"] == "closed", terminal
+
+
+def test_open_list_statuses_are_open_in_the_mapping() -> None:
+    mapping = _mapping()
+    for status in DEFAULT_OPEN_STATUSES:
+        rows = [row for (system, key), row in mapping.items() if key == normalize_status(status)]
+        assert rows and all(row["category"] == "open" for row in rows), status
+
+
+def test_manifest_command_parses_without_a_database() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GREENLIGHT_DBT_")}
+    env["GREENLIGHT_DBT_HOST"] = "no-such-host.invalid"  # parse must never connect
+    result = subprocess.run(
+        [sys.executable, "-m", "greenlight_dagster.defs.warehouse.manifest"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout.strip().endswith("manifest.json")
+    assert dbt_project.manifest_path.exists()

@@ -1,0 +1,271 @@
+"""The dbt warehouse on real PostgreSQL: SCD2 history, the unit routing rule, statuses, mappings.
+
+One module-scoped build (dbt costs seconds per call): the scenario (scenario.py) is landed in
+three rounds into a database of its own - the session warehouse is shared with other modules,
+whose records must not leak into these counts - with round 1 materialized through Dagster
+(``dg.materialize`` with the project's resources), round 2 snapshotted, round 3 built again.
+The tests then assert on the rows dbt produced and on the check results Dagster recorded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+
+from greenlight_dagster.defs import warehouse
+from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource, make_dbt_resource
+from greenlight_dagster.warehouse import migrate
+from greenlight_dagster_tests.warehouse_model import scenario
+
+
+@dataclass(frozen=True)
+class BuiltWarehouse:
+    engine: Engine
+    url: URL
+    round_1: dg.ExecuteInProcessResult
+
+    def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(text(sql), params)]
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehouse]:
+    name = f"wm_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    url = warehouse_url.set(database=name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(engine)
+        url_text = url.render_as_string(hide_password=False)
+        dbt = make_dbt_resource(url_text)
+
+        scenario.land_round_1(engine)
+        round_1 = dg.materialize(
+            warehouse.assets,
+            resources={"dbt": dbt, "warehouse": WarehouseResource(url=url_text)},
+            raise_on_error=False,
+        )
+        assert round_1.success, "round 1 dbt build through Dagster failed"
+
+        scenario.land_round_2(engine)
+        dbt.cli(["snapshot", "--select", "snap_pw_work_orders"]).wait()
+
+        scenario.land_round_3(engine)
+        dbt.cli(["build"]).wait()
+        yield BuiltWarehouse(engine, url, round_1)
+    finally:
+        engine.dispose()
+        # On a TCP server (GREENLIGHT_TEST_DATABASE_URL) the database must go. The embedded test
+        # server is thrown away whole; DROP DATABASE forces a checkpoint, which crashes it when the
+        # suite runs as root (its data dir sits under root's 0700 pytest temp dir).
+        if url.host is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {
+        event.asset_check_evaluation_data.check_name: event.asset_check_evaluation_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+# --- SCD Type 2 ------------------------------------------------------------------------------
+
+def test_changed_work_order_has_contiguous_versions_and_one_current(built: BuiltWarehouse) -> None:
+    versions = built.rows(
+        "select status, valid_from, valid_to, is_current, version_number from marts.fact_work_orders "
+        "where work_order_id = 9000 order by version_number"
+    )
+    assert [v["status"] for v in versions] == ["Open", "Scheduled", "In Progress"]
+    assert [v["valid_from"] for v in versions] == [scenario.T0, scenario.T1, scenario.T2]
+    assert [v["valid_to"] for v in versions] == [scenario.T1, scenario.T2, None]
+    assert [v["is_current"] for v in versions] == [False, False, True]
+
+
+def test_every_work_order_has_exactly_one_current_version(built: BuiltWarehouse) -> None:
+    bad = built.rows(
+        "select work_order_id from marts.fact_work_orders group by 1 having count(*) filter (where is_current) <> 1"
+    )
+    assert bad == []
+    overlaps = built.rows(
+        "select a.work_order_id from marts.fact_work_orders a join marts.fact_work_orders b "
+        "on a.work_order_id = b.work_order_id and a.work_order_version_sk <> b.work_order_version_sk "
+        "and a.valid_from < coalesce(b.valid_to, 'infinity') and b.valid_from < coalesce(a.valid_to, 'infinity')"
+    )
+    assert overlaps == []
+
+
+def test_tombstone_closes_the_current_row_with_a_deletion_version(built: BuiltWarehouse) -> None:
+    versions = built.rows(
+        "select is_deleted, is_current, valid_to from marts.fact_work_orders where work_order_id = 9005 "
+        "order by version_number"
+    )
+    assert [(v["is_deleted"], v["is_current"]) for v in versions] == [(False, False), (True, True)]
+    assert versions[0]["valid_to"] is not None
+    assert built.rows("select 1 from staging.stg_pw_work_orders where work_order_id = 9005") == []
+
+
+def test_late_older_version_does_not_rewrite_history(built: BuiltWarehouse) -> None:
+    versions = built.rows("select description from marts.fact_work_orders where work_order_id = 9001")
+    assert versions == [{"description": "Work order 9001"}]
+    staged = built.rows("select description from staging.stg_pw_work_orders where work_order_id = 9001")
+    assert staged == [{"description": "Work order 9001"}]
+
+
+def test_original_keeps_the_first_received_version(built: BuiltWarehouse) -> None:
+    original = built.rows(
+        "select status, original_payload->>'status' as payload_status from marts.fact_work_orders_original "
+        "where work_order_id = 9000"
+    )
+    assert original == [{"status": "Open", "payload_status": "Open"}]
+
+
+def test_as_of_returns_the_version_valid_at_that_instant(built: BuiltWarehouse) -> None:
+    def state(at: datetime) -> dict[int, str]:
+        return {r["work_order_id"]: r["status"]
+                for r in built.rows("select work_order_id, status from marts.work_orders_as_of(:at)", at=at)}
+
+    assert state(datetime(2026, 1, 2, 12, tzinfo=UTC))[9000] == "Open"
+    assert state(datetime(2026, 1, 3, 12, tzinfo=UTC))[9000] == "Scheduled"
+    now = state(datetime.now(UTC))
+    assert now[9000] == "In Progress"
+    assert 9005 not in now  # deleted
+    assert state(datetime(2026, 1, 1, tzinfo=UTC)) == {}  # before anything existed
+
+
+# --- unit routing rule ------------------------------------------------------------------------
+
+def test_routing_violations_are_flagged_and_unit_nulled(built: BuiltWarehouse) -> None:
+    rows = {r["work_order_id"]: r for r in built.rows(
+        "select work_order_id, unit_id, source_unit_id, is_unit_routing_violation, unit_routing_reason "
+        "from staging.stg_pw_work_orders"
+    )}
+    flagged = {wo for wo, r in rows.items() if r["is_unit_routing_violation"]}
+    assert flagged == {9001, 9002, 9006}
+    assert rows[9001]["unit_id"] is None and rows[9001]["source_unit_id"] == 10
+    assert "holds building id 10" in rows[9001]["unit_routing_reason"]
+    assert "not a unit of building 10" in rows[9002]["unit_routing_reason"]
+    assert "has no unit" in rows[9006]["unit_routing_reason"]
+    assert rows[9000]["unit_id"] == 100
+    assert rows[9003]["unit_id"] == 200  # single-family building routes to its one unit
+
+
+def test_routing_rule_matches_core_routing(built: BuiltWarehouse) -> None:
+    from greenlight_dagster.core.routing import check_unit_routing
+
+    buildings = {b["id"]: b for b in scenario.BUILDINGS}
+    staged = {r["work_order_id"]: r for r in built.rows(
+        "select work_order_id, unit_id, is_unit_routing_violation from staging.stg_pw_work_orders"
+    )}
+    for wo in scenario.WORK_ORDERS_R1:
+        if wo["id"] not in staged:
+            continue
+        units = [u for u in scenario.UNITS if u["buildingID"] == wo["buildingID"]]
+        verdict = check_unit_routing(wo, buildings.get(wo["buildingID"]), units)
+        assert staged[wo["id"]]["is_unit_routing_violation"] == (not verdict.ok), wo["id"]
+        assert staged[wo["id"]]["unit_id"] == verdict.unit_id, wo["id"]
+
+
+def test_routing_and_unmapped_status_checks_fail_in_dagster(built: BuiltWarehouse) -> None:
+    checks = _check_results(built.round_1)
+    assert not checks["unit_routing_rule_stg_pw_work_orders_"].passed
+    assert not checks["unmapped_status_dim_status_"].passed
+    scd2 = next(name for name in checks if name.startswith("scd2_valid_history_fact_work_orders"))
+    assert checks[scd2].passed
+    failed_errors = [name for name, ev in checks.items()
+                     if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR]
+    assert failed_errors == []
+
+
+# --- statuses ---------------------------------------------------------------------------------
+
+def test_dim_status_covers_every_observed_status(built: BuiltWarehouse) -> None:
+    observed = built.rows(
+        "select 'pw' as system, status from staging.stg_pw_work_orders union "
+        "select 'sf', status from staging.stg_sf_jobs"
+    )
+    dim = {(r["system"], r["status_key"]): r for r in built.rows("select * from marts.dim_status")}
+    from greenlight_dagster.core.statuses import normalize_status
+
+    for row in observed:
+        assert (row["system"], normalize_status(row["status"])) in dim
+    assert dim[("pw", "frobnicated")]["is_mapped"] is False
+    assert dim[("pw", "frobnicated")]["category"] is None  # never a silent "closed"
+    assert dim[("sf", "custom waiting")]["mapping_source"] == "sf_status_category"
+    assert dim[("sf", "custom waiting")]["category"] == "open"
+
+
+def test_dim_status_agrees_with_core_status_map(built: BuiltWarehouse) -> None:
+    from greenlight_dagster.core.statuses import DEFAULT_OPEN_STATUSES, StatusMap, in_open_list
+
+    rows = built.rows("select * from marts.dim_status where is_mapped")
+    status_map = StatusMap.from_rows(rows)
+    assert status_map.is_open("pw", "WO Received") and not status_map.is_open("sf", "Paid In Full")
+    for row in built.rows("select source_status, is_in_open_list from marts.dim_status"):
+        assert row["is_in_open_list"] == in_open_list(row["source_status"], DEFAULT_OPEN_STATUSES)
+
+
+def test_unmapped_status_check_fails_in_dbt(built: BuiltWarehouse) -> None:
+    failures = built.rows("select system, source_status from marts.dim_status where not is_mapped")
+    assert failures == [{"system": "pw", "source_status": "Frobnicated"}]
+
+
+# --- mappings ---------------------------------------------------------------------------------
+
+def test_map_customer_methods(built: BuiltWarehouse) -> None:
+    mapped = {(r["pw_entity_type"], r["pw_entity_id"]): (r["sf_customer_id"], r["match_method"])
+              for r in built.rows("select * from marts.map_customer")}
+    assert mapped[("portfolio", 1)] == (7000, "normalized")
+    assert mapped[("portfolio", 2)] == (7001, "stamped_id")
+    assert mapped[("portfolio", 3)] == (None, None)
+    assert mapped[("building", 10)] == (7004, "address")
+    assert mapped[("building", 20)] == (7001, "portfolio")
+    assert mapped[("tenant", 500)] == (7002, "exact")
+    assert mapped[("tenant", 501)] == (None, None)  # same name, but under another parent
+
+
+def test_unmapped_entities_are_listed_with_a_reason(built: BuiltWarehouse) -> None:
+    unmapped = {(r["pw_entity_type"], r["pw_entity_id"]): r["unmapped_reason"]
+                for r in built.rows("select * from marts.map_customer_unmapped")}
+    assert set(unmapped) == {("portfolio", 3), ("building", 30), ("tenant", 501)}
+    assert all(unmapped.values())
+
+
+def test_map_customer_coverage_is_reported(built: BuiltWarehouse) -> None:
+    coverage = {r["pw_entity_type"]: float(r["coverage"])
+                for r in built.rows("select * from marts.map_customer_coverage")}
+    assert coverage == {"portfolio": pytest.approx(2 / 3, abs=1e-4), "building": pytest.approx(2 / 3, abs=1e-4),
+                        "tenant": 0.5}
+    materializations = built.round_1.asset_materializations_for_node("dbt_warehouse")
+    meta = next(m.metadata for m in materializations if m.asset_key == dg.AssetKey(["warehouse", "map_customer"]))
+    assert meta["coverage"].value == pytest.approx(5 / 8, abs=1e-4)
+
+
+def test_map_work_order_job_via_stamps(built: BuiltWarehouse) -> None:
+    links = {r["job_id"]: (r["work_order_id"], r["stamp_source"])
+             for r in built.rows("select * from marts.map_work_order_job")}
+    assert links == {8000: (9000, "po_number"), 8001: (9003, "custom_field")}
+
+
+def test_asset_keys_join_the_ingestion_assets() -> None:
+    (assets_def,) = warehouse.assets
+    upstream = {dep for key in assets_def.keys for dep in assets_def.asset_deps[key]}
+    assert dg.AssetKey(["pw", "work_orders"]) in upstream
+    assert dg.AssetKey(["sf", "jobs"]) in upstream
+    assert dg.AssetKey(["warehouse", "fact_work_orders"]) in assets_def.keys
+    assert isinstance(warehouse.resources["dbt"], WarehouseDbtCliResource)
