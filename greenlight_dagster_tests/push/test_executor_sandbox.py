@@ -1,0 +1,239 @@
+"""Exactly-once pushes against the sandbox servers and the real warehouse.
+
+Assertions read the sandbox: the jobs stamped with each work order in its state, and the
+requests in its log. The invariant under test: at most one SF job per PW work order, ever.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from greenlight_dagster.core.ledger import LedgerState, requires_lookup
+from greenlight_dagster.sync.executor import ExecuteOptions
+from greenlight_dagster.warehouse.ledger_store import LedgerStore
+
+from .sandbox_world import (
+    SEND_ALL,
+    WORK_ORDER_IDS,
+    Sandbox,
+    job_candidates,
+    later,
+    plan,
+    progress_candidates,
+    push_jobs,
+    push_pw,
+    running_sandbox,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with running_sandbox() as running:
+        yield running
+
+
+def assert_one_job_each(sandbox: Sandbox, wo_ids: tuple[int, ...] = WORK_ORDER_IDS) -> None:
+    assert {wo_id: len(sandbox.jobs_for(wo_id)) for wo_id in wo_ids} == dict.fromkeys(wo_ids, 1)
+
+
+def test_a_run_creates_one_job_per_work_order_and_a_rerun_sends_nothing(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox))
+    report = push_jobs(store, sandbox)
+    assert report.counts["created"] == len(WORK_ORDER_IDS)
+    assert_one_job_each(sandbox)
+    assert all(e.state is LedgerState.DONE and e.target_id for e in store.entries())
+
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox))  # same candidates again: held as already done
+    again = push_jobs(store, sandbox)
+    assert again.counts["claimed"] == 0
+    assert len(sandbox.requests("POST", "/jobs")) == len(WORK_ORDER_IDS)
+    assert_one_job_each(sandbox)
+
+
+def test_commit_then_drop_is_found_by_lookup_not_sent_again(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9000,)))
+    sandbox.state.faults.add({"server": "sf", "operation": "POST /jobs", "kind": "commit_then_drop", "rate": 1.0})
+    first = push_jobs(store, sandbox)
+    assert first.counts["failed"] == 1  # ambiguous: recorded as recoverable, not retried blindly
+    (entry,) = store.entries()
+    assert entry.state is LedgerState.FAILED and requires_lookup(entry)
+    sandbox.state.faults.clear()
+
+    second = push_jobs(store, sandbox, at=later())
+    assert second.counts["found_by_lookup"] == 1 and second.counts["sent"] == 0
+    assert_one_job_each(sandbox, (9000,))
+    assert len(sandbox.requests("POST", "/jobs")) == 1
+    assert store.entries()[0].target_id == str(sandbox.jobs_for(9000)[0]["id"])
+
+
+def test_timeout_then_retry_creates_one_job(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9001,)))
+    sandbox.state.faults.add({"server": "sf", "operation": "POST /jobs", "kind": "hang", "rate": 1.0, "ms": 1500})
+    first = push_jobs(store, sandbox, timeout=0.5)
+    assert first.counts["failed"] == 1
+    sandbox.state.faults.clear()
+    second = push_jobs(store, sandbox, at=later())
+    assert second.counts["sent"] + second.counts["found_by_lookup"] == 1
+    assert_one_job_each(sandbox, (9001,))
+
+
+def test_crash_before_the_send_is_recovered_by_lookup_then_sent_once(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9002,)))
+    with store.worker("crashed-run") as worker:  # claimed, then the process "dies" before sending
+        assert worker.claim_next("sf", ["create_job"], now=datetime.now(UTC)) is not None
+    assert store.entries()[0].state is LedgerState.SENDING
+
+    report = push_jobs(store, sandbox)
+    assert report.counts["orphans_recovered"] == 1
+    assert_one_job_each(sandbox, (9002,))
+    assert len(sandbox.requests("POST", "/jobs")) == 1
+
+
+def test_crash_after_the_send_is_found_by_lookup(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9003,)))
+    with store.worker("crashed-run") as worker:  # sent, then the process "dies" before recording
+        claimed = worker.claim_next("sf", ["create_job"], now=datetime.now(UTC))
+        assert claimed is not None
+        sandbox.sf_client().create_job(dict(claimed[1].payload))
+
+    report = push_jobs(store, sandbox)
+    assert (report.counts["orphans_recovered"], report.counts["found_by_lookup"], report.counts["sent"]) == (1, 1, 0)
+    assert_one_job_each(sandbox, (9003,))
+    assert len(sandbox.requests("POST", "/jobs")) == 1
+
+
+def test_a_live_run_is_not_mistaken_for_a_crashed_one(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9004,)))
+    with store.worker("live-run") as worker:
+        assert worker.claim_next("sf", ["create_job"], now=datetime.now(UTC)) is not None
+        report = push_jobs(store, sandbox)  # another run meanwhile: must leave the entry alone
+        assert report.counts["orphans_recovered"] == 0 and report.counts["claimed"] == 0
+    assert sandbox.requests("POST", "/jobs") == []
+
+
+def test_concurrent_pushes_create_one_job_per_work_order(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox))
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def run(name: str) -> None:
+        barrier.wait()
+        reports.append(push_jobs(LedgerStore(store.engine), sandbox, run_id=name))
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.counts["created"] for r in reports) == len(WORK_ORDER_IDS)
+    assert_one_job_each(sandbox)
+    assert len(sandbox.requests("POST", "/jobs")) == len(WORK_ORDER_IDS)
+
+
+def test_dry_run_plans_everything_and_sends_nothing(store: LedgerStore, sandbox: Sandbox) -> None:
+    dry = replace(SEND_ALL, dry_run=True)
+    preview = plan(store, dry, work_orders=job_candidates(sandbox))
+    report = push_jobs(store, sandbox, dry)
+    assert report.skipped_reason == "dry_run" and report.counts["due_not_sent"] == len(WORK_ORDER_IDS)
+    assert [r for r in sandbox.state.request_log() if r["method"] == "POST"] == []
+    assert {e.state for e in store.entries()} == {LedgerState.PLANNED}
+
+    real = plan(store, SEND_ALL, work_orders=job_candidates(sandbox))  # the real run does what the preview said
+    assert [w.idempotency_key for w in real.writes] == [w.idempotency_key for w in preview.writes]
+    push_jobs(store, sandbox)
+    assert_one_job_each(sandbox)
+
+
+def test_service_fusion_disabled_sends_nothing_to_it(store: LedgerStore, sandbox: Sandbox) -> None:
+    flags = replace(SEND_ALL, enable_service_fusion=False)
+    plan(store, flags, work_orders=job_candidates(sandbox))
+    report = push_jobs(store, sandbox, flags)
+    assert report.skipped_reason == "sending to sf is disabled"
+    assert [r for r in sandbox.state.request_log() if r["server"] == "sf"] == []
+
+
+def test_safe_mode_cap_limits_creates_per_run(store: LedgerStore, sandbox: Sandbox) -> None:
+    flags = replace(SEND_ALL, safe_mode=True, safe_mode_max_creates=2)
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox))  # e.g. planned earlier without the cap
+    report = push_jobs(store, sandbox, flags, options=ExecuteOptions(max_claims=flags.safe_mode_max_creates,
+                                                                     orphan_grace=timedelta(0)))
+    assert report.counts["created"] == 2 and report.counts["due_not_sent"] == 3
+    assert len(sandbox.requests("POST", "/jobs")) == 2
+    created = [wo for wo in WORK_ORDER_IDS if sandbox.jobs_for(wo)]
+    assert created == [9000, 9001]  # oldest first
+
+
+def test_validation_error_goes_to_dead_letters_and_replay_after_the_fix_succeeds_once(
+        store: LedgerStore, sandbox: Sandbox) -> None:
+    candidates = [replace(c, sf_category="Astrology") for c in job_candidates(sandbox, (9000,))]
+    plan(store, SEND_ALL, work_orders=candidates)
+    report = push_jobs(store, sandbox)
+    assert report.counts["dead_letters"] == 1
+    (letter,) = store.dead_letters()
+    assert letter.details is not None
+    assert [e["field"] for e in letter.details["field_errors"]] == ["category"]
+    assert sandbox.jobs_for(9000) == []
+
+    fixed = {k: v for k, v in letter.entry.payload.items() if k != "category"}
+    store.replay(letter.entry.id or 0, now=datetime.now(UTC), payload=fixed)
+    replayed = push_jobs(store, sandbox)
+    assert replayed.counts["created"] == 1
+    assert_one_job_each(sandbox, (9000,))
+    assert store.dead_letters() == []
+    assert len(sandbox.requests("GET", "/jobs")) >= 1  # the replay looked the job up before sending
+
+
+def test_strict_verification_stops_a_work_order_closed_just_before_the_push(
+        store: LedgerStore, sandbox: Sandbox) -> None:
+    from greenlight_dagster.core.plan import reverify_work_order
+    from greenlight_dagster.sync.executor import execute
+    from greenlight_dagster.sync.gateways import ServiceFusionGateway
+
+    strict = replace(SEND_ALL, pw_verify_strict=True)
+    candidates = {c.work_order["id"]: c for c in job_candidates(sandbox, (9000, 9001))}
+    plan(store, strict, work_orders=list(candidates.values()))
+    sandbox.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
+    pw = sandbox.pw_client()
+    gateway = ServiceFusionGateway(sandbox.sf_client(), verifier=lambda wo_id: reverify_work_order(
+        pw.get_work_order(wo_id), candidates[wo_id].work_order, strict))
+    report = execute(store, gateway, strict, ("create_job",), run_id="strict")
+    assert report.counts["created"] == 1 and report.counts["verification_failed"] == 1
+    assert sandbox.jobs_for(9001) == [] and len(sandbox.jobs_for(9000)) == 1
+    (letter,) = store.dead_letters()
+    assert "strict verification" in letter.reason and "Completed" in letter.reason
+
+
+def test_sf_job_completion_reaches_pw_exactly_once_and_survives_a_pw_fault(
+        store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9000, 9001)))
+    push_jobs(store, sandbox)
+    started, completed = sandbox.jobs_for(9000)[0], sandbox.jobs_for(9001)[0]
+    sandbox.state.patch("servicefusion", "jobs", started["id"], {"status": "Started"})
+    sandbox.state.patch("servicefusion", "jobs", completed["id"], {"status": "Completed",
+                                                                    "completion_notes": "Replaced trap"})
+    progress = plan(store, SEND_ALL, progress=progress_candidates(sandbox))
+    assert sorted(w.operation for w in progress.writes) == ["close_work_order", "update_work_order"]
+
+    sandbox.state.faults.add({"server": "pw", "operation": "closeWorkOrder", "kind": "commit_then_drop",
+                              "rate": 1.0})
+    first = push_pw(store, sandbox)
+    assert first.counts["sent"] == 1 and first.counts["failed"] == 1
+    sandbox.state.faults.clear()
+    # the PW client itself retries a close (idempotent on PW); what matters is that no later run sends again
+    sent_by_first_run = {op: len(sandbox.pw_requests(op)) for op in ("closeWorkOrder", "updateWorkOrder")}
+    assert sent_by_first_run["updateWorkOrder"] == 1
+    second = push_pw(store, sandbox, at=later())
+    assert second.counts["found_by_lookup"] == 1 and second.counts["sent"] == 0
+    assert sandbox.work_order(9001)["status"] == "Completed"
+    assert sandbox.work_order(9000)["status"] != "Open"
+
+    plan(store, SEND_ALL, progress=progress_candidates(sandbox))  # nothing new to say
+    push_pw(store, sandbox, at=later(4))
+    assert {op: len(sandbox.pw_requests(op)) for op in ("closeWorkOrder", "updateWorkOrder")} == sent_by_first_run
