@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from greenlight_dagster.core.ledger import LedgerState, requires_lookup
-from greenlight_dagster.sync.executor import ExecuteOptions
+from greenlight_dagster.core.plan import CustomerCandidate, build_push_plan, reverify_work_order
+from greenlight_dagster.sync.executor import ExecuteOptions, execute
+from greenlight_dagster.sync.gateways import ServiceFusionGateway
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 from .sandbox_world import (
@@ -192,10 +194,6 @@ def test_validation_error_goes_to_dead_letters_and_replay_after_the_fix_succeeds
 
 def test_strict_verification_stops_a_work_order_closed_just_before_the_push(
         store: LedgerStore, sandbox: Sandbox) -> None:
-    from greenlight_dagster.core.plan import reverify_work_order
-    from greenlight_dagster.sync.executor import execute
-    from greenlight_dagster.sync.gateways import ServiceFusionGateway
-
     strict = replace(SEND_ALL, pw_verify_strict=True)
     candidates = {c.work_order["id"]: c for c in job_candidates(sandbox, (9000, 9001))}
     plan(store, strict, work_orders=list(candidates.values()))
@@ -237,3 +235,35 @@ def test_sf_job_completion_reaches_pw_exactly_once_and_survives_a_pw_fault(
     plan(store, SEND_ALL, progress=progress_candidates(sandbox))  # nothing new to say
     push_pw(store, sandbox, at=later(4))
     assert {op: len(sandbox.pw_requests(op)) for op in ("closeWorkOrder", "updateWorkOrder")} == sent_by_first_run
+
+
+def test_customer_create_lost_in_transit_is_found_by_its_pw_stamp(store: LedgerStore, sandbox: Sandbox) -> None:
+    portfolio = {"id": 2, "name": "Birch Estates", "abbreviation": "BIR", "active": True}
+    push_plan = build_push_plan(SEND_ALL, customers=[CustomerCandidate("portfolio", portfolio)])
+    store.record_plan(push_plan.writes, now=datetime.now(UTC))
+    sandbox.state.faults.add({"server": "sf", "operation": "POST /customers", "kind": "commit_then_drop",
+                              "rate": 1.0})
+    assert push_jobs(store, sandbox).counts["failed"] == 1
+    sandbox.state.faults.clear()
+    again = push_jobs(store, sandbox, at=later())
+    assert again.counts["found_by_lookup"] == 1
+    named = [c for c in sandbox.state.snapshot()["servicefusion"]["customers"] if c["customer_name"] == "Birch Estates"]
+    assert len(named) == 1 and store.entries()[0].target_id == str(named[0]["id"])
+
+
+def test_technician_notes_are_attached_once_even_when_the_answer_is_lost(store: LedgerStore, sandbox: Sandbox) -> None:
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9002,)))
+    push_jobs(store, sandbox)
+    job = sandbox.jobs_for(9002)[0]
+    sandbox.state.patch("servicefusion", "jobs", job["id"], {"tech_notes": "Trap replaced, leak fixed"})
+    progress = plan(store, SEND_ALL, progress=progress_candidates(sandbox))
+    assert [w.operation for w in progress.writes] == ["attach_note"]
+    sandbox.state.faults.add({"server": "pw", "operation": "attachNoteToWorkOrder", "kind": "commit_then_drop",
+                              "rate": 1.0})
+    push_pw(store, sandbox)
+    sandbox.state.faults.clear()
+    push_pw(store, sandbox, at=later())
+    push_pw(store, sandbox, at=later(4))
+    notes = [n["note"] for n in sandbox.work_order(9002).get("notes", [])]
+    assert len([n for n in notes if "Trap replaced" in n]) == 1
+    assert store.entries(target="pw")[0].state is LedgerState.DONE

@@ -1,0 +1,57 @@
+"""Flags resolution (environment < ops.flags < the run) and the Dagster wiring of reconcile/push."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from sqlalchemy import Engine, select
+
+from greenlight_dagster.defs import propertyware, push, reconcile, servicefusion
+from greenlight_dagster.defs.reconcile import SyncFlagsResource
+from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.warehouse.flag_store import record_run, set_override, stored_overrides
+from greenlight_dagster.warehouse.tables import sync_runs
+
+
+def test_stored_overrides_beat_the_environment_and_the_run_beats_both(
+        clean_ops: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREENLIGHT_DRY_RUN", "false")
+    monkeypatch.setenv("GREENLIGHT_SAFE_MODE", "false")
+    monkeypatch.setenv("GREENLIGHT_ENABLE_SERVICE_FUSION", "true")
+    set_override(clean_ops, "dry_run", "true", updated_by="ops")
+    assert stored_overrides(clean_ops) == {"dry_run": "true"}
+    flags = SyncFlagsResource().resolve(clean_ops)
+    assert (flags.dry_run, flags.safe_mode, flags.enable_service_fusion) == (True, False, True)
+    flags = SyncFlagsResource(dry_run=False, pw_open_statuses="Open, Scheduled").resolve(clean_ops)
+    assert flags.dry_run is False and flags.pw_open_statuses == ("Open", "Scheduled")
+
+
+def test_a_bad_override_is_refused_not_ignored(clean_ops: Engine) -> None:
+    with pytest.raises(ValueError, match="GREENLIGHT_DRY_RUN"):
+        set_override(clean_ops, "dry_run", "maybe")
+    with pytest.raises(ValueError, match="unknown flag"):
+        set_override(clean_ops, "dryrun", "true")
+
+
+def test_each_run_records_its_flags_and_merges_step_stats(clean_ops: Engine) -> None:
+    flags = SyncFlagsResource(dry_run=True).resolve(clean_ops)
+    record_run(clean_ops, "run-1", kind="sync", flags=flags, stats={"push_plan": {"planned": 3}})
+    record_run(clean_ops, "run-1", kind="sync", flags=flags, stats={"sf_jobs": {"sent": 0}})
+    with clean_ops.connect() as conn:
+        row = conn.execute(select(sync_runs.c.flags, sync_runs.c.stats).where(sync_runs.c.run_id == "run-1")).one()
+    assert row.flags["dry_run"] is True
+    assert row.stats == {"push_plan": {"planned": 3}, "sf_jobs": {"sent": 0}}
+
+
+def test_reconcile_and_push_definitions_load() -> None:
+    defs = dg.Definitions(assets=[*reconcile.assets, *push.assets],
+                          asset_checks=[*reconcile.asset_checks, *push.asset_checks],
+                          resources={"warehouse": WarehouseResource(), **reconcile.resources,
+                                     **servicefusion.resources, **propertyware.resources})
+    graph = defs.resolve_asset_graph()
+    sf_jobs = graph.get(dg.AssetKey(["push", "sf_jobs"]))
+    assert {key.to_user_string() for key in sf_jobs.parent_keys} == {"reconcile/push_plan", "push/sf_customers"}
+    assert sf_jobs.pools == {"servicefusion_api"}
+    assert graph.get(dg.AssetKey(["push", "pw_work_orders"])).pools == {"propertyware_api"}
+    assert {key.name for key in graph.asset_check_keys} == {
+        "no_duplicate_sf_jobs", "dead_letters", "attention_items"}
