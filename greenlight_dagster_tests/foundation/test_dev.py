@@ -33,9 +33,9 @@ def _processes_mentioning(marker: str) -> list[psutil.Process]:
     return found
 
 
-def test_dev_serves_the_ui_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def test_dev_serves_the_ui_and_ctrl_c_stops_everything(server_dir: Path) -> None:
     port = _free_port()
-    data_dir = tmp_path / "d"
+    data_dir = server_dir / "d"
     env = {k: v for k, v in os.environ.items() if k not in (WAREHOUSE_URL_ENV, DAGSTER_STORAGE_URL_ENV, "DAGSTER_HOME")}
     env["GREENLIGHT_DATA_DIR"] = str(data_dir)
     proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster.cli", "dev", "--port", str(port)], env=env,
