@@ -9,7 +9,11 @@ from __future__ import annotations
 import click
 
 from greenlight_dagster.cli.backfill import backfill
+from greenlight_dagster.cli.dead_letters import dead_letters
 from greenlight_dagster.cli.dev import dev
+from greenlight_dagster.cli.flags import flags
+from greenlight_dagster.cli.preview import preview
+from greenlight_dagster.cli.status import status
 from greenlight_dagster.cli.sync import demo, sync
 from greenlight_dagster.cli.warehouse import warehouse
 
@@ -25,6 +29,10 @@ main.add_command(dev)
 main.add_command(sync)
 main.add_command(demo)
 main.add_command(backfill)
+main.add_command(status)
+main.add_command(flags)
+main.add_command(preview)
+main.add_command(dead_letters)
 
 try:  # the sandbox group arrives with the sandbox package
     from greenlight_dagster.cli.sandbox import sandbox

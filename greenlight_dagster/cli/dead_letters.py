@@ -1,0 +1,88 @@
+"""`greenlight dead-letters list|replay`: the writes that gave up, and sending them again.
+
+A dead letter is a ledger entry that failed permanently or ran out of retries. Replaying it
+puts the entry back to ``planned`` through `LedgerStore.replay`: the next sync sends it by the
+same path as any write, and - because the entry keeps its error class - looks the record up on
+the target first, so a replay can never create a second SF job. Nothing is sent by this
+command itself; it only needs the warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
+from greenlight_dagster.core.ledger import IllegalTransitionError
+from greenlight_dagster.warehouse.ledger_store import DeadLetter, LedgerStore, UnknownLedgerEntryError
+
+NEXT_STEP = "the next sync sends it (after looking it up on the target): `greenlight sync` or the schedule"
+
+
+def dead_letter_row(letter: DeadLetter) -> dict[str, Any]:
+    """The fields an operator decides on, flat (for the table and for --json)."""
+    entry = letter.entry
+    return {"id": entry.id, "target": entry.target, "operation": entry.operation, "source_id": entry.source_id,
+            "attempts": entry.attempts, "error_class": entry.error_class.value if entry.error_class else None,
+            "reason": letter.reason, "dead_since": letter.created_at, "replayed_at": letter.replayed_at}
+
+
+@click.group(name="dead-letters")
+def dead_letters() -> None:
+    """Inspect and replay writes that failed for good (ops.dead_letter)."""
+
+
+@dead_letters.command(name="list")
+@click.option("--include-replayed", is_flag=True, help="Also show dead letters already replayed.")
+@json_option
+def list_dead_letters(include_replayed: bool, as_json: bool) -> None:
+    """Dead letters waiting for a person, oldest first; ID is what `replay` takes."""
+    with warehouse_engine() as engine:
+        rows = [dead_letter_row(letter) for letter in LedgerStore(engine).dead_letters(
+            include_replayed=include_replayed)]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no dead letters")
+        return
+    table = Table(title=f"{len(rows)} dead letter(s)")
+    for column in ("id", "target", "operation", "source id", "attempts", "dead since", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(str(row["id"]), row["target"], row["operation"], row["source_id"], str(row["attempts"]),
+                      f"{row['dead_since']:%Y-%m-%d %H:%M}", row["reason"][:300])
+    Console().print(table)
+    click.echo("Fix the cause, then `greenlight dead-letters replay ID` (or `--all`).")
+
+
+@dead_letters.command()
+@click.argument("ledger_id", metavar="[ID]", type=int, required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter not yet replayed.")
+def replay(ledger_id: int | None, replay_all: bool) -> None:
+    """Send dead letter ID (or --all) again with the next sync; exit 1 if any could not be replayed."""
+    if (ledger_id is None) == (not replay_all):
+        raise click.UsageError("give one dead letter ID or --all (not both).")
+    with warehouse_engine() as engine:
+        store = LedgerStore(engine)
+        ids = [ledger_id] if ledger_id is not None else [
+            letter.entry.id for letter in store.dead_letters() if letter.entry.id is not None]
+        failures = []
+        for entry_id in ids:
+            try:
+                store.replay(entry_id, now=datetime.now(UTC))
+            except UnknownLedgerEntryError:
+                failures.append(f"{entry_id} is not a ledger entry (see `greenlight dead-letters list`)")
+            except IllegalTransitionError:
+                failures.append(f"{entry_id} is {store.get(entry_id).state.value}, not a dead letter")
+    replayed = len(ids) - len(failures)
+    if replayed:
+        click.echo(f"replayed {replayed} of {len(ids)}: {NEXT_STEP}.")
+    elif not ids:
+        click.echo("no dead letters to replay.")
+    if failures:
+        raise click.ClickException("; ".join(failures) + ".")

@@ -1,0 +1,50 @@
+"""What the operator commands (status, flags, preview, dead-letters) share: a warehouse session
+and machine-readable output.
+
+Most of them need only the warehouse, not PropertyWare or ServiceFusion, so they must work on
+a machine where no API is configured (an operator checking on a stopped sync). The session
+starts the embedded PostgreSQL when no ``GREENLIGHT_WAREHOUSE_URL`` is set, applies pending
+migrations (so a fresh warehouse answers "nothing yet" rather than "no such table"), and stops
+the server again only if this command started it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
+from greenlight_dagster.warehouse.instance import prepare_dagster_env
+
+
+@contextmanager
+def warehouse_engine() -> Iterator[Engine]:
+    """An engine on the warehouse in force; an unreachable server is one sentence, exit 1."""
+    try:
+        env, stop = prepare_dagster_env()
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"cannot reach the warehouse ({str(exc.orig).strip().splitlines()[0]}): check {WAREHOUSE_URL_ENV} "
+            "or start the local one with `greenlight warehouse up`."
+        ) from exc
+    engine = make_engine(env[WAREHOUSE_URL_ENV])
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        stop()
+
+
+def echo_json(data: Any) -> None:
+    """One JSON document on stdout (timestamps as ISO text), for scripts."""
+    click.echo(json.dumps(data, indent=2, default=lambda value: value.isoformat()
+                          if hasattr(value, "isoformat") else str(value)))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
