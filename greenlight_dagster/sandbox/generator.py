@@ -666,32 +666,51 @@ def _job_for_work_order(world: _World, rng: random.Random, wo: Record, **fields:
                 **{k: location[k] for k in ("street_1", "city", "state_prov", "postal_code")}, **fields)
 
 
-def _sf_jobs(world: _World) -> None:
-    """Jobs the old bridge already created (stamped), one made by hand for a work order
-    (unstamped), and the service company's other work; ids and numbers follow creation time."""
-    rng = world.rng("jobs")
+def _pushed_work_orders(world: _World, rng: random.Random) -> tuple[list[Record], list[Record]]:
+    """Work orders of portfolios with an SF customer, not otherwise planted, in random order:
+    (open ones, closed ones from the last 120 days)."""
     taken = world.planted_work_orders()
-    candidates = _open_work_orders(world, lambda wo: wo["portfolioID"] in world.sf_customer_of_portfolio
-                                   and wo["id"] not in taken)
-    chosen = rng.sample(candidates, min(len(candidates), planted_count(len(world.pw["workOrders"]),
-                                                                       STAMPED_JOB_RATE) + 2))
-    jobs: list[tuple[Record, str, int]] = []
-    for index, wo in enumerate(chosen[:-1]):
-        stamp = str(wo["id"]) if index == 0 else cross_system_id(wo["id"])  # the first: a legacy bare stamp
+    mapped = [wo for wo in world.pw["workOrders"]
+              if wo["portfolioID"] in world.sf_customer_of_portfolio and wo["id"] not in taken]
+    open_ones = [wo for wo in mapped if wo["status"] in OPEN_WO_STATUSES]
+    closed = [wo for wo in mapped if wo["status"] in CLOSED_WO_STATUSES and _day(world, wo) <= 120]
+    return rng.sample(open_ones, len(open_ones)), rng.sample(closed, len(closed))
+
+
+def _stamped_jobs(world: _World, rng: random.Random, orders: list[Record]) -> Iterator[tuple[Record, str, int]]:
+    """Jobs the old bridge created: the first with a legacy bare-id stamp, the rest with
+    `cross_system_id`, every third also with the ``PW Work Order ID`` custom field."""
+    for index, wo in enumerate(orders):
+        stamp = str(wo["id"]) if index == 0 else cross_system_id(wo["id"])
         extra = {"custom_fields": [{"name": "PW Work Order ID", "value": str(wo["id"])}]} if index % 3 == 1 else {}
-        job = _job_for_work_order(world, rng, wo, po_number=stamp, status=weighted(rng, STAMPED_JOB_STATUSES),
-                                  **extra)
-        jobs.append((job, "sf_stamped_jobs", wo["id"]))
-    if chosen:
-        wo = chosen[-1]
-        job = _job_for_work_order(world, rng, wo, status="Unscheduled")
-        job["description"] = _twin_description(wo["description"])
-        jobs.append((job, "sf_unstamped_duplicate_jobs", wo["id"]))
+        status = weighted(rng, STAMPED_JOB_STATUSES) if wo["status"] in OPEN_WO_STATUSES else "Completed"
+        yield _job_for_work_order(world, rng, wo, po_number=stamp, status=status, **extra), "sf_stamped_jobs", wo["id"]
+
+
+def _hand_made_job(world: _World, rng: random.Random, wo: Record) -> tuple[Record, str, int]:
+    """A job an office user typed in for an open work order: no stamp, reworded description."""
+    job = _job_for_work_order(world, rng, wo, status="Unscheduled")
+    job["description"] = _twin_description(wo["description"])
+    return job, "sf_unstamped_duplicate_jobs", wo["id"]
+
+
+def _other_jobs(world: _World, rng: random.Random) -> Iterator[tuple[Record, str, int]]:
+    """The service company's work for its other clients (never related to a work order)."""
     others = world.sf["customers"][-world.spec.sf_other_customers:] if world.spec.sf_other_customers else []
     for _ in range(world.spec.sf_other_jobs if others else 0):
         created = world.clock - timedelta(days=rng.uniform(0.5, HISTORY_DAYS))
-        jobs.append((_job(world, rng, rng.choice(others), created, category="General Maintenance",
-                          description=rng.choice(SF_ONLY_JOBS)), "", 0))
+        yield _job(world, rng, rng.choice(others), created, category="General Maintenance",
+                   description=rng.choice(SF_ONLY_JOBS)), "", 0
+
+
+def _sf_jobs(world: _World) -> None:
+    """Stamped jobs, one hand-made duplicate and unrelated work; ids and numbers follow creation time."""
+    rng = world.rng("jobs")
+    open_ones, closed = _pushed_work_orders(world, rng)
+    wanted = planted_count(len(world.pw["workOrders"]), STAMPED_JOB_RATE) + 1  # + the legacy stamp
+    jobs = [*_stamped_jobs(world, rng, (open_ones[1:] + closed)[:wanted]), *_other_jobs(world, rng)]
+    if open_ones:
+        jobs.append(_hand_made_job(world, rng, open_ones[0]))
     _number_jobs(world, jobs)
 
 
