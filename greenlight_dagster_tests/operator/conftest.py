@@ -1,0 +1,117 @@
+"""Fixtures of the operator tests: a CLI runner on the session warehouse, an outbox in a known
+state, and a warehouse with built marts for the commands and the report that read them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+
+from greenlight_dagster.cli import main
+from greenlight_dagster.clients.records import SourceRecord
+from greenlight_dagster.core.flags import ENV_VARS
+from greenlight_dagster.core.ledger import ErrorClass, Failed
+from greenlight_dagster.core.plan import PlannedWrite
+from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
+from greenlight_dagster.warehouse import connection, migrate
+from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster.warehouse.loader import load_records
+from greenlight_dagster_tests.push.conftest import clean_ops
+from greenlight_dagster_tests.warehouse_model import scenario
+
+__all__ = ["clean_ops"]
+T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
+
+
+class Greenlight:
+    """`greenlight ...` run in-process, as an operator's shell would, against one warehouse."""
+
+    def __init__(self, runner: CliRunner) -> None:
+        self.runner = runner
+
+    def __call__(self, *args: str) -> Result:
+        return self.runner.invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def greenlight(warehouse_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Greenlight:
+    """The CLI with no flag variables set (defaults apply) and its data dir in tmp."""
+    monkeypatch.setenv("GREENLIGHT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: assertions read whole table cells
+    for var in ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+    return Greenlight(CliRunner())
+
+
+def dead_letter(store: LedgerStore, wo_id: int, reason: str) -> int:
+    """A create_job for ``wo_id`` that failed permanently: one dead letter; returns its ledger id."""
+    store.record_plan([PlannedWrite.of("sf", "create_job", wo_id, {"po_number": f"PW-{wo_id}"})], now=T0,
+                      withdraw_unplanned=False)
+    with store.worker() as worker:
+        claimed = worker.claim_next("sf", ["create_job"], now=T0)
+        assert claimed is not None
+        dead = worker.finish(claimed[1], Failed(T0, ErrorClass.PERMANENT, reason))
+    assert dead.id is not None
+    return dead.id
+
+
+def _record(source: str, entity: str, payload: dict[str, Any]) -> SourceRecord:
+    return SourceRecord(entity=entity, source_id=int(payload["id"]), modified_at=scenario.T0, payload=payload)
+
+
+#: Linked PW work orders and SF jobs that disagree, each in one way the drift table must explain.
+DRIFT_WORK_ORDERS = [
+    scenario.work_order(9100, 20, 200, "Completed"),  # closed in PW, SF job still scheduled
+    scenario.work_order(9101, 20, 200, "Open"),  # SF job completed, PW still open
+]
+DRIFT_JOBS = [
+    {"id": 8100, "number": "100", "customer_id": 7001, "status": "Scheduled", "po_number": "PW-9100"},
+    {"id": 8101, "number": "101", "customer_id": 7001, "status": "Completed", "po_number": "PW-9101"},
+    {"id": 8102, "number": "102", "customer_id": 7001, "status": "Scheduled", "po_number": "PW-9999"},  # unknown WO
+]
+
+
+@pytest.fixture(scope="package")
+def marts_url(warehouse_url: URL) -> Iterator[URL]:
+    """A database of its own with the warehouse scenario (plus drift records) built by dbt."""
+    name = f"op_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    url = warehouse_url.set(database=name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(engine)
+        scenario.land_round_1(engine)
+        load_records(engine, "pw", "work_orders", [_record("pw", "work_orders", wo) for wo in DRIFT_WORK_ORDERS],
+                     run_id="op-drift")
+        load_records(engine, "sf", "jobs", [_record("sf", "jobs", job) for job in DRIFT_JOBS], run_id="op-drift")
+        make_dbt_resource(url.render_as_string(hide_password=False)).cli(["build"], raise_on_error=False).wait()
+        yield url
+    finally:
+        engine.dispose()
+        if url.host is not None:  # see warehouse_model: the embedded test server is discarded whole
+            with admin.connect() as conn:
+                conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def marts_engine(marts_url: URL, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The built warehouse, made the one every command and resource in this test resolves to."""
+    monkeypatch.setenv(connection.WAREHOUSE_URL_ENV, marts_url.render_as_string(hide_password=False))
+    connection.warehouse_url.cache_clear()
+    engine = create_engine(marts_url)
+    with engine.begin() as conn:
+        conn.execute(text("truncate ops.sync_ledger, ops.dead_letter, ops.duplicate_detection_log, ops.sync_runs, "
+                          "ops.flags restart identity"))
+    yield engine
+    engine.dispose()
+    connection.warehouse_url.cache_clear()
