@@ -26,6 +26,9 @@ from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
 
 TEST_DB_ENV = "GREENLIGHT_TEST_DATABASE_URL"
 
+#: ``sandbox`` (one small world per session) and ``fresh_sandbox`` (reset before each test).
+pytest_plugins = ["greenlight_dagster_tests.sandbox_fixtures"]
+
 
 def make_server_dir() -> Path:
     """A short, world-traversable temp dir for an embedded server.

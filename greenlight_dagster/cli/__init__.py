@@ -13,6 +13,7 @@ from greenlight_dagster.cli.dead_letters import dead_letters
 from greenlight_dagster.cli.dev import dev
 from greenlight_dagster.cli.flags import flags
 from greenlight_dagster.cli.preview import preview
+from greenlight_dagster.cli.sandbox import sandbox
 from greenlight_dagster.cli.status import status
 from greenlight_dagster.cli.sync import demo, sync
 from greenlight_dagster.cli.warehouse import warehouse
@@ -33,10 +34,4 @@ main.add_command(status)
 main.add_command(flags)
 main.add_command(preview)
 main.add_command(dead_letters)
-
-try:  # the sandbox group arrives with the sandbox package
-    from greenlight_dagster.cli.sandbox import sandbox
-
-    main.add_command(sandbox)
-except ImportError:  # pragma: no cover - only while the sandbox is absent
-    pass
+main.add_command(sandbox)

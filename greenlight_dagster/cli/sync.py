@@ -28,9 +28,14 @@ DEMO_FLAGS = {"GREENLIGHT_DRY_RUN": "false", "GREENLIGHT_ENABLE_SERVICE_FUSION":
 
 @dataclass
 class SyncOutcome:
+    """What one sync run did: per-asset figures, quiet materializations, check results, failures."""
+
     run_id: str
     success: bool
     rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    quiet_assets: int = 0  # materialized without summary figures (the dbt models)
+    checks: dict[str, int] = field(default_factory=dict)  # passed / warn / failed
+    failed_checks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
 
@@ -64,7 +69,16 @@ def execute_sync(*, full_refresh: bool = False, partition_key: str | None = None
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         values = {k: v.value for k, v in materialization.metadata.items() if k in SUMMARY_FIELDS}
-        outcome.rows.append((materialization.asset_key.to_user_string(), values))
+        if values:
+            outcome.rows.append((materialization.asset_key.to_user_string(), values))
+        else:
+            outcome.quiet_assets += 1
+    for evaluation in result.get_asset_check_evaluations():
+        verdict = "passed" if evaluation.passed else evaluation.severity.value.lower()
+        outcome.checks[verdict] = outcome.checks.get(verdict, 0) + 1
+        if not evaluation.passed:
+            outcome.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
+                                         f"({verdict})")
     for event in result.all_events:
         if event.is_step_failure:
             outcome.failures.append(f"{event.step_key}: {event.message}")
@@ -81,6 +95,10 @@ def print_summary(outcome: SyncOutcome) -> None:
     for asset, values in outcome.rows:
         table.add_row(asset, *(str(values.get(name, "")) for name in shown))
     console.print(table)
+    console.print(f"{outcome.quiet_assets} warehouse models and snapshots rebuilt; checks: "
+                  + ", ".join(f"{n} {verdict}" for verdict, n in sorted(outcome.checks.items())))
+    for check in outcome.failed_checks:
+        console.print(f"[yellow]check[/yellow] {check}")
     for failure in outcome.failures:
         console.print(f"[red]failed[/red] {failure}")
 
