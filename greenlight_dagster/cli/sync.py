@@ -17,13 +17,19 @@ from rich.console import Console
 from rich.table import Table
 
 from greenlight_dagster.cli.local import local_environment
+from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 
 #: Metadata shown in the summary, in this order, when an asset reports it.
 SUMMARY_FIELDS = ("records_fetched", "new_versions", "rejected", "planned", "sent", "created", "already_done",
                   "held_back", "dead_letters", "api_calls", "duration_seconds")
 
-#: The demo's flags: a full local rehearsal, sending to the sandbox only.
-DEMO_FLAGS = {"GREENLIGHT_DRY_RUN": "false", "GREENLIGHT_ENABLE_SERVICE_FUSION": "true"}
+#: The demo's flags: a full local rehearsal, sending to the sandbox only, with safe mode's validation
+#: on and its cap raised so the whole backlog is pushed in one run.
+DEMO_FLAGS = {"GREENLIGHT_DRY_RUN": "false", "GREENLIGHT_ENABLE_SERVICE_FUSION": "true",
+              "GREENLIGHT_SAFE_MODE": "true", "GREENLIGHT_SAFE_MODE_MAX_CREATES": "100000"}
+#: The demo's sandbox allows 10x ServiceFusion's documented 60 requests/minute (and the client
+#: paces itself to match), so a medium world's first sync takes minutes, not half an hour.
+DEMO_SF_RATE_LIMIT = 600
 
 
 @dataclass
@@ -124,5 +130,9 @@ def sync(full_refresh: bool, partition_key: str | None) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo(scale: str, seed: int) -> None:
     """Rehearse a full sync locally: embedded warehouse, sandbox PW/SF, pushes on (to the sandbox only)."""
-    with local_environment(scale=scale, seed=seed, force_sandbox=True, extra_env=DEMO_FLAGS):
+    click.echo(f"demo: pushes go to the local sandbox only; its ServiceFusion allows {DEMO_SF_RATE_LIMIT} "
+               f"requests/minute (the real API: {DOCUMENTED_RATE_LIMIT}).", err=True)
+    with local_environment(scale=scale, seed=seed, force_sandbox=True,
+                           extra_env={**DEMO_FLAGS, RATE_LIMIT_ENV: str(DEMO_SF_RATE_LIMIT)},
+                           sf_options={"rate_limit_per_minute": DEMO_SF_RATE_LIMIT}):
         _run_and_report(False, None)

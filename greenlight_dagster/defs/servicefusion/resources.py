@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
@@ -9,28 +10,38 @@ import dagster as dg
 from greenlight_dagster.clients.resilience import RetryPolicy
 from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 
+RATE_LIMIT_ENV = "GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE"
+DOCUMENTED_RATE_LIMIT = 60
+
 
 class ServiceFusionResource(dg.ConfigurableResource):
     """ServiceFusion OAuth2 client credentials and client tuning.
 
     Values come from ``GREENLIGHT_SF_*`` through `dg.EnvVar`, so the UI shows the variable
-    names, never the secrets. ``rate_limit_per_minute`` is the API's per-token budget (60).
+    names, never the secrets. ``rate_limit_per_minute`` is the API's per-token budget: unset, it
+    is ``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE`` when an account (or the demo's sandbox) has a
+    different limit, else the documented 60.
     """
 
     base_url: str
     token_url: str
     client_id: str
     client_secret: str
-    rate_limit_per_minute: int = 60
+    rate_limit_per_minute: int | None = None
     per_page: int = 50
     timeout_seconds: float = 60.0
     max_attempts: int = 6
     backoff_base_seconds: float = 0.5
 
+    def effective_rate_limit(self) -> int:
+        if self.rate_limit_per_minute is not None:
+            return self.rate_limit_per_minute
+        return int(os.environ.get(RATE_LIMIT_ENV) or DOCUMENTED_RATE_LIMIT)
+
     def build_client(self, log: Any = None) -> ServiceFusionClient:
         return ServiceFusionClient(
             self.base_url, self.token_url, self.client_id, self.client_secret,
-            rate_limit_per_minute=self.rate_limit_per_minute, per_page=self.per_page, timeout=self.timeout_seconds,
+            rate_limit_per_minute=self.effective_rate_limit(), per_page=self.per_page, timeout=self.timeout_seconds,
             retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
         )
 
