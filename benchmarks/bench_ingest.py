@@ -1,0 +1,267 @@
+"""Ingestion benchmark: full-load throughput, peak memory at two scales, and the cost of an incremental run.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--scale medium|large] [--repeat 3]
+
+Why it is built this way:
+
+* **Its own world.** An embedded PostgreSQL in a temporary directory and its own sandbox
+  (faults and latency off), so the figures do not depend on a developer's data or on a
+  shared server, and nothing is left behind.
+* **The ingestion runs in a child process** that materializes the eleven raw assets through
+  Dagster exactly as ``greenlight sync`` does. The sandbox keeps the whole world in memory in
+  *this* process; measuring the child alone (psutil sampling of its tree) is what shows
+  whether the loader's memory grows with the data.
+* **Two scales, the second twice the first**: the base world, then the same world with
+  every record doubled under new ids. Streaming means the peak RSS should stay flat.
+  ``large`` generation takes longer than ten minutes on a 2-core machine, so the default base
+  is ``medium``.
+* **Incremental cost**: 1 % of every incremental entity's records changed through the sandbox
+  state, then an incremental run; its API calls (the sandbox request log, token requests
+  included) and time as a share of the full run's.
+
+Results: a table on stdout and ``benchmarks/results/ingest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+
+from greenlight_dagster.sandbox.admin import clear_request_log
+from greenlight_dagster.sandbox.generator import generate_fixture
+from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster.warehouse import migrate
+from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV
+from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
+from greenlight_dagster.warehouse.tables import RAW_TABLES
+
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import MIB, ChildRun, Figure, Spread, print_table, run_child, write_results
+
+#: Sandbox tables the incremental entities read (job statuses and techs are always read whole).
+CHANGED_TABLES = (("propertyware", "portfolios"), ("propertyware", "buildings"), ("propertyware", "units"),
+                  ("propertyware", "leases"), ("propertyware", "contacts"), ("propertyware", "vendors"),
+                  ("propertyware", "workOrders"), ("servicefusion", "customers"), ("servicefusion", "jobs"))
+CHANGE_SHARE = 0.01
+ID_OFFSET = 10_000_000  # the doubled world's copies: far above every generated id range
+
+RECORDS_PER_SECOND_TARGET = 2_000
+PEAK_RSS_TARGET_MIB = 400
+INCREMENTAL_CALLS_TARGET = 0.05
+RSS_GROWTH_TARGET = 0.10
+
+
+# ---------------------------------------------------------------- the child: one ingestion run
+
+def child_main() -> None:
+    """Materialize every raw asset once (today's partition, like the sync) and print the totals as JSON."""
+    import dagster as dg
+    import psutil
+
+    from greenlight_dagster.defs import propertyware, servicefusion
+    from greenlight_dagster.defs.ingest import latest_partition_key
+    from greenlight_dagster.defs.resources import WarehouseResource
+
+    assets = [*propertyware.assets, *servicefusion.assets]
+    rss_before = psutil.Process().memory_info().rss
+    began = time.perf_counter()
+    result = dg.materialize(assets, resources={"warehouse": WarehouseResource(), **propertyware.resources,
+                                               **servicefusion.resources},
+                            instance=dg.DagsterInstance.ephemeral(), partition_key=latest_partition_key())
+    seconds = time.perf_counter() - began
+    totals = {"records": 0, "new_versions": 0, "api_calls": 0, "retries": 0}
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        for name in totals:
+            totals[name] += int(meta[{"records": "records_fetched"}.get(name, name)].value)
+    print(json.dumps({"seconds": seconds, "rss_before_bytes": rss_before, **totals}))
+
+
+# ---------------------------------------------------------------- the parent: worlds, runs, figures
+
+@dataclass(frozen=True)
+class Run:
+    """One child ingestion: what it read and what it cost."""
+
+    records: int
+    new_versions: int
+    client_calls: int
+    client_retries: int  # faults are off: any retry is the machine (timeouts under load), worth seeing
+    server_requests: int  # the sandbox request log: every HTTP request, token requests included
+    seconds: float  # in-process materialization time (interpreter start-up and imports excluded)
+    peak_rss_bytes: int
+    rss_before_bytes: int
+
+
+def doubled(fixture: dict[str, Any]) -> dict[str, Any]:
+    """The same world twice: every record of every entity again under ``id + ID_OFFSET``."""
+    world = copy.deepcopy(fixture)
+    for system in ("propertyware", "servicefusion"):
+        for entity, records in list(world[system].items()):
+            if isinstance(records, list) and entity != "job_statuses":
+                records.extend({**record, "id": record["id"] + ID_OFFSET} for record in copy.deepcopy(records))
+    return world
+
+
+@contextmanager
+def embedded_warehouse() -> Iterator[tuple[str, Engine]]:
+    """A migrated embedded PostgreSQL in a temporary directory, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="glbench-"))  # short: unix-socket paths are limited to ~100 bytes
+    warehouse = EmbeddedWarehouse(root)
+    try:
+        url = warehouse.start()
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        yield url.render_as_string(hide_password=False), engine
+        engine.dispose()
+    finally:
+        warehouse.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def empty_landing_zone(engine: Engine) -> None:
+    """Raw tables, error log and watermarks emptied: the next run is a first (full) load."""
+    names = ", ".join(f"raw.{table.name}" for table in RAW_TABLES.values())
+    with engine.begin() as conn:
+        conn.execute(text(f"truncate {names}, ops.error_log, ops.watermarks restart identity"))
+
+
+def ingest_once(sandbox: Sandbox, env: dict[str, str]) -> Run:
+    """One child ingestion run, measured; the sandbox request log is emptied first and counted after."""
+    clear_request_log(sandbox.state)
+    child: ChildRun = run_child([sys.executable, str(Path(__file__).resolve()), "--child"], env=env)
+    totals = json.loads(child.stdout.strip().splitlines()[-1])
+    return Run(records=totals["records"], new_versions=totals["new_versions"], client_calls=totals["api_calls"],
+               client_retries=totals["retries"], server_requests=len(sandbox.state.request_log()),
+               seconds=totals["seconds"], peak_rss_bytes=child.peak_rss_bytes,
+               rss_before_bytes=totals["rss_before_bytes"])
+
+
+def change_one_percent(sandbox: Sandbox, round_number: int) -> int:
+    """Patch ``CHANGE_SHARE`` of each incremental table (a different slice each round); returns how many."""
+    changed = 0
+    for system, table in CHANGED_TABLES:
+        ids = sorted(sandbox.state.table(system, table))
+        if table == "contacts":  # only tenant contacts are ingested
+            ids = [i for i in ids if sandbox.state.get(system, table, i).get("type") == "TENANT"]
+        step = max(1, round(1 / CHANGE_SHARE))
+        for record_id in ids[round_number % step::step][:max(1, round(len(ids) * CHANGE_SHARE))]:
+            sandbox.state.patch(system, table, record_id, {"benchmarkNote": f"changed in round {round_number}"})
+            changed += 1
+    return changed
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    label: str
+    full: list[Run]
+    incremental: list[Run]
+    changed: list[int]
+
+    def records_per_second(self) -> Spread:
+        return Spread.of([r.records / r.seconds for r in self.full])
+
+    def peak_rss_mib(self) -> Spread:
+        return Spread.of([r.peak_rss_bytes / MIB for r in self.full])
+
+    def call_share(self) -> Spread:
+        full_calls = Spread.of([r.server_requests for r in self.full]).median
+        return Spread.of([r.server_requests / full_calls for r in self.incremental])
+
+    def time_share(self) -> Spread:
+        full_seconds = Spread.of([r.seconds for r in self.full]).median
+        return Spread.of([r.seconds / full_seconds for r in self.incremental])
+
+
+def measure_scale(label: str, fixture: dict[str, Any], url: str, engine: Engine, repeat: int) -> ScaleResult:
+    """``repeat`` full loads from empty, then ``repeat`` incremental runs each after a fresh 1 % change."""
+    print(f"[{label}] starting sandbox ...", file=sys.stderr, flush=True)
+    with Sandbox(fixture) as sandbox:
+        env = {**sandbox.env(), WAREHOUSE_URL_ENV: url}
+        full = []
+        for n in range(repeat):
+            empty_landing_zone(engine)
+            full.append(ingest_once(sandbox, env))
+            print(f"[{label}] full {n + 1}/{repeat}: {full[-1]}", file=sys.stderr, flush=True)
+        incremental, changed = [], []
+        for n in range(repeat):
+            changed.append(change_one_percent(sandbox, n))
+            incremental.append(ingest_once(sandbox, env))
+            print(f"[{label}] incremental {n + 1}/{repeat}: {incremental[-1]}", file=sys.stderr, flush=True)
+    return ScaleResult(label, full, incremental, changed)
+
+
+def _spread(value: Spread, fmt: str) -> str:
+    return f"{value.median:{fmt}} ({value.min:{fmt}}-{value.max:{fmt}})"
+
+
+def figures(base: ScaleResult, twice: ScaleResult) -> list[Figure]:
+    out = []
+    for result in (base, twice):
+        rate = result.records_per_second()
+        out.append(Figure(f"full load records/s, {result.label} ({result.full[0].records:,} records)",
+                          _spread(rate, ",.0f"), f">= {RECORDS_PER_SECOND_TARGET:,}",
+                          rate.median >= RECORDS_PER_SECOND_TARGET))
+    for result in (base, twice):
+        rss = result.peak_rss_mib()
+        out.append(Figure(f"peak RSS of the ingestion process, {result.label}", _spread(rss, ".0f") + " MiB",
+                          f"< {PEAK_RSS_TARGET_MIB} MiB", rss.max < PEAK_RSS_TARGET_MIB))
+    growth = twice.peak_rss_mib().median / base.peak_rss_mib().median - 1
+    out.append(Figure("peak RSS growth when the data doubles", f"{growth:+.1%}", f"< {RSS_GROWTH_TARGET:.0%}",
+                      growth < RSS_GROWTH_TARGET))
+    for result in (base, twice):
+        share = result.call_share()
+        full_calls = int(Spread.of([r.server_requests for r in result.full]).median)
+        incr_calls = int(Spread.of([r.server_requests for r in result.incremental]).median)
+        out.append(Figure(f"incremental API calls / full, {result.label} ({incr_calls}/{full_calls})",
+                          _spread(share, ".1%"), f"<= {INCREMENTAL_CALLS_TARGET:.0%}",
+                          share.median <= INCREMENTAL_CALLS_TARGET))
+        out.append(Figure(f"incremental time / full, {result.label}", _spread(result.time_share(), ".1%"), "-"))
+        landed = [r.new_versions for r in result.incremental]
+        out.append(Figure(f"incremental new versions / records changed, {result.label}",
+                          f"{sum(landed)}/{sum(result.changed)}", "equal", landed == result.changed))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=("medium", "large"), default="medium",
+                        help="base sandbox scale; the second measurement is twice it")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median, min, max)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child_main()
+        return 0
+    print(f"generating the {args.scale} world ...", file=sys.stderr, flush=True)
+    base_fixture = generate_fixture(0, args.scale)
+    with embedded_warehouse() as (url, engine):
+        base = measure_scale(args.scale, base_fixture, url, engine, args.repeat)
+        twice = measure_scale(f"2x {args.scale}", doubled(base_fixture), url, engine, args.repeat)
+    table = figures(base, twice)
+    print_table(f"Ingestion benchmark (sandbox {args.scale} and 2x, faults and latency off, "
+                f"median (min-max) of {args.repeat})", table)
+    path = write_results("ingest", table, {"scale": args.scale, "repeat": args.repeat,
+                                           "runs": {r.label: {"full": [asdict(x) for x in r.full],
+                                                              "incremental": [asdict(x) for x in r.incremental],
+                                                              "changed": r.changed} for r in (base, twice)}})
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
