@@ -52,9 +52,16 @@ class WireValueError(ValueError):
 
 
 def parse_utc(value: str) -> datetime:
-    """ISO-8601 -> aware UTC datetime; a timestamp without offset is taken as UTC (the API's zone)."""
+    """ISO-8601 -> aware UTC datetime; a timestamp without offset is taken as UTC (the API's zone).
+
+    Raises ValueError for anything unusable, including a time at the edge of the calendar that
+    has no UTC equivalent (``0001-01-01T00:00:00+01:00``), which Python reports as OverflowError.
+    """
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} has no UTC equivalent") from None
 
 
 def format_utc(value: datetime) -> str:

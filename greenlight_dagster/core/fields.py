@@ -46,7 +46,10 @@ def as_timestamp(value: object) -> datetime | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: no UTC equivalent, so unparseable like any other
+        return None
 
 
 def record_id(record: Mapping[str, Any] | None) -> int | None:
