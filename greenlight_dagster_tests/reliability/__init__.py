@@ -1,0 +1,1 @@
+"""Reliability scenarios: hostile input, chaos sync, crash recovery, outages (issue 7)."""

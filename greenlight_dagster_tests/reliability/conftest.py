@@ -1,0 +1,41 @@
+"""Fixtures and hooks of the reliability scenarios: the figures table and the session's warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from greenlight_dagster_tests.reliability.harness import isolated_database, warehouse_in_force
+from greenlight_dagster_tests.reliability.report import REPORT_KEY, REPORT_PATH, ReliabilityReport, is_full_run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[REPORT_KEY] = ReliabilityReport()
+
+
+@pytest.fixture(scope="session")
+def reliability_report(pytestconfig: pytest.Config) -> ReliabilityReport:
+    """Where each scenario adds its row of figures."""
+    return pytestconfig.stash[REPORT_KEY]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Print the table after every run that had scenarios; write docs/reliability.md on the full run."""
+    report = config.stash.get(REPORT_KEY, None)
+    if report is None or not report.rows:
+        return
+    terminalreporter.section("reliability figures")
+    terminalreporter.write_line(report.markdown())
+    if is_full_run(config):
+        REPORT_PATH.write_text(report.document(), encoding="utf-8")
+        terminalreporter.write_line(f"written to {REPORT_PATH}")
+
+
+@pytest.fixture
+def isolated_warehouse(warehouse_url: URL) -> Iterator[Engine]:
+    """A fresh, migrated database on the session's server, in force for this test only."""
+    with isolated_database(warehouse_url) as url, warehouse_in_force(url) as engine:
+        yield engine
