@@ -28,12 +28,8 @@ renamed as (
                 limit 1
             )
         ) as primary_tenant_id,
-        coalesce(source_modified_at, _loaded_at) as modified_at,
-        source_modified_at,
         payload,
-        _version_id,
-        _loaded_at,
-        _run_id
+        {{ version_metadata() }}
     from latest
 )
 

@@ -9,12 +9,8 @@ renamed as (
         {{ clean_text("payload->>'abbreviation'") }} as abbreviation,
         {{ safe_boolean("payload->>'active'") }} as is_active,
         {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
-        coalesce(source_modified_at, _loaded_at) as modified_at,
-        source_modified_at,
         payload->'customFields' as custom_fields,
-        _version_id,
-        _loaded_at,
-        _run_id
+        {{ version_metadata() }}
     from latest
 )
 

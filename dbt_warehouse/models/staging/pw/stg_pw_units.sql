@@ -18,11 +18,7 @@ renamed as (
         {{ clean_text("payload->'address'->>'city'") }} as city,
         {{ clean_text("payload->'address'->>'stateRegion'") }} as state_region,
         {{ clean_text("payload->'address'->>'postalCode'") }} as postal_code,
-        coalesce(source_modified_at, _loaded_at) as modified_at,
-        source_modified_at,
-        _version_id,
-        _loaded_at,
-        _run_id
+        {{ version_metadata() }}
     from latest
 )
 

@@ -15,11 +15,7 @@ renamed as (
         {{ clean_text("payload->>'city'") }} as city,
         {{ clean_text("payload->>'state'") }} as state_region,
         {{ clean_text("payload->>'zip'") }} as postal_code,
-        coalesce(source_modified_at, _loaded_at) as modified_at,
-        source_modified_at,
-        _version_id,
-        _loaded_at,
-        _run_id
+        {{ version_metadata() }}
     from latest
 )
 

@@ -28,11 +28,7 @@ renamed as (
         {{ safe_date("payload->>'scheduledEndDate'") }} as scheduled_end_date,
         {{ safe_date("payload->>'completedDate'") }} as completed_date,
         {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
-        coalesce(source_modified_at, _loaded_at) as modified_at,
-        source_modified_at,
-        _version_id,
-        _loaded_at,
-        _run_id
+        {{ version_metadata() }}
     from latest
 ),
 
