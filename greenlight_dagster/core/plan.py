@@ -5,8 +5,8 @@ why not for everything else. The same plan serves the dry run (written to the le
 ``planned``, shown in the preview) and the real run, so the preview is exactly what a real
 run does. Every candidate ends up as a write or as a `HeldBack` with a reason.
 
-Order: customer creates, then job creates (oldest work order first, so a safe-mode cap lets
-the oldest through), then PW updates from SF job progress.
+Order: customer creates (portfolios before their tenants), then job creates (oldest work order
+first, so a safe-mode cap lets the oldest through), then PW updates from SF job progress.
 
 Rules worth knowing:
 
@@ -16,7 +16,13 @@ Rules worth knowing:
 * the safe-mode cap counts creates (jobs and customers) in this plan, including ones already
   ``planned`` by an earlier dry run;
 * customer changes after the SF customer exists are not propagated (SF cannot update either);
-  the customer stays mapped.
+  the customer stays mapped;
+* the ledger is the freshest customer mapping: a portfolio customer we created (``done``, its SF
+  id in ``target_id``) is the parent of the portfolio's tenants and the customer of work orders
+  the warehouse cannot map yet (`map_customer`'s building -> portfolio fallback), before any
+  ingest has seen it. While that create is still to be sent, the tenant or work order is held
+  as ``awaiting_customer`` - never planned on a guess - and the push re-plans it once the
+  customer exists (`sync.planning`), so a fresh world converges in one sync.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class HoldReason(StrEnum):
     IN_FLIGHT = "in_flight"
     DEAD_LETTER = "dead_letter"
     AWAITING_ATTENTION = "awaiting_attention"
+    AWAITING_CUSTOMER = "awaiting_customer"
 
 
 _LEDGER_HOLDS = {
@@ -122,7 +129,8 @@ class WorkOrderCandidate:
 
     ``routing_ok``/``routing_reason`` is the unit-rule flag from staging (`check_unit_routing`);
     ``sf_category`` an SF job category already resolved against the account; ``sf_jobs`` the SF
-    jobs of its customer and address, for the duplicate check.
+    jobs of its customer and address, for the duplicate check; ``portfolio_id`` the building's
+    portfolio, whose customer the work order falls back to while ``customer`` is None.
     """
 
     work_order: Mapping[str, Any]
@@ -133,11 +141,16 @@ class WorkOrderCandidate:
     routing_reason: str | None = None
     sf_category: str | None = None
     sf_jobs: Sequence[Mapping[str, Any]] = ()
+    portfolio_id: int | None = None
 
 
 @dataclass(frozen=True)
 class CustomerCandidate:
-    """A PW portfolio or lease tenant that SF needs as a customer (see `build_customer_body`)."""
+    """A PW portfolio or lease tenant that SF needs as a customer (see `build_customer_body`).
+
+    ``portfolio_id`` (tenants): the portfolio whose customer becomes the parent while the
+    warehouse maps none (``parent_customer`` None).
+    """
 
     kind: Literal["portfolio", "tenant"]
     record: Mapping[str, Any]
@@ -146,6 +159,7 @@ class CustomerCandidate:
     parent_customer: int | str | None = None
     contacts: Sequence[Mapping[str, Any]] = ()
     locations: Sequence[Mapping[str, Any]] = ()
+    portfolio_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -217,13 +231,14 @@ def reverify_work_order(fresh: Mapping[str, Any] | None, planned: Mapping[str, A
 class _Planner:
     """Accumulates one plan; each ``add_*`` turns one candidate into a write or a hold."""
 
-    def __init__(self, flags: SyncFlags, ledger: Mapping[str, LedgerEntry]) -> None:
+    def __init__(self, flags: SyncFlags, ledger: Mapping[str, LedgerEntry], run_creates: int = 0) -> None:
         self.flags, self.ledger = flags, ledger
         self.writes: list[PlannedWrite] = []
         self.held: list[HeldBack] = []
         self.decisions: list[tuple[str, DuplicateDecision]] = []
         self.seen: set[str] = set()
-        self.creates = 0
+        self.planned_keys: set[str] = set()
+        self.creates = run_creates
 
     def hold(self, target: str, operation: str, source_id: str, reason: HoldReason, detail: str) -> None:
         self.held.append(HeldBack(target, operation, source_id, reason, detail))
@@ -248,6 +263,28 @@ class _Planner:
                 return
             self.creates += 1
         self.writes.append(write)
+        self.planned_keys.add(write.idempotency_key)
+
+    def created_customer(self, portfolio_id: int | None) -> tuple[dict[str, Any] | None, str | None]:
+        """The portfolio's SF customer as our own create left it in the ledger, or why to wait.
+
+        Returns ({id, customer_name}, None) once the create is ``done``; (None, detail) while it
+        is planned in this plan or in flight (``sending``/``failed``: a retry in this run may
+        still succeed); (None, None) when no create of ours is coming.
+        """
+        if portfolio_id is None:
+            return None, None
+        source_id = entity_source_id("portfolio", portfolio_id)
+        key = idempotency_key("sf", "create_customer", source_id)
+        entry = self.ledger.get(key)
+        customer_id = as_int(entry.target_id) if entry is not None else None
+        if entry is not None and entry.state is LedgerState.DONE and customer_id is not None:
+            return {"id": customer_id, "customer_name": entry.payload.get("customer_name")}, None
+        if key in self.planned_keys:
+            return None, f"waits for customer {source_id}, planned in this run"
+        if entry is not None and entry.state in (LedgerState.SENDING, LedgerState.FAILED):
+            return None, f"waits for customer {source_id}, whose create is {entry.state.value}"
+        return None, None
 
     def first_time(self, key: str, target: str, operation: str, source_id: str) -> bool:
         if key in self.seen:
@@ -265,8 +302,15 @@ class _Planner:
             return
         if not self.first_time(f"customer:{source_id}", "sf", op, source_id):
             return
+        parent = candidate.parent_customer
+        if candidate.kind == "tenant" and parent is None:
+            created, waits = self.created_customer(candidate.portfolio_id)
+            if waits is not None:
+                self.hold("sf", op, source_id, HoldReason.AWAITING_CUSTOMER, waits)
+                return
+            parent = created["id"] if created is not None else None
         try:
-            body = build_customer_body(candidate.kind, candidate.record, parent_customer=candidate.parent_customer,
+            body = build_customer_body(candidate.kind, candidate.record, parent_customer=parent,
                                        contacts=candidate.contacts, locations=candidate.locations)
         except PayloadError as exc:
             self.hold("sf", op, source_id, HoldReason.PAYLOAD_ERROR, str(exc))
@@ -301,13 +345,18 @@ class _Planner:
         except UnmappedStatusError as exc:
             self.hold("sf", op, source_id, HoldReason.UNMAPPED_STATUS, str(exc))
             return
-        if candidate.customer is None:
+        customer = candidate.customer
+        if customer is None:
+            customer, waits = self.created_customer(candidate.portfolio_id)
+            if waits is not None:
+                self.hold("sf", op, source_id, HoldReason.AWAITING_CUSTOMER, waits)
+                return
+        if customer is None:
             self.hold("sf", op, source_id, HoldReason.UNMAPPED_CUSTOMER,
                       f"no SF customer mapped for portfolio {wo.get('portfolioID')} / building {wo.get('buildingID')}")
             return
         try:
-            body = build_job_body(wo, candidate.customer, candidate.unit, candidate.building, sf_status,
-                                  candidate.sf_category)
+            body = build_job_body(wo, customer, candidate.unit, candidate.building, sf_status, candidate.sf_category)
         except PayloadError as exc:
             self.hold("sf", op, source_id, HoldReason.PAYLOAD_ERROR, str(exc))
             return
@@ -376,10 +425,16 @@ def build_push_plan(
     ledger: Mapping[str, LedgerEntry] | None = None,
     rules: StatusRules = DEFAULT_STATUS_RULES,
     fuzzy: FuzzyParams = DEFAULT_FUZZY_PARAMS,
+    run_creates: int = 0,
 ) -> PushPlan:
-    """The ordered plan for one run. ``ledger`` maps idempotency keys to existing ledger rows."""
-    planner = _Planner(flags, ledger or {})
-    for customer in customers:
+    """The ordered plan for one run. ``ledger`` maps idempotency keys to existing ledger rows,
+    including the portfolio customer creates the candidates may wait on.
+
+    ``run_creates``: creates this run has already sent or queued before this plan (a follow-up
+    plan within the run, `sync.planning`); they count against the safe-mode cap, which is per run.
+    """
+    planner = _Planner(flags, ledger or {}, run_creates)
+    for customer in sorted(customers, key=lambda c: c.kind != "portfolio"):
         planner.add_customer(customer)
     for candidate in sorted(work_orders, key=_created_order):
         planner.add_work_order(candidate, rules, fuzzy)

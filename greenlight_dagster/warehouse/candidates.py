@@ -5,6 +5,10 @@ field names) in JSONB columns, which is exactly what `core.payloads` reads, so t
 only unpacks rows. The one thing it adds is the SF job category: a PW category is sent only
 when the SF account has a category of that name (`resolve_reference`), because SF answers an
 unknown category with 422.
+
+Work orders and tenants the warehouse cannot map to a customer yet carry their portfolio id:
+the planner maps them through our own create of that portfolio's customer in the ledger
+(`core.plan`), and `Candidates.waiting_on_customers` is what the push re-plans once it exists.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Engine, text
 
+from greenlight_dagster.core.idempotency import entity_source_id
 from greenlight_dagster.core.payloads import PayloadError, location_fields, resolve_reference
 from greenlight_dagster.core.plan import CustomerCandidate, ProgressCandidate, WorkOrderCandidate
 
@@ -30,11 +35,23 @@ class Candidates:
     progress: list[ProgressCandidate] = field(default_factory=list)
 
     def source_ids(self) -> set[str]:
-        """Ledger source ids these candidates can produce (for `LedgerStore.ledger_for_plan`)."""
+        """Ledger source ids these candidates can produce or wait on (for `LedgerStore.ledger_for_plan`):
+        their own, plus the portfolio customer creates that map the unmapped ones."""
         ids = {str(c.work_order.get("id")) for c in self.work_orders}
         ids |= {str(c.work_order.get("id")) for c in self.progress}
         ids |= {f"{c.kind}-{c.record.get('id')}" for c in self.customers}
-        return ids
+        waiting = self.waiting_on_customers()
+        portfolios = {c.portfolio_id for c in waiting.work_orders} | {c.portfolio_id for c in waiting.customers}
+        return ids | {entity_source_id("portfolio", p) for p in portfolios if p is not None}
+
+    def waiting_on_customers(self) -> Candidates:
+        """The work orders with no customer and the tenants with no parent customer in the
+        warehouse, which our own create of their portfolio's customer can map within the run."""
+        return Candidates(
+            work_orders=[c for c in self.work_orders if c.customer is None and c.portfolio_id is not None],
+            customers=[c for c in self.customers
+                       if c.kind == "tenant" and c.parent_customer is None and c.portfolio_id is not None],
+        )
 
     def counts(self) -> dict[str, int]:
         return {"work_orders": len(self.work_orders), "customers": len(self.customers),
@@ -55,6 +72,7 @@ def work_order_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> 
             work_order=row["work_order"], customer=row["customer"], unit=row["unit"], building=row["building"],
             routing_ok=bool(row["routing_ok"]), routing_reason=row["routing_reason"],
             sf_category=resolve_reference(row["pw_category"], categories), sf_jobs=tuple(row["sf_jobs"] or ()),
+            portfolio_id=row["portfolio_id"],
         )
         for row in _rows(engine, "sync_sf_job_creates")
     ]
@@ -81,6 +99,7 @@ def customer_candidates(engine: Engine) -> list[CustomerCandidate]:
             parent_customer=row["parent_customer_id"],
             contacts=(row["record"],) if is_tenant else (),
             locations=_tenant_locations(row["unit"], row["building"]) if is_tenant else (),
+            portfolio_id=row["portfolio_id"],
         ))
     return candidates
 

@@ -287,29 +287,125 @@ def test_planned_write_ledger_entry() -> None:
 
 statuses = st.sampled_from(["Open", "WO Received", "Completed", "Scheduled", "Needs Vendor", "Awaiting Parts"])
 candidate_strategy = st.builds(
-    lambda wid, hours, status, routing, mapped, desc: candidate(
-        wid, hours, routing_ok=routing, customer=CUSTOMER if mapped else None,
+    lambda wid, hours, status, routing, mapped, desc, portfolio: candidate(
+        wid, hours, routing_ok=routing, customer=CUSTOMER if mapped else None, portfolio_id=portfolio,
         fields={"status": status, "description": desc}),
     st.integers(9000, 9015), st.integers(0, 48), statuses, st.booleans(), st.booleans(),
-    st.sampled_from(["", "Leak", "Broken door"]),
+    st.sampled_from(["", "Leak", "Broken door"]), st.sampled_from([None, 3]),
 )
+portfolio_3_states = st.sampled_from([None, *LedgerState])
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(candidate_strategy, max_size=20), st.booleans(), st.integers(0, 6),
-       st.lists(st.integers(9000, 9015), max_size=5))
-def test_plan_invariants(cands: list[WorkOrderCandidate], safe_mode: bool, cap: int, done_ids: list[int]) -> None:
+       st.lists(st.integers(9000, 9015), max_size=5), portfolio_3_states, st.booleans(), st.integers(0, 3))
+def test_plan_invariants(cands: list[WorkOrderCandidate], safe_mode: bool, cap: int, done_ids: list[int],
+                         portfolio_3: LedgerState | None, plan_portfolio_3: bool, run_creates: int) -> None:
     flags = replace(FLAGS, safe_mode=safe_mode, safe_mode_max_creates=cap)
     ledger = {f"sf:create_job:{i}": LedgerEntry.new("sf", "create_job", i, {}, now=T0) for i in done_ids}
     ledger = {k: replace(e, state=LedgerState.DONE) for k, e in ledger.items()}
-    plan = build_push_plan(flags, work_orders=cands, ledger=ledger)
+    if portfolio_3 is not None:
+        ledger.update(portfolio_create(portfolio_3, target_id="7009"))
+    customers = [CustomerCandidate("portfolio", PORTFOLIO_3)] if plan_portfolio_3 else []
+    plan = build_push_plan(flags, work_orders=cands, customers=customers, ledger=ledger, run_creates=run_creates)
 
     creates = Counter(w.source_id for w in plan.writes if w.operation == "create_job")
     assert all(n == 1 for n in creates.values()), "never two creates for one work order"
     assert not set(creates) & {str(i) for i in done_ids}, "never re-create what the ledger has done"
-    assert len(plan.writes) + len(plan.held_back) == len(cands), "every candidate is accounted for"
+    assert len(plan.writes) + len(plan.held_back) == len(cands) + len(customers), "every candidate is accounted for"
     assert all(h.reason and h.detail for h in plan.held_back), "every held-back item has a reason"
     if safe_mode:
-        assert sum(creates.values()) <= cap
+        assert sum(w.is_create for w in plan.writes) <= max(0, cap - run_creates), "the cap is per run"
+    sent_to = {w.payload["customer_name"] for w in plan.writes if w.operation == "create_job"}
+    assert sent_to <= {CUSTOMER["id"], 7009}, "a job goes to a mapped customer or one the ledger shows created"
+    if 7009 in sent_to:
+        assert portfolio_3 is LedgerState.DONE
     keys = [w.idempotency_key for w in plan.writes]
     assert len(keys) == len(set(keys))
+
+
+# ---- customers created in the same run: the ledger is the freshest mapping ----
+
+PORTFOLIO_3 = {"id": 3, "name": "Baker Rentals"}
+TENANT = {"id": 500, "firstName": "Ana", "lastName": "Ruiz"}
+
+
+def waiting_work_order(wid: int = 9000) -> WorkOrderCandidate:
+    """A work order the warehouse cannot map yet: its building falls back to portfolio 3."""
+    return candidate(wid, customer=None, portfolio_id=3)
+
+
+def waiting_tenant() -> CustomerCandidate:
+    return CustomerCandidate("tenant", TENANT, portfolio_id=3)
+
+
+def portfolio_create(state: LedgerState, target_id: str | None = None) -> dict[str, LedgerEntry]:
+    write = build_push_plan(FLAGS, customers=[CustomerCandidate("portfolio", PORTFOLIO_3)]).writes[0]
+    return {write.idempotency_key: ledger_entry(write, state, target_id=target_id)}
+
+
+def test_dependents_of_a_customer_planned_in_this_run_wait_for_it() -> None:
+    plan = build_push_plan(FLAGS, customers=[waiting_tenant(), CustomerCandidate("portfolio", PORTFOLIO_3)],
+                           work_orders=[waiting_work_order()])
+    assert [w.source_id for w in plan.writes] == ["portfolio-3"]  # the portfolio first, whatever the input order
+    assert held(plan) == {"tenant-500": HoldReason.AWAITING_CUSTOMER, "9000": HoldReason.AWAITING_CUSTOMER}
+    assert {h.detail for h in plan.held_back} == {"waits for customer portfolio-3, planned in this run"}
+    assert not plan.decisions, "no dedup decision before the customer is known"
+
+
+def test_a_done_customer_create_in_the_ledger_maps_its_dependents() -> None:
+    ledger = portfolio_create(LedgerState.DONE, target_id="7009")
+    plan = build_push_plan(FLAGS, customers=[waiting_tenant()], work_orders=[waiting_work_order()], ledger=ledger)
+    bodies = {w.source_id: w.payload for w in plan.writes}
+    assert bodies["tenant-500"]["parent_customer"] == 7009
+    assert bodies["9000"]["customer_name"] == 7009  # the id, as safe mode requires
+    assert [w.idempotency_key for w in plan.writes] == ["sf:create_customer:tenant-500", "sf:create_job:9000"]
+    assert [source for source, _ in plan.decisions] == ["9000"]
+
+
+def test_the_same_work_order_gets_the_same_key_and_body_from_the_ledger_or_the_warehouse() -> None:
+    from_ledger = build_push_plan(FLAGS, work_orders=[waiting_work_order()],
+                                  ledger=portfolio_create(LedgerState.DONE, target_id="7009"))
+    from_warehouse = build_push_plan(FLAGS, work_orders=[candidate(customer={"id": 7009, "customer_name": "Baker"})])
+    assert from_ledger.writes == from_warehouse.writes
+
+
+@pytest.mark.parametrize(("state", "waits"), [(LedgerState.SENDING, True), (LedgerState.FAILED, True),
+                                              (LedgerState.DEAD, False), (LedgerState.PLANNED, False)])
+def test_a_customer_create_still_in_flight_keeps_dependents_waiting(state: LedgerState, waits: bool) -> None:
+    """In flight: a retry in this run may create it. Dead, or planned but not in this plan (it is
+    withdrawn): nothing is coming, so the usual reason stands."""
+    plan = build_push_plan(FLAGS, customers=[waiting_tenant()], work_orders=[waiting_work_order()],
+                           ledger=portfolio_create(state))
+    if waits:
+        assert held(plan) == {"tenant-500": HoldReason.AWAITING_CUSTOMER, "9000": HoldReason.AWAITING_CUSTOMER}
+        assert f"create is {state.value}" in plan.held_back[0].detail
+    else:
+        assert held(plan) == {"tenant-500": HoldReason.PAYLOAD_ERROR, "9000": HoldReason.UNMAPPED_CUSTOMER}
+
+
+def test_the_warehouse_mapping_wins_over_the_ledger() -> None:
+    ledger = portfolio_create(LedgerState.DONE, target_id="7009")
+    plan = build_push_plan(FLAGS, work_orders=[candidate(portfolio_id=3)],
+                           customers=[CustomerCandidate("tenant", TENANT, parent_customer=7000, portfolio_id=3)],
+                           ledger=ledger)
+    tenant, job = plan.writes
+    assert tenant.payload["parent_customer"] == 7000 and job.payload["customer_name"] == 7000
+
+
+def test_preview_shows_waiting_work_orders_as_holds_never_as_sends() -> None:
+    plan = build_push_plan(SyncFlags(), customers=[CustomerCandidate("portfolio", PORTFOLIO_3)],
+                           work_orders=[waiting_work_order()])
+    rows = {row["source_id"]: row for row in plan.preview_rows()}
+    assert rows["9000"]["action"] == "hold" and rows["9000"]["will_send"] is False
+    assert rows["9000"]["detail"] == "awaiting_customer: waits for customer portfolio-3, planned in this run"
+    assert rows["portfolio-3"]["action"] == "write"
+
+
+def test_run_creates_count_toward_the_safe_mode_cap() -> None:
+    flags = replace(FLAGS, safe_mode=True, safe_mode_max_creates=3)
+    ledger = portfolio_create(LedgerState.DONE, target_id="7009")
+    plan = build_push_plan(flags, work_orders=[waiting_work_order(9000 + i) for i in range(3)], ledger=ledger,
+                           run_creates=2)
+    assert [w.source_id for w in plan.writes] == ["9000"]
+    assert held(plan) == {"9001": HoldReason.SAFE_MODE_CAP, "9002": HoldReason.SAFE_MODE_CAP}

@@ -1,9 +1,11 @@
 -- Candidates for POST /customers: PW portfolios (parents) and lease tenants (children of their
 -- portfolio's customer) that map_customer could not match to an SF customer. core.plan runs the
--- fuzzy name match over them (sf_customers) before planning a create, and holds a tenant whose
--- portfolio has no SF customer yet (it is created in this run and mapped by the next one).
+-- fuzzy name match over them (sf_customers) before planning a create. A tenant whose portfolio
+-- has no SF customer here yet takes the one our create of the portfolio got (the ledger, within
+-- the same sync) through portfolio_id.
 --   record         the PW payload (portfolio, or the tenant's contact)
 --   parent_customer_id  tenants: the SF customer of their portfolio, if mapped
+--   portfolio_id   tenants: their portfolio (NULL for portfolios)
 --   unit, building the tenant's current lease's unit and building payloads (its SF location)
 --   sf_customers   SF customers it could be: top-level ones for a portfolio, the portfolio
 --                  customer's children for a tenant ({id, customer_name})
@@ -50,6 +52,7 @@ select
     unmapped.pw_entity_id as entity_id,
     raw_portfolios.payload as record,
     cast(null as bigint) as parent_customer_id,
+    cast(null as bigint) as portfolio_id,
     cast(null as jsonb) as unit,
     cast(null as jsonb) as building,
     coalesce((
@@ -67,6 +70,7 @@ select
     unmapped.pw_entity_id,
     raw_tenants.payload,
     portfolio_customers.sf_customer_id,
+    unmapped.portfolio_id,
     raw_units.payload,
     raw_buildings.payload,
     coalesce((

@@ -7,6 +7,8 @@
 --   unit        the unit after the routing correction (stg_pw_work_orders.unit_id), or NULL
 --   customer    {id, customer_name}: the unit's mapped SF customer, else the building's
 --               (map_unit / map_customer; a building falls back to its portfolio's customer)
+--   portfolio_id  the building's portfolio: while customer is NULL, the planner falls back to
+--               the customer our own create of that portfolio got (ledger, same sync)
 --   sf_jobs     that customer's unstamped-or-other SF jobs created within 7 days of the work
 --               order, for the fuzzy duplicate check (stamped jobs are excluded upstream)
 {{ config(schema='sync', materialized='view') }}
@@ -78,6 +80,7 @@ candidates as (
         case when customers.customer_id is not null then
             jsonb_build_object('id', customers.customer_id, 'customer_name', customers.customer_name)
         end as customer,
+        buildings.portfolio_id,
         not work_orders.is_unit_routing_violation as routing_ok,
         work_orders.unit_routing_reason as routing_reason,
         work_orders.category as pw_category
@@ -85,6 +88,7 @@ candidates as (
     inner join raw_work_orders on raw_work_orders.source_id = work_orders.work_order_id
     left join raw_units on raw_units.source_id = work_orders.unit_id
     left join raw_buildings on raw_buildings.source_id = work_orders.building_id
+    left join {{ ref('stg_pw_buildings') }} as buildings on buildings.building_id = work_orders.building_id
     left join {{ ref('map_unit') }} as map_unit on map_unit.unit_id = work_orders.unit_id
     left join building_customers on building_customers.building_id = work_orders.building_id
     left join customers
@@ -100,6 +104,7 @@ select
     candidates.unit,
     candidates.building,
     candidates.customer,
+    candidates.portfolio_id,
     candidates.routing_ok,
     candidates.routing_reason,
     candidates.pw_category,
