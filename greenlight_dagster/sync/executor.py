@@ -151,6 +151,17 @@ class ExecutionReport:
     def bump(self, name: str, by: int = 1) -> None:
         self.counts[name] += by
 
+    def absorb(self, other: ExecutionReport) -> None:
+        """Add a later `execute` call of the same step (a push that sends in stages) to this report.
+
+        Counters add up, except ``due_not_sent``: a count of the ledger at the end, so the later one holds.
+        """
+        self.counts.update(other.counts)
+        self.counts["due_not_sent"] = other.counts["due_not_sent"]
+        self.errors.extend(other.errors)
+        self.skipped_reason = self.skipped_reason or other.skipped_reason
+        self.stopped_early = self.stopped_early or other.stopped_early
+
     def as_metadata(self) -> dict[str, Any]:
         names = ("claimed", "sent", "created", "already_done", "found_by_lookup", "failed", "dead_letters",
                  "verification_failed", "orphans_recovered", "due_not_sent")

@@ -213,6 +213,18 @@ class LedgerStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def count_run_creates(self, run_id: str, target: str, now: datetime) -> int:
+        """Creates on ``target`` this run has claimed or will still claim (due), each row once.
+
+        A plan made partway through a run (`sync.planning.plan_follow_up`) counts these against
+        the safe-mode cap, which limits the creates of a run, not of one plan.
+        """
+        query = select(func.count()).select_from(sync_ledger).where(
+            sync_ledger.c.target == target, sync_ledger.c.operation.in_(sorted(CREATE_ONCE_OPERATIONS)),
+            or_(and_(sync_ledger.c.run_id == run_id, sync_ledger.c.attempts > 0), _due_clause(now)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def count_due(self, target: str, operations: Iterable[str], now: datetime) -> int:
         query = select(func.count()).select_from(sync_ledger).where(
             sync_ledger.c.target == target, sync_ledger.c.operation.in_(list(operations)), _due_clause(now))

@@ -2,11 +2,16 @@
 
 No ``from __future__ import annotations``: Dagster reads resource parameter types.
 
-Each asset is one `sync.executor.execute` call over its operations, in the pool of its API
+Each asset sends its operations with `sync.executor.execute`, in the pool of its API
 (``servicefusion_api`` / ``propertyware_api``: one writer per external system at a time). The
 flags are resolved again at the start of the step, so a flag changed between the plan and the
 push (e.g. dry run switched on) still wins. In safe mode the per-run cap on creates counts the
 creates this run already claimed (customers and jobs together).
+
+The SF pushes send in stages so a fresh world converges in one sync (decision 0005): before
+and after each send they plan the candidates that waited on a customer this run created
+(`sync.planning.plan_follow_up`: tenants whose portfolio customer now exists, then jobs for
+work orders whose customer now exists), record that plan, and send again while it adds writes.
 """
 
 import time
@@ -21,16 +26,23 @@ from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
 from greenlight_dagster.core.plan import reverify_work_order
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
+from greenlight_dagster.defs.reconcile.assets import _sf_categories
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sync.executor import ExecuteOptions, ExecutionReport, Gateway, execute
+from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
 from greenlight_dagster.sync.gateways import (
     PropertyWareGateway,
     ServiceFusionGateway,
     WorkOrderVerifier,
     customer_search,
 )
-from greenlight_dagster.warehouse.candidates import planned_work_order
+from greenlight_dagster.sync.planning import push_in_stages
+from greenlight_dagster.warehouse.candidates import (
+    Candidates,
+    customer_candidates,
+    planned_work_order,
+    work_order_candidates,
+)
 from greenlight_dagster.warehouse.flag_store import record_run
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
@@ -56,20 +68,24 @@ def _remaining_creates(store: LedgerStore, flags: SyncFlags, run_id: str, operat
 
 def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple[str, ...], config: PushConfig,
               warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
-              gateway_for: Callable[[SyncFlags], Gateway]) -> dg.MaterializeResult:
+              gateway_for: Callable[[SyncFlags], Gateway],
+              waiting: Callable[[], Candidates] | None = None) -> dg.MaterializeResult:
+    """Send the due entries of ``operations``; with ``waiting`` (the step's candidates), in stages
+    (`sync.planning.push_in_stages`)."""
     began = time.monotonic()
     engine = warehouse.get_engine()
     flags = sync_flags.resolve(engine)
     store = LedgerStore(engine)
-    options = ExecuteOptions(max_claims=_remaining_creates(store, flags, context.run_id, operations),
-                             orphan_grace=timedelta(minutes=config.orphan_grace_minutes))
-    report: ExecutionReport = execute(store, gateway_for(flags), flags, operations, run_id=context.run_id,
-                                      options=options)
+    pushed = push_in_stages(
+        store, gateway_for(flags), flags, operations, run_id=context.run_id, waiting=waiting,
+        options=lambda: ExecuteOptions(max_claims=_remaining_creates(store, flags, context.run_id, operations),
+                                       orphan_grace=timedelta(minutes=config.orphan_grace_minutes)))
+    report = pushed.report
     for error in report.errors[:20]:
         context.log.warning(error)
-    metadata = {**report.as_metadata(), "flags": dg.MetadataValue.json(flags.as_dict()),
-                "duration_seconds": round(time.monotonic() - began, 3)}
-    record_run(engine, context.run_id, kind="sync", flags=flags, stats={name: report.as_metadata()})
+    metadata = {**pushed.as_metadata(), "follow_up_held": dg.MetadataValue.json(pushed.follow_up_held),
+                "flags": dg.MetadataValue.json(flags.as_dict()), "duration_seconds": round(time.monotonic() - began, 3)}
+    record_run(engine, context.run_id, kind="sync", flags=flags, stats={name: pushed.as_metadata()})
     if report.stopped_early:
         raise dg.Failure(f"{name} stopped: {report.stopped_early}", metadata=metadata)
     if report.skipped_reason:
@@ -98,22 +114,27 @@ def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWar
           description="Creates the planned ServiceFusion customers (PW portfolios as parents, lease tenants as "
                       "children) from ops.sync_ledger. Sends only when dry_run is off and enable_service_fusion is "
                       "on; an interrupted create is looked up (by the PW id stamped on the customer) before any "
-                      "retry.")
+                      "retry. Tenants whose portfolio customer this run created are planned and sent right after "
+                      "it (follow-up plan).")
 def sf_customers(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
                  sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
         client = servicefusion.build_client(context.log)
         return ServiceFusionGateway(client, customer_search=customer_search(client))
 
+    def waiting() -> Candidates:
+        return Candidates(customers=customer_candidates(warehouse.get_engine()))
+
     return _run_push(context, name="sf_customers", operations=("create_customer",), config=config,
-                     warehouse=warehouse, sync_flags=sync_flags, gateway_for=gateway)
+                     warehouse=warehouse, sync_flags=sync_flags, gateway_for=gateway, waiting=waiting)
 
 
 @dg.asset(key=SF_JOBS, deps=[PUSH_PLAN, SF_CUSTOMERS], group_name="push", kinds={"rest"}, owners=OWNERS,
           pool="servicefusion_api",
           description="Creates the planned ServiceFusion jobs from ops.sync_ledger, at most one per PW work order "
                       "ever: exclusive claims, a po_number lookup before any retry or after a crash, strict "
-                      "re-verification against PW (pw_verify_strict) and the safe-mode cap on creates per run.")
+                      "re-verification against PW (pw_verify_strict) and the safe-mode cap on creates per run. Work "
+                      "orders whose customer this run created are planned first (follow-up plan).")
 def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
             sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource,
             propertyware: PropertyWareResource) -> dg.MaterializeResult:
@@ -122,8 +143,15 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
                     if flags.pw_verify_strict else None)
         return ServiceFusionGateway(servicefusion.build_client(context.log), verifier=verifier)
 
+    def waiting() -> Candidates:
+        """Job candidates; the account's categories are read only when some wait on a customer."""
+        engine = warehouse.get_engine()
+        if not Candidates(work_orders=work_order_candidates(engine)).waiting_on_customers().work_orders:
+            return Candidates()
+        return Candidates(work_orders=work_order_candidates(engine, _sf_categories(servicefusion, context.log)))
+
     return _run_push(context, name="sf_jobs", operations=("create_job",), config=config, warehouse=warehouse,
-                     sync_flags=sync_flags, gateway_for=gateway)
+                     sync_flags=sync_flags, gateway_for=gateway, waiting=waiting)
 
 
 @dg.asset(key=PW_WORK_ORDERS, deps=[PUSH_PLAN], group_name="push", kinds={"soap"}, owners=OWNERS,

@@ -3,7 +3,9 @@
 No ``from __future__ import annotations``: Dagster reads resource parameter types.
 
 The plan is built the same way in a dry run and a real run (`core.plan.build_push_plan`), so
-the preview table is exactly what the push assets will send when the flags allow it. Checks:
+the preview table is exactly what the push assets will send when the flags allow it; work orders
+and tenants whose customer is created in this run are listed as ``awaiting_customer`` and
+planned by the push itself once that customer exists (`sync.planning`). Checks:
 ``no_duplicate_sf_jobs`` (ERROR: the invariant, at most one SF job per PW work order, measured
 on the warehouse's copy of SF) and ``dead_letters`` / ``attention_items`` (WARN: writes that need
 a person).
@@ -17,10 +19,11 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
-from greenlight_dagster.core.plan import PushPlan, build_push_plan
+from greenlight_dagster.core.plan import PushPlan
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.sync.planning import record_push_plan
 from greenlight_dagster.warehouse.candidates import load_candidates
 from greenlight_dagster.warehouse.flag_store import record_run
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
@@ -78,12 +81,8 @@ def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     flags = sync_flags.resolve(engine)
     context.log.info(f"flags in force: {json.dumps(flags.as_dict())}")
     candidates = load_candidates(engine, _sf_categories(servicefusion, context.log))
-    store = LedgerStore(engine)
-    plan = build_push_plan(flags, work_orders=candidates.work_orders, customers=candidates.customers,
-                           progress=candidates.progress, ledger=store.ledger_for_plan(candidates.source_ids()))
-    now = datetime.now(UTC)
-    recorded = store.record_plan(plan.writes, now=now, run_id=context.run_id)
-    logged = store.log_decisions(plan.decisions, target="sf", run_id=context.run_id, now=now)
+    result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run_id, now=datetime.now(UTC))
+    plan, recorded, logged = result.plan, result.recorded, result.decisions_logged
     summary = plan.summary()
     record_run(engine, context.run_id, kind="sync", flags=flags,
                stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back)}})
