@@ -186,20 +186,20 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
         in_window = _WindowFilter(window)
         seen: array[int] | None = array("q") if window.tombstones else None
         stats = load_records(engine, spec.source, entity.entity, in_window(extraction.records),
-                             run_id=context.run_id, batch_size=config.batch_size, seen_ids=seen)
+                             run_id=context.run.run_id, batch_size=config.batch_size, seen_ids=seen)
 
         tombstones = 0
         if seen is not None:
             if stats.fetched:
-                tombstones = mark_deleted(engine, spec.source, entity.entity, seen, context.run_id)
+                tombstones = mark_deleted(engine, spec.source, entity.entity, seen, context.run.run_id)
             else:
                 context.log.warning("the source served no records at all: not tombstoning anything, "
                                     "an empty answer is likelier an API or permission problem than an empty system")
         stored_mark = high_water
         if window.advances_watermark and stats.max_modified_at is not None:
-            stored_mark = set_high_water(engine, spec.source, entity.entity, stats.max_modified_at, context.run_id)
+            stored_mark = set_high_water(engine, spec.source, entity.entity, stats.max_modified_at, context.run.run_id)
         if stats.rejected:
-            context.log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {context.run_id}")
+            context.log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {context.run.run_id}")
 
         calls = extraction.stats
         return dg.MaterializeResult(metadata={

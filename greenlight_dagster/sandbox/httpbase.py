@@ -87,6 +87,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            # A real server confirms "Connection: close"; without it a client may put the socket back
+            # in its pool and reuse it after we closed it ("Remote end closed connection").
+            self.send_header("Connection", "close")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
