@@ -1,0 +1,89 @@
+"""The schedule, the SF job-change sensor and the run-failure recorder decide exactly once per event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+from sqlalchemy import Engine, text
+
+from greenlight_dagster.defs.automation import business_hours_sync
+from greenlight_dagster.defs.automation.schedules import BUSINESS_HOURS_CRON
+from greenlight_dagster.defs.automation.sensors import record_run_failures, sf_job_changes
+from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.sandbox.runner import Sandbox
+
+
+def test_schedule_runs_todays_partition_with_the_tick_as_run_key() -> None:
+    tick = datetime(2026, 1, 5, 12, 30, tzinfo=UTC)
+    request = business_hours_sync(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert isinstance(request, dg.RunRequest)
+    assert request.run_key == "sync-2026-01-05T12:30"
+    assert request.partition_key == "2026-01-05"
+    assert BUSINESS_HOURS_CRON == "*/30 12-23 * * 1-5"
+    assert business_hours_sync.execution_timezone == "UTC"
+    assert business_hours_sync.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def _sf_resource(sandbox: Sandbox) -> ServiceFusionResource:
+    env = sandbox.env()
+    return ServiceFusionResource(base_url=env["GREENLIGHT_SF_BASE_URL"], token_url=env["GREENLIGHT_SF_TOKEN_URL"],
+                                 client_id=env["GREENLIGHT_SF_CLIENT_ID"],
+                                 client_secret=env["GREENLIGHT_SF_CLIENT_SECRET"], rate_limit_per_minute=6000)
+
+
+def _evaluate(cursor: str | None, resource: ServiceFusionResource) -> tuple[object, str | None]:
+    context = dg.build_sensor_context(cursor=cursor, resources={"servicefusion": resource})
+    result = sf_job_changes(context)
+    return result, context.cursor
+
+
+def test_sf_sensor_requests_one_sync_per_job_change(fresh_sandbox: Sandbox) -> None:
+    resource = _sf_resource(fresh_sandbox)
+    first, cursor = _evaluate(None, resource)
+    assert isinstance(first, dg.SkipReason) and "cursor initialised" in str(first.skip_message)
+    assert cursor is not None
+
+    quiet, same_cursor = _evaluate(cursor, resource)
+    assert isinstance(quiet, dg.SkipReason) and same_cursor == cursor
+
+    job_id = fresh_sandbox.state.snapshot()["servicefusion"]["jobs"][0]["id"]
+    fresh_sandbox.state.patch("servicefusion", "jobs", job_id, {"status": "Completed"})
+    request, moved = _evaluate(cursor, resource)
+    assert isinstance(request, dg.RunRequest)
+    assert moved is not None and moved > cursor
+    assert request.run_key == f"sf-jobs-{moved}"
+
+    again, _ = _evaluate(moved, resource)
+    assert isinstance(again, dg.SkipReason), "the same change must not request a second sync"
+
+
+def test_failed_runs_are_recorded_in_the_error_log(warehouse_engine: Engine) -> None:
+    @dg.op
+    def explode() -> None:
+        raise RuntimeError("PropertyWare answered 503 three times")
+
+    @dg.job
+    def doomed() -> None:
+        explode()
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = doomed.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    context = dg.build_run_status_sensor_context(
+        sensor_name="record_run_failures", dagster_instance=instance, dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    ).for_run_failure()
+    record_run_failures(context, warehouse=WarehouseResource())
+    with warehouse_engine.connect() as conn:
+        row = conn.execute(text("select source, entity, reason from ops.error_log where run_id = :r"),
+                           {"r": result.run_id}).one()
+    assert row.source == "dagster" and row.entity == "doomed"
+    assert "explode" in row.reason
+
+
+@pytest.mark.parametrize("sensor", [sf_job_changes, record_run_failures])
+def test_sensors_have_descriptions(sensor: dg.SensorDefinition) -> None:
+    assert sensor.description
