@@ -1,0 +1,175 @@
+"""The whole cycle end to end: the ``sync`` job on a fresh sandbox world converges in ONE run.
+
+A fresh ``small`` world has a portfolio with no SF customer, its lease tenants (children of
+that customer) and its open work orders (jobs on that customer). One sync must create them
+all - the portfolio first, then the tenants and jobs planned against the SF id the ledger just
+recorded - so the next sync creates nothing (decision 0005). Assertions read the sandbox (its
+records and request log), never our own counters, except the ledger's leftovers and the plan's
+hold reasons, which are what an operator sees.
+
+Runs the real job (ingest -> dbt build -> reconcile -> push) in process on the session
+warehouse, whose raw, ops and snapshot tables are emptied first: other tests land rows there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+import pytest
+from sqlalchemy import Engine, text
+
+from greenlight_dagster.core.dedup import stamped_work_order_ids
+from greenlight_dagster.core.statuses import in_open_list
+from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster.warehouse.tables import RAW_TABLES
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+SF_RATE_LIMIT = 6000
+#: Hold reasons that need a person or new data, not another sync: what may be left after one run.
+SETTLED_HOLDS = {"held.status_not_open", "held.unit_routing", "held.duplicate", "held.unmapped_status"}
+
+
+@pytest.fixture
+def clean_warehouse(warehouse_engine: Engine) -> Engine:
+    """Empty landing zone, ledger, run records, flags and dbt snapshots: a first sync on a fresh world."""
+    with warehouse_engine.begin() as conn:
+        names: list[str] = list(conn.execute(text(
+            "select table_name from information_schema.tables where table_schema = 'snapshots' "
+            "and table_type = 'BASE TABLE'")).scalars())
+        snapshots = [f'snapshots."{name}"' for name in names]
+        tables = [f"raw.{t.name}" for t in RAW_TABLES.values()] + snapshots + [
+            "ops.sync_ledger", "ops.dead_letter", "ops.duplicate_detection_log", "ops.watermarks", "ops.error_log",
+            "ops.sync_runs", "ops.flags"]
+        conn.execute(text(f"truncate {', '.join(tables)} restart identity"))
+    return warehouse_engine
+
+
+@pytest.fixture
+def sandbox(clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A fresh small world (seed 0) with the sync's environment pointed at it, pushes on."""
+    with Sandbox(seed=0, scale="small", sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}) as running:
+        for name, value in running.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE", str(SF_RATE_LIMIT))
+        monkeypatch.setenv("GREENLIGHT_DRY_RUN", "false")
+        monkeypatch.setenv("GREENLIGHT_ENABLE_SERVICE_FUSION", "true")
+        monkeypatch.setenv("GREENLIGHT_SAFE_MODE_MAX_CREATES", "100000")
+        yield running
+
+
+def run_sync(sandbox: Sandbox) -> tuple[dg.ExecuteInProcessResult, list[dict[str, Any]]]:
+    """One ``sync`` run for today's partition; with the requests the sandbox received during it."""
+    # Imported here: loading every definition (and the dbt manifest) is not a collection-time cost.
+    from greenlight_dagster.definitions import defs
+    from greenlight_dagster.defs.ingest import latest_partition_key
+
+    seen = len(sandbox.state.request_log())
+    result = defs.resolve_job_def("sync").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key=latest_partition_key(), raise_on_error=False)
+    failures = [event.message for event in result.all_events if event.is_step_failure]
+    assert result.success, f"sync failed: {failures}"
+    return result, sandbox.state.request_log(since=seen)
+
+
+def sf_creates(requests: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(r["operation"] for r in requests
+                   if r["server"] == "sf" and r["method"] == "POST" and r["operation"] in ("/customers", "/jobs"))
+
+
+def pw_writes(requests: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(r["operation"] for r in requests if r["server"] == "pw" and r["operation"] in (
+        "updateWorkOrder", "closeWorkOrder", "attachNoteToWorkOrder"))
+
+
+def plan_summary(engine: Engine, run_id: str) -> dict[str, int]:
+    """The push plan's counts of a run (writes by operation, holds by reason), as recorded in ops.sync_runs."""
+    with engine.connect() as conn:
+        stats: dict[str, Any] = conn.execute(text("select stats from ops.sync_runs where run_id = :id"),
+                                             {"id": run_id}).scalar_one()
+    return {key: value for key, value in stats["push_plan"].items() if key.startswith(("held.", "sf.", "pw."))}
+
+
+def jobs_by_work_order(sandbox: Sandbox) -> dict[int, list[int]]:
+    jobs: dict[int, list[int]] = {}
+    for job in sandbox.state.snapshot()["servicefusion"]["jobs"]:
+        for wo_id in stamped_work_order_ids(job):
+            jobs.setdefault(wo_id, []).append(job["id"])
+    return jobs
+
+
+def ledger_states(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("select state, count(*) from ops.sync_ledger group by state")).all())
+
+
+def test_one_sync_creates_everything_and_the_next_creates_nothing(sandbox: Sandbox, clean_warehouse: Engine) -> None:
+    fixture = sandbox.fixture
+    planted = fixture["_planted"]
+    misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
+    already_in_sf_unstamped = {p["workOrderID"] for p in planted["sf_unstamped_duplicate_jobs"]}
+    open_work_orders = {w["id"] for w in fixture["propertyware"]["workOrders"] if in_open_list(w["status"])}
+    expected = open_work_orders - misrouted - already_in_sf_unstamped
+    new_portfolios = {p["id"] for p in fixture["propertyware"]["portfolios"]} - {
+        m["pwID"] for m in planted["sf_customer_matches"] if m["pwEntity"] == "portfolios"}
+    assert new_portfolios, "the world must need a portfolio customer, or this test proves nothing"
+
+    first, requests = run_sync(sandbox)
+    jobs = jobs_by_work_order(sandbox)
+    assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
+    assert not misrouted & set(jobs), "a work order the unit rule flagged got an SF job"
+    assert not already_in_sf_unstamped & set(jobs), "a work order SF already has (unstamped) got a second job"
+    assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
+    customers = sandbox.state.snapshot()["servicefusion"]["customers"]
+    new_customer_ids = {c["id"] for c in customers if c["id"] not in {x["id"] for x in
+                                                                    fixture["servicefusion"]["customers"]}}
+    children = [c for c in customers if c["id"] in new_customer_ids and c.get("parent_customer")]
+    assert children, "lease tenants are created as children in the same run as their parent"
+    assert sf_creates(requests)["/customers"] == len(new_customer_ids)
+    assert plan_summary(clean_warehouse, first.run_id).get("held.awaiting_customer", 0) > 0, (
+        "the first plan lists what waits for a customer created in the run")
+
+    second, requests = run_sync(sandbox)
+    assert sf_creates(requests) == Counter(), "the second sync created something: the first did not converge"
+    assert set(plan_summary(clean_warehouse, second.run_id)) <= SETTLED_HOLDS | {"pw.update_work_order"}
+    assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}, "writes left planned, failed or dead"
+    assert jobs_by_work_order(sandbox) == jobs
+
+    wo_id, (job_id,) = min(jobs.items())
+    sandbox.state.patch("servicefusion", "jobs", job_id, {"status": "Completed"})
+    _, requests = run_sync(sandbox)
+    assert pw_writes(requests)["closeWorkOrder"] == 1
+    assert sf_creates(requests) == Counter()
+    closed = next(w for w in sandbox.state.snapshot()["propertyware"]["workOrders"] if w["id"] == wo_id)
+    assert not in_open_list(closed["status"]), f"work order {wo_id} is still {closed['status']}"
+
+
+def test_dry_run_sends_nothing_and_previews_every_create(sandbox: Sandbox, clean_warehouse: Engine,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREENLIGHT_DRY_RUN", "true")
+    result, requests = run_sync(sandbox)
+    assert sf_creates(requests) == Counter() and pw_writes(requests) == Counter()
+    assert [r for r in requests if r["server"] == "sf" and r["method"] == "POST"
+            and r["operation"] != "/oauth/access_token"] == []
+
+    with clean_warehouse.connect() as conn:
+        planned: Counter[str] = Counter(conn.execute(text(
+            "select operation from ops.sync_ledger where state = 'planned'")).scalars())
+    summary = plan_summary(clean_warehouse, result.run_id)
+    assert planned["create_customer"] == summary["sf.create_customer"] > 0
+    assert planned["create_job"] == summary["sf.create_job"] > 0
+
+    preview = next(event.step_materialization_data.materialization.metadata["preview"]
+                   for event in result.get_asset_materialization_events()
+                   if event.step_materialization_data.materialization.asset_key == dg.AssetKey(
+                       ["reconcile", "push_plan"]))
+    assert isinstance(preview, dg.TableMetadataValue)
+    rows = [record.data for record in preview.records]
+    assert not any(row["will_send"] for row in rows)
+    waiting = [row for row in rows if str(row["detail"]).startswith("awaiting_customer: waits for customer portfolio-")]
+    assert {row["operation"] for row in waiting} == {"create_customer", "create_job"}, (
+        "tenants and jobs of the new portfolio are previewed as waiting for it, never as sends")
+    assert all(row["action"] == "hold" for row in waiting)
