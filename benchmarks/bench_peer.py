@@ -1,0 +1,177 @@
+"""Peer comparison: our raw ingestion + dbt snapshots vs dlt (scd2 merge), same data, same Postgres, same run.
+
+    .venv/bin/python benchmarks/bench_peer.py [--scale medium] [--repeat 3]
+
+Both pipelines read the same sandbox world (latency off, SF limit out of the way, for both)
+into the same embedded PostgreSQL server, ours into ``raw.*`` + the dbt snapshot schemas,
+dlt into its own dataset (``peer_dlt``). Each is one child process measured the same way
+(`common.run_child`: wall time, peak RSS of the whole process tree - our dbt subprocess and
+dlt's normalize/load workers included):
+
+* **ours**: one Dagster run of the ``sync`` job's subset that ends at the SCD2 snapshots: the
+  eleven raw assets, the staging views and the four ``snap_*`` snapshots (dbt tests left out,
+  as dlt runs none);
+* **dlt**: `benchmarks/peers/dlt_pipeline.py`, written by dlt's docs (see its docstring).
+
+Two phases per repeat, because SCD2 cost lives in both: the **initial** load into empty
+schemas, then an **incremental** run after 1 % of every incremental entity changed
+(`bench_ingest.change_one_percent`). The order of the two pipelines alternates between
+repeats so neither always runs on a warmer machine. Ratios are ours ÷ dlt's: below 1 is better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_daily_sync import FAST_SF_RATE, RATE_LIMIT_ENV, BenchWorld, traversable_tempdir
+from benchmarks.bench_ingest import change_one_percent, empty_landing_zone
+from benchmarks.common import MIB, Figure, Spread, print_table, run_child, write_results
+
+PEER_SCRIPT = Path(__file__).resolve().parent / "peers" / "dlt_pipeline.py"
+DATASET = "peer_dlt"
+#: Schemas a reset keeps (migrations own raw/ops; everything else is dbt's or dlt's and is rebuilt).
+KEPT_SCHEMAS = ("raw", "ops", "public", "information_schema")
+
+
+# ---------------------------------------------------------------- the child: our pipeline up to the snapshots
+
+def child_ours() -> None:
+    """One run of the sync job's subset raw -> staging -> snapshots (no checks); prints a JSON line."""
+    import time
+
+    import dagster as dg
+
+    from greenlight_dagster.definitions import defs
+    from greenlight_dagster.defs.automation import SYNC_JOB_NAME
+    from greenlight_dagster.defs.ingest import latest_partition_key
+
+    began = time.perf_counter()
+    graph = defs.resolve_asset_graph()
+    snapshots = [key for key in graph.get_all_asset_keys() if key.path[-1].startswith("snap_")]
+    keys = dg.AssetSelection.assets(*snapshots).upstream().resolve(graph)
+    job = defs.resolve_job_def(SYNC_JOB_NAME).get_subset(asset_selection=set(keys), asset_check_selection=set())
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, partition_key=latest_partition_key(),
+                                        raise_on_error=False, tags={"greenlight/trigger": "benchmark"})
+    print(json.dumps({"seconds": time.perf_counter() - began, "success": result.success, "assets": len(keys),
+                      "snapshots": len(snapshots)}))
+
+
+# ---------------------------------------------------------------- the parent
+
+@dataclass(frozen=True)
+class Measured:
+    pipeline: str  # ours | dlt
+    phase: str  # initial | incremental
+    seconds: float  # whole child process
+    inner_seconds: float  # the pipeline alone, as the child timed it (interpreter and imports excluded)
+    peak_rss_bytes: int
+
+
+def reset(url: str, pipelines_dir: Path) -> None:
+    """Empty landing zone, no dbt or dlt schemas, no dlt state: the next runs are first loads."""
+    engine = create_engine(url)
+    try:
+        empty_landing_zone(engine)
+        with engine.begin() as conn:
+            schemas = conn.execute(text("select nspname from pg_namespace where nspname not like 'pg\\_%'")).scalars()
+            for schema in [s for s in schemas if s not in KEPT_SCHEMAS]:
+                conn.execute(text(f'drop schema "{schema}" cascade'))
+    finally:
+        engine.dispose()
+    shutil.rmtree(pipelines_dir, ignore_errors=True)
+
+
+def measure(pipeline: str, phase: str, env: dict[str, str], pipelines_dir: Path) -> Measured:
+    cmd = ([sys.executable, str(Path(__file__).resolve()), "--child-ours"] if pipeline == "ours"
+           else [sys.executable, str(PEER_SCRIPT), "--pipelines-dir", str(pipelines_dir), "--dataset", DATASET])
+    child = run_child(cmd, env=env)
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    if report.get("success") is False or report.get("failed_jobs"):
+        raise RuntimeError(f"{pipeline} {phase} run failed: {report}")
+    return Measured(pipeline, phase, child.seconds, float(report["seconds"]), child.peak_rss_bytes)
+
+
+def run(*, scale: str = "medium", repeat: int = 3, log: Any = print) -> list[Measured]:
+    """``repeat`` x (reset, both initial loads, 1 % change, both incremental runs), order alternating."""
+    results: list[Measured] = []
+    with BenchWorld(scale=scale) as world:
+        assert world.sandbox is not None
+        env = {**world.env, **world.sandbox.env(), RATE_LIMIT_ENV: str(FAST_SF_RATE)}
+        url = env["GREENLIGHT_WAREHOUSE_URL"]
+        pipelines_dir = traversable_tempdir("glbp-")
+        try:
+            for n in range(repeat):
+                order = ("ours", "dlt") if n % 2 == 0 else ("dlt", "ours")
+                reset(url, pipelines_dir)
+                for pipeline in order:
+                    results.append(measure(pipeline, "initial", env, pipelines_dir))
+                    log(f"peer: repeat {n + 1}: {results[-1]}")
+                change_one_percent(world.sandbox, n)
+                for pipeline in order:
+                    results.append(measure(pipeline, "incremental", env, pipelines_dir))
+                    log(f"peer: repeat {n + 1}: {results[-1]}")
+        finally:
+            shutil.rmtree(pipelines_dir, ignore_errors=True)
+    return results
+
+
+def _of(results: list[Measured], pipeline: str, phase: str, attr: str) -> Spread:
+    return Spread.of([float(getattr(r, attr)) for r in results if r.pipeline == pipeline and r.phase == phase])
+
+
+def figures(results: list[Measured]) -> list[Figure]:
+    """Ours ÷ dlt's, per phase: wall time and peak RSS of the process tree (target: below 1)."""
+    out = []
+    for phase in ("initial", "incremental"):
+        ours_s, dlt_s = _of(results, "ours", phase, "seconds"), _of(results, "dlt", phase, "seconds")
+        ours_m, dlt_m = _of(results, "ours", phase, "peak_rss_bytes"), _of(results, "dlt", phase, "peak_rss_bytes")
+        ours_i, dlt_i = _of(results, "ours", phase, "inner_seconds"), _of(results, "dlt", phase, "inner_seconds")
+        time_ratio = statistics.median(
+            [o / d for o, d in zip(ours_s.runs, dlt_s.runs, strict=True)])
+        rss_ratio = statistics.median([o / d for o, d in zip(ours_m.runs, dlt_m.runs, strict=True)])
+        inner_ratio = statistics.median([o / d for o, d in zip(ours_i.runs, dlt_i.runs, strict=True)])
+        n = len(ours_s.runs)
+        out += [
+            Figure(f"peer, {phase}: wall time ours / dlt (n={n})",
+                   f"{ours_s.median:.0f} s / {dlt_s.median:.0f} s = x{time_ratio:.2f}", "< 1", time_ratio < 1),
+            Figure(f"peer, {phase}: peak RSS ours / dlt",
+                   f"{ours_m.median / MIB:.0f} / {dlt_m.median / MIB:.0f} MiB = x{rss_ratio:.2f}", "< 1",
+                   rss_ratio < 1),
+            Figure(f"  {phase}: pipeline time alone (no interpreter/imports) ours / dlt",
+                   f"{ours_i.median:.0f} s / {dlt_i.median:.0f} s = x{inner_ratio:.2f}", "-"),
+        ]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=("small", "medium", "large"), default="medium")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child-ours", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_ours:
+        child_ours()
+        return 0
+    results = run(scale=args.scale, repeat=args.repeat)
+    table = figures(results)
+    print_table(f"Peer: ours vs dlt scd2 ({args.scale}, same server, load {os.getloadavg()[0]:.1f})", table)
+    print(f"written to {write_results('peer', table, {'runs': [asdict(r) for r in results]})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

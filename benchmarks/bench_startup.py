@@ -1,0 +1,136 @@
+"""Start-up: time to load the Definitions, and from `greenlight dev` (what `make dev` runs) to a served UI.
+
+    .venv/bin/python benchmarks/bench_startup.py [--repeat 5]
+
+* **Definitions**: ``import greenlight_dagster.definitions`` in a fresh interpreter, timed
+  inside it (the import alone) and from outside (interpreter start included: what every run
+  worker, code server and CLI call pays). Repeated; the first run may pay cold disk caches.
+* **UI**: ``greenlight dev`` on a free 127.0.0.1 port with ``GREENLIGHT_DATA_DIR`` in a
+  world-traversable temp dir (the embedded server runs as an unprivileged user under root),
+  polled until ``/server_info`` answers. The first start in an empty data dir is *cold*
+  (initdb, migrations, a generated sandbox world); the next starts in the same dir are *warm*.
+  Every start is stopped the way Ctrl-C stops it (SIGINT to its process group) and waited for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_daily_sync import traversable_tempdir
+from benchmarks.common import MIB, Figure, Spread, print_table, run_child, write_results
+
+UI_TIMEOUT_SECONDS = 300
+_IMPORT_PROBE = ("import json, time; began = time.perf_counter(); import greenlight_dagster.definitions; "
+                 "print(json.dumps({'import_seconds': time.perf_counter() - began}))")
+#: Variables that would point a child at another warehouse or instance than its own data dir.
+_FOREIGN = ("GREENLIGHT_WAREHOUSE_URL", "GREENLIGHT_DAGSTER_STORAGE_URL", "DAGSTER_HOME")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in _FOREIGN}, **extra}
+
+
+def definitions_load(repeat: int) -> tuple[Spread, Spread, Spread]:
+    """(import seconds, whole-process seconds, peak RSS MiB) of loading the Definitions in a fresh interpreter."""
+    imports, wall, rss = [], [], []
+    for _ in range(repeat):
+        child = run_child([sys.executable, "-c", _IMPORT_PROBE], env=clean_env())
+        imports.append(json.loads(child.stdout.strip().splitlines()[-1])["import_seconds"])
+        wall.append(child.seconds)
+        rss.append(child.peak_rss_bytes / MIB)
+    return Spread.of(imports), Spread.of(wall), Spread.of(rss)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def time_to_ui(data_dir: Path) -> float:
+    """Seconds from starting ``greenlight dev`` to ``/server_info`` answering; the server is stopped after."""
+    port = free_port()
+    began = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster.cli", "dev", "--port", str(port)],
+                            env=clean_env(GREENLIGHT_DATA_DIR=str(data_dir)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while proc.poll() is None and time.perf_counter() - began < UI_TIMEOUT_SECONDS:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
+                    return time.perf_counter() - began
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"greenlight dev did not serve /server_info within {UI_TIMEOUT_SECONDS} s "
+                           f"(exit code {proc.poll()})")
+    finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C to the whole group, then wait; SIGKILL only if it does not exit in 90 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def ui_start(warm_repeat: int) -> tuple[float, Spread]:
+    """(cold start seconds, warm starts) in one temporary data dir, removed afterwards."""
+    root = traversable_tempdir("glbs-")
+    try:
+        cold = time_to_ui(root / "d")
+        warm = Spread.of([time_to_ui(root / "d") for _ in range(warm_repeat)])
+        return cold, warm
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(repeat: int = 5, warm_repeat: int = 2) -> tuple[list[Figure], dict[str, object]]:
+    imports, wall, rss = definitions_load(repeat)
+    cold, warm = ui_start(warm_repeat)
+    table = [
+        Figure(f"Definitions load: import in a fresh interpreter (n={repeat})",
+               f"{imports.median:.1f} s ({imports.min:.1f}-{imports.max:.1f})", "-"),
+        Figure("  same, whole process (interpreter start included)",
+               f"{wall.median:.1f} s ({wall.min:.1f}-{wall.max:.1f}); {rss.median:.0f} MiB", "-"),
+        Figure("greenlight dev -> /server_info, cold (empty data dir: initdb, world generation)", f"{cold:.0f} s",
+               "-"),
+        Figure(f"greenlight dev -> /server_info, warm (n={warm_repeat})",
+               f"{warm.median:.0f} s ({warm.min:.0f}-{warm.max:.0f})", "-"),
+    ]
+    return table, {"import_seconds": imports.runs, "process_seconds": wall.runs, "rss_mib": rss.runs,
+                   "ui_cold_seconds": cold, "ui_warm_seconds": warm.runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="Definitions loads")
+    parser.add_argument("--warm-repeat", type=int, default=2, help="warm UI starts after the cold one")
+    args = parser.parse_args(argv)
+    table, raw = run(args.repeat, args.warm_repeat)
+    print_table(f"Start-up (load {os.getloadavg()[0]:.1f})", table)
+    print(f"written to {write_results('startup', table, raw)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Peer pipelines the benchmarks compare against (bench_peer.py)."""
