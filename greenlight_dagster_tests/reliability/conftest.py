@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from greenlight_dagster_tests.reliability.harness import isolated_database, warehouse_in_force
+from greenlight_dagster_tests.reliability.harness import (
+    Fingerprint,
+    converge,
+    isolated_database,
+    warehouse_in_force,
+    world,
+)
 from greenlight_dagster_tests.reliability.report import REPORT_KEY, REPORT_PATH, ReliabilityReport, is_full_run
 
 
@@ -39,3 +45,12 @@ def isolated_warehouse(warehouse_url: URL) -> Iterator[Engine]:
     """A fresh, migrated database on the session's server, in force for this test only."""
     with isolated_database(warehouse_url) as url, warehouse_in_force(url) as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def baseline(warehouse_url: URL) -> Fingerprint:
+    """The converged state of a fault-free sync of the shared world: what every faulty scenario must reach."""
+    with world(warehouse_url) as clean:
+        cycles = converge(clean.sandbox, max_cycles=3)
+        assert cycles[-1].success and cycles[-1].writes == 0, f"the fault-free sync did not converge: {cycles}"
+        return clean.fingerprint()

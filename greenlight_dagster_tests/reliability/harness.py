@@ -8,14 +8,25 @@ PostgreSQL server, created empty, migrated by the sync itself and dropped afterw
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
+import dagster as dg
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
+from greenlight_dagster.core.dedup import stamped_work_order_ids
+from greenlight_dagster.defs.ingest import latest_partition_key
+from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse import connection, migrate
 
 
@@ -55,3 +66,218 @@ def warehouse_in_force(url: URL) -> Iterator[Engine]:
         else:
             os.environ[connection.WAREHOUSE_URL_ENV] = saved
         connection.warehouse_url.cache_clear()
+
+
+# ---------------------------------------------------------------- the sync against one world
+
+#: Pushes on, to the sandbox only; the sandbox's SF allows 100x the real rate so cycles take seconds.
+SF_RATE_LIMIT = 6000
+SYNC_FLAGS = {"GREENLIGHT_DRY_RUN": "false", "GREENLIGHT_ENABLE_SERVICE_FUSION": "true",
+              "GREENLIGHT_SAFE_MODE_MAX_CREATES": "100000", "GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE": str(SF_RATE_LIMIT)}
+#: Requests that change SF or PW: a cycle that sends none of these (and succeeds) is converged.
+WRITES = {("sf", "/customers"), ("sf", "/jobs"), ("pw", "updateWorkOrder"), ("pw", "closeWorkOrder"),
+          ("pw", "attachNoteToWorkOrder"), ("pw", "createWorkOrder")}
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One sync run: did it succeed, what failed, how many writes reached the sandbox, retries spent."""
+
+    success: bool
+    failures: tuple[str, ...]
+    writes: int
+    retries: int
+    seconds: float
+
+
+def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
+    """Everything a sync process needs to talk to ``sandbox`` with pushes on."""
+    return {**sandbox.env(), **SYNC_FLAGS}
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the block (in-process Dagster resources read ``dg.EnvVar`` from os.environ)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def count_writes(requests: list[dict[str, Any]]) -> int:
+    return sum(1 for r in requests if (r["server"], r["operation"]) in WRITES and r["method"] == "POST")
+
+
+def run_cycle(sandbox: Sandbox) -> Cycle:
+    """One ``sync`` run for today's partition, in process, on an ephemeral instance."""
+    from greenlight_dagster.definitions import defs
+
+    began = time.monotonic()
+    seen = len(sandbox.state.request_log())
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("sync").execute_in_process(
+            instance=instance, partition_key=latest_partition_key(), raise_on_error=False)
+    retries = sum(int(m.metadata["retries"].value) for m in (
+        e.step_materialization_data.materialization for e in result.get_asset_materialization_events())
+        if "retries" in m.metadata)
+    return Cycle(result.success, tuple(e.message or "" for e in result.all_events if e.is_step_failure),
+                 count_writes(sandbox.state.request_log(since=seen)), retries, time.monotonic() - began)
+
+
+def converge(sandbox: Sandbox, max_cycles: int) -> list[Cycle]:
+    """Run cycles until one succeeds without writing anything (or ``max_cycles``)."""
+    cycles: list[Cycle] = []
+    while len(cycles) < max_cycles:
+        cycles.append(run_cycle(sandbox))
+        if cycles[-1].success and cycles[-1].writes == 0:
+            break
+    return cycles
+
+
+# ---------------------------------------------------------------- fingerprints
+
+#: Keys the servers assign (ids, numbers, clock stamps, the per-instance user name): they differ between
+#: two runs of the same seed by construction, so they are left out of the content compared. A
+#: reference between SF records is compared through the name it resolves to (``customer_name``),
+#: which is kept. PW ids are chosen by the fixture, not the server, so they are kept.
+SF_ASSIGNED = frozenset({"id", "number", "customer_id", "created_at", "updated_at", "closed_at"})
+PW_ASSIGNED = frozenset({"lastModifiedDateTime", "createdDateTime", "createdBy"})
+#: Mart columns holding SF-assigned ids, surrogate keys derived from them, or load/snapshot times.
+MART_EXCLUDED = re.compile(r"(^|_)(sf_)?(job|customer|parent_customer)_(id|number|key)$|_key$|_sk$|_at$"
+                           r"|^valid_(from|to)$|^dbt_|^_|run_id$|version_id$|^number$|^job_number$")
+
+
+def _strip(value: Any, excluded: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v, excluded) for k, v in value.items() if k not in excluded}
+    if isinstance(value, list):
+        return [_strip(v, excluded) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Per table: the multiset of its records' stable content (canonical JSON strings)."""
+
+    tables: dict[str, Counter[str]]
+
+    def checksums(self) -> dict[str, str]:
+        return {name: hashlib.sha256("\n".join(sorted(rows.elements())).encode()).hexdigest()[:12]
+                for name, rows in self.tables.items()}
+
+    def diff(self, other: Fingerprint) -> tuple[int, int]:
+        """(records of ``self`` missing from ``other``, records of ``other`` beyond ``self``) over all tables."""
+        lost = extra = 0
+        for name in self.tables.keys() | other.tables.keys():
+            mine, theirs = self.tables.get(name, Counter()), other.tables.get(name, Counter())
+            lost += sum((mine - theirs).values())
+            extra += sum((theirs - mine).values())
+        return lost, extra
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def fingerprint(sandbox: Sandbox, engine: Engine) -> Fingerprint:
+    """The SF and PW sandbox state and every ``marts`` table, stable content only (see the constants)."""
+    snapshot = sandbox.state.snapshot()
+    tables: dict[str, Counter[str]] = {}
+    for system, excluded in (("servicefusion", SF_ASSIGNED), ("propertyware", PW_ASSIGNED)):
+        for name, records in snapshot[system].items():
+            if isinstance(records, list):
+                tables[f"{system}.{name}"] = Counter(_canonical(_strip(r, excluded)) for r in records)
+    with engine.connect() as conn:
+        marts = conn.execute(text("select table_name from information_schema.tables where table_schema = 'marts'"
+                                  " and table_type = 'BASE TABLE' order by table_name")).scalars().all()
+        for name in marts:
+            rows = conn.execute(text(f'select to_jsonb(t) from marts."{name}" t')).scalars()
+            tables[f"marts.{name}"] = Counter(
+                _canonical({k: v for k, v in row.items() if not MART_EXCLUDED.search(k)}) for row in rows)
+    return Fingerprint(tables)
+
+
+def duplicate_jobs(sandbox: Sandbox) -> int:
+    """SF jobs beyond the first per PW work order (the invariant: at most one, ever)."""
+    per_work_order = Counter(wo for job in sandbox.state.snapshot()["servicefusion"]["jobs"]
+                             for wo in stamped_work_order_ids(job))
+    return sum(n - 1 for n in per_work_order.values() if n > 1)
+
+
+@dataclass(frozen=True)
+class LedgerAccount:
+    """Where every intended write ended up; ``unaccounted`` must be zero."""
+
+    states: dict[str, int]
+    dead_without_reason: int
+
+    @property
+    def unaccounted(self) -> int:
+        """Entries neither done, nor dead with a reason, nor parked for an operator ("attention")."""
+        return sum(n for state, n in self.states.items() if state not in ("done", "dead", "attention")) + \
+            self.dead_without_reason
+
+
+def ledger_account(engine: Engine) -> LedgerAccount:
+    with engine.connect() as conn:
+        states = dict(conn.execute(text("select state, count(*) from ops.sync_ledger group by state")).all())
+        orphans = conn.execute(text(
+            "select count(*) from ops.sync_ledger l where l.state = 'dead' and not exists ("
+            " select 1 from ops.dead_letter d where d.ledger_id = l.id and coalesce(d.reason, '') <> '')")).scalar()
+    return LedgerAccount(states, int(orphans or 0))
+
+
+# ---------------------------------------------------------------- chaos
+
+#: The write operations a lost answer hurts most: the request is applied, then the connection drops.
+COMMIT_THEN_DROP = (("sf", "POST /jobs"), ("sf", "POST /customers"), ("pw", "updateWorkOrder"),
+                    ("pw", "closeWorkOrder"))
+TRANSPORT_MIX = ("reset", "error", "rate_limit", "latency")
+LATENCY_MS = 300
+
+
+def chaos_rules(rate: float, seed: int) -> list[dict[str, Any]]:
+    """Fault rules putting about ``rate`` of every call on both servers at risk, seeded.
+
+    Each of reset / 5xx / 429 / latency spike takes a quarter of ``rate`` on every operation,
+    and the write operations also meet commit-then-drop at ``rate``.
+    """
+    rules = [{"server": server, "operation": "*", "kind": kind, "rate": rate / len(TRANSPORT_MIX),
+              "ms": LATENCY_MS if kind == "latency" else 0, "seed": seed + i}
+             for server in ("pw", "sf") for i, kind in enumerate(TRANSPORT_MIX)]
+    rules += [{"server": server, "operation": operation, "kind": "commit_then_drop", "rate": rate,
+               "seed": seed + 10 + i} for i, (server, operation) in enumerate(COMMIT_THEN_DROP)]
+    return rules
+
+
+# ---------------------------------------------------------------- one world
+
+#: Every scenario syncs the same world, so all compare with one fault-free baseline.
+SEED = 7
+SCALE = "small"
+
+
+@dataclass
+class World:
+    """A sandbox world of `SEED` and its own warehouse, with the sync's environment in force."""
+
+    sandbox: Sandbox
+    engine: Engine
+
+    def fingerprint(self) -> Fingerprint:
+        return fingerprint(self.sandbox, self.engine)
+
+
+@contextmanager
+def world(server_url: URL) -> Iterator[World]:
+    """A started sandbox of `SEED`/`SCALE` and an isolated warehouse; everything stopped and dropped on exit."""
+    with isolated_database(server_url) as url, warehouse_in_force(url) as engine, \
+            Sandbox(seed=SEED, scale=SCALE, sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}) as sandbox, \
+            environment(sandbox_env(sandbox)):
+        yield World(sandbox, engine)
