@@ -1,0 +1,1 @@
+"""Security tests: secrets never leak, a secret scan, least-privilege roles, dependency audit, SSM (issue 7)."""
