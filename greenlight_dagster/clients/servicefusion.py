@@ -255,6 +255,15 @@ class ServiceFusionClient:
         return [item for item in self._iter_items("/jobs", params)
                 if isinstance(item, dict) and as_text(item.get("po_number")) == wanted]
 
+    def find_customers_by_name(self, name: str) -> list[dict[str, Any]]:
+        """Customers whose name contains ``name`` (SF's ``filters[name]`` is a partial match), with their
+        custom fields: one request where reading every customer would take one per 50."""
+        wanted = name.strip()
+        if not wanted:
+            raise ValueError("name must not be blank: the partial-match filter would return every customer")
+        params = {"sort": "id", "filters[name]": wanted, "expand": "custom_fields"}
+        return [item for item in self._iter_items("/customers", params) if isinstance(item, dict)]
+
     def get_job(self, job_id: int) -> dict[str, Any] | None:
         """One job with its custom fields, techs and notes; None when SF has no such job."""
         try:

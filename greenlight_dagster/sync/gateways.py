@@ -5,8 +5,10 @@ record on the target:
 
 * **SF job** - ``GET /jobs?filters[po_number]=PW-<id>``; the filter is a partial match, so only
   jobs whose stamp parses to exactly this work order id count (`stamped_work_order_ids`).
-* **SF customer** - the account's customers, newest first, matched on the PW id stamped in the
-  ``PW Portfolio ID`` / ``PW Tenant ID`` custom field.
+* **SF customer** - matched on the PW id stamped in the ``PW Portfolio ID`` / ``PW Tenant ID``
+  custom field, among the customers whose name contains the name we send (one request). Only
+  when a create may already have been sent (`requires_lookup`) and the name finds nothing does
+  the lookup read every customer, newest first: an office user may have renamed it.
 * **PW update** - the work order already has the target status; **PW close** - it is already
   in a terminal status; **PW note** - the exact note text is already attached (the note names
   the SF job, so the text is unique). Re-sending an update is harmless; the note lookup is
@@ -22,7 +24,7 @@ from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.core.fields import as_int, as_text
 from greenlight_dagster.core.idempotency import parse_cross_system_id
-from greenlight_dagster.core.ledger import LedgerEntry
+from greenlight_dagster.core.ledger import LedgerEntry, requires_lookup
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
 from greenlight_dagster.core.text import normalize_text
@@ -42,22 +44,26 @@ class ServiceFusionWriter(Protocol):
     def find_jobs_by_po_number(self, po_number: str) -> list[dict[str, Any]]: ...
 
 
-#: Every SF customer, newest first (the lookup stops at the first stamped match).
-CustomerSearch = Callable[[], Iterable[Mapping[str, Any]]]
+#: SF customers whose name contains the given name; ``None``: every customer, newest first.
+CustomerSearch = Callable[[str | None], Iterable[Mapping[str, Any]]]
 
 
 class CustomerReader(Protocol):
     def iter_records(self, entity: str) -> Iterable[SourceRecord | RejectedRecord]: ...
+    def find_customers_by_name(self, name: str) -> list[dict[str, Any]]: ...
 
 
 def customer_search(client: CustomerReader) -> CustomerSearch:
-    """Customer search over the client's newest-first customer read.
+    """Customer search over the client: by name (one request), or every customer newest first.
 
-    Deliberately unbounded in time: SF's clock (the sandbox's in particular) need not agree with
-    ours, and a time bound that skipped the customer would turn a lookup into a duplicate. It
-    runs only when a customer create may have been sent before, which is rare.
+    The full read is deliberately unbounded in time: SF's clock (the sandbox's in particular)
+    need not agree with ours, and a time bound that skipped the customer would turn a lookup into
+    a duplicate. It runs only after a create may have been sent, which is rare.
     """
-    def search() -> Iterator[Mapping[str, Any]]:
+    def search(name: str | None) -> Iterator[Mapping[str, Any]]:
+        if name:
+            yield from client.find_customers_by_name(name)
+            return
         for record in client.iter_records("customers"):
             if isinstance(record, SourceRecord):
                 yield record.payload
@@ -127,11 +133,14 @@ class ServiceFusionGateway:
         wanted_names = {normalize_text(name) for name in CUSTOMER_ID_FIELDS.values()}
         if stamp is None or stamp[0] not in wanted_names:
             return Lookup.unsearchable("the customer body carries no PW id stamp")
-        for customer in self.customer_search():
-            for field in customer.get("custom_fields") or ():
-                if isinstance(field, Mapping) and (normalize_text(as_text(field.get("name"))),
-                                                   as_text(field.get("value"))) == stamp:
-                    return Lookup.found(str(customer["id"]), f"SF customer stamped {stamp[1]}")
+        name = as_text(entry.payload.get("customer_name")) or None
+        searches = (name, None) if requires_lookup(entry) else (name,)
+        for query in dict.fromkeys(searches):
+            for customer in self.customer_search(query):
+                for field in customer.get("custom_fields") or ():
+                    if isinstance(field, Mapping) and (normalize_text(as_text(field.get("name"))),
+                                                       as_text(field.get("value"))) == stamp:
+                        return Lookup.found(str(customer["id"]), f"SF customer stamped {stamp[1]}")
         return Lookup.absent(f"no SF customer stamped {stamp[1]}")
 
     def verify(self, entry: LedgerEntry) -> str | None:
