@@ -208,3 +208,11 @@ def test_notes() -> None:
         "attach_note", {"workOrderID": 9000, "note": "ServiceFusion job 41 technician notes: Old pipe"})
     assert build_pw_note({**SF_JOB, "tech_notes": " "}, WO) is None
     assert build_pw_note(SF_JOB, {}) is None
+
+
+def test_a_job_still_in_the_status_the_work_order_gave_it_writes_nothing_back() -> None:
+    """"Awaiting Parts" creates a "Paused" job; that job must not turn the work order "In Progress"."""
+    waiting = {**WO, "status": "Awaiting Parts"}
+    assert build_pw_update({**SF_JOB, "status": "Paused"}, waiting) is None
+    assert build_pw_update({**SF_JOB, "status": "On Site"}, waiting) == PwWrite(
+        "update_work_order", {"workOrderID": WO["id"], "status": "In Progress"})
