@@ -114,15 +114,28 @@ def count_writes(requests: list[dict[str, Any]]) -> int:
     return sum(1 for r in requests if (r["server"], r["operation"]) in WRITES and r["method"] == "POST")
 
 
-def run_cycle(sandbox: Sandbox) -> Cycle:
-    """One ``sync`` run for today's partition, in process, on an ephemeral instance."""
+#: Run config of a sync that follows a crash: a ``sending`` ledger entry left by the dead run is looked
+#: up at once instead of after the default 5 minutes of grace (which the next scheduled run, 30 minutes
+#: later, is past anyway). The dead run's advisory lock is what really proves it gone (ledger_store).
+AFTER_CRASH: dict[str, Any] = {"ops": {f"push__{name}": {"config": {"orphan_grace_minutes": 0.0}}
+                                       for name in ("sf_customers", "sf_jobs", "pw_work_orders")}}
+
+
+def execute_sync(run_config: Mapping[str, Any] | None = None) -> dg.ExecuteInProcessResult:
+    """The ``sync`` job for today's partition, in this process, on an ephemeral instance."""
     from greenlight_dagster.definitions import defs
 
+    with dg.DagsterInstance.ephemeral() as instance:
+        return defs.resolve_job_def("sync").execute_in_process(
+            instance=instance, partition_key=latest_partition_key(), raise_on_error=False,
+            run_config=dict(run_config or {}))
+
+
+def run_cycle(sandbox: Sandbox, run_config: Mapping[str, Any] | None = None) -> Cycle:
+    """One `execute_sync`, with what it sent to ``sandbox`` and the retries it spent."""
     began = time.monotonic()
     seen = len(sandbox.state.request_log())
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("sync").execute_in_process(
-            instance=instance, partition_key=latest_partition_key(), raise_on_error=False)
+    result = execute_sync(run_config)
     retries = sum(int(m.metadata["retries"].value) for m in (
         e.step_materialization_data.materialization for e in result.get_asset_materialization_events())
         if "retries" in m.metadata)
@@ -130,11 +143,11 @@ def run_cycle(sandbox: Sandbox) -> Cycle:
                  count_writes(sandbox.state.request_log(since=seen)), retries, time.monotonic() - began)
 
 
-def converge(sandbox: Sandbox, max_cycles: int) -> list[Cycle]:
+def converge(sandbox: Sandbox, max_cycles: int, run_config: Mapping[str, Any] | None = None) -> list[Cycle]:
     """Run cycles until one succeeds without writing anything (or ``max_cycles``)."""
     cycles: list[Cycle] = []
     while len(cycles) < max_cycles:
-        cycles.append(run_cycle(sandbox))
+        cycles.append(run_cycle(sandbox, run_config))
         if cycles[-1].success and cycles[-1].writes == 0:
             break
     return cycles
