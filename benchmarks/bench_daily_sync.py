@@ -79,6 +79,11 @@ class DayDelta:
     new_open_work_orders: int = 100
     sf_status_changes: int = 200
 
+    @classmethod
+    def for_scale(cls, scale: str) -> DayDelta:
+        """The issue's day is for ``medium``; a ``small`` world (150 work orders) gets a day scaled to it."""
+        return cls(50, 5, 10) if scale == "small" else cls()
+
 
 # ---------------------------------------------------------------- the world
 
@@ -295,9 +300,14 @@ def apply_day(state: SandboxState, delta: DayDelta, day: int) -> AppliedDelta:
         in_progress = str(work_orders[wo_id].get("status", "")).lower() == "in progress"
         state.patch("servicefusion", "jobs", int(by_wo[wo_id]["id"]), {"status": "Completed" if in_progress
                                                                        else "Started"})
-    fillers = sorted(set(by_wo) - set(chosen_jobs))
-    for wo_id in rng.sample(fillers, max(0, delta.sf_status_changes - len(chosen_jobs))):
-        state.patch("servicefusion", "jobs", int(by_wo[wo_id]["id"]), {"status": "Paid In Full"})
+    # The rest (when fewer jobs of open work orders exist): progress that needs no PW write - jobs of
+    # closed work orders first, then the service company's other jobs.
+    chosen_job_ids = {int(by_wo[wo_id]["id"]) for wo_id in chosen_jobs}
+    linked = {int(job["id"]) for job in by_wo.values()}
+    others = sorted(set(by_wo[wo_id]["id"] for wo_id in by_wo) - chosen_job_ids)
+    others += sorted(set(state.table("servicefusion", "jobs")) - linked)
+    for job_id in others[:max(0, delta.sf_status_changes - len(chosen_jobs))]:
+        state.patch("servicefusion", "jobs", int(job_id), {"status": "Paid In Full"})
 
     # 1,000 edits of existing work orders (priority: no SF write follows, as for most edits in a day).
     editable = sorted(set(work_orders) - set(chosen_jobs))
@@ -437,7 +447,7 @@ def count_duplicate_jobs(state: SandboxState) -> int:
 def run(*, scale: str = "medium", repeat: int = 3, delta: DayDelta | None = None,
         budget_seconds: float = 15 * 60, log: Any = print) -> DailyResult:
     """Set up the world, then ``repeat`` timed days (one only if a day takes longer than ``budget_seconds``)."""
-    delta = delta or DayDelta()
+    delta = delta or DayDelta.for_scale(scale)
     load_before = os.getloadavg()
     with BenchWorld(scale=scale) as world:
         log(f"daily sync: settling a {scale} world with fast limits (untimed) ...")

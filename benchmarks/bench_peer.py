@@ -48,8 +48,11 @@ KEPT_SCHEMAS = ("raw", "ops", "public", "information_schema")
 
 # ---------------------------------------------------------------- the child: our pipeline up to the snapshots
 
-def child_ours() -> None:
-    """One run of the sync job's subset raw -> staging -> snapshots (no checks); prints a JSON line."""
+def child_ours(raw_only: bool = False) -> None:
+    """One run of the sync job's subset raw -> staging -> snapshots (no checks); prints a JSON line.
+
+    ``raw_only``: the eleven raw assets alone (`bench_history` lands data this way and times dbt itself).
+    """
     import time
 
     import dagster as dg
@@ -61,7 +64,10 @@ def child_ours() -> None:
     began = time.perf_counter()
     graph = defs.resolve_asset_graph()
     snapshots = [key for key in graph.get_all_asset_keys() if key.path[-1].startswith("snap_")]
-    keys = dg.AssetSelection.assets(*snapshots).upstream().resolve(graph)
+    selection = dg.AssetSelection.assets(*snapshots).upstream()
+    if raw_only:
+        selection = selection & dg.AssetSelection.groups("propertyware", "servicefusion")
+    keys = selection.resolve(graph)
     job = defs.resolve_job_def(SYNC_JOB_NAME).get_subset(asset_selection=set(keys), asset_check_selection=set())
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, partition_key=latest_partition_key(),
@@ -81,22 +87,32 @@ class Measured:
     peak_rss_bytes: int
 
 
-def reset(url: str, pipelines_dir: Path) -> None:
-    """Empty landing zone, no dbt or dlt schemas, no dlt state: the next runs are first loads."""
+def drop_built_schemas(url: str, *, empty_raw: bool) -> None:
+    """Drop every schema dbt or dlt built (history included); with ``empty_raw`` also the landing zone."""
     engine = create_engine(url)
     try:
-        empty_landing_zone(engine)
+        if empty_raw:
+            empty_landing_zone(engine)
         with engine.begin() as conn:
             schemas = conn.execute(text("select nspname from pg_namespace where nspname not like 'pg\\_%'")).scalars()
             for schema in [s for s in schemas if s not in KEPT_SCHEMAS]:
                 conn.execute(text(f'drop schema "{schema}" cascade'))
     finally:
         engine.dispose()
+
+
+def reset(url: str, pipelines_dir: Path) -> None:
+    """Empty landing zone, no dbt or dlt schemas, no dlt state: the next runs are first loads."""
+    drop_built_schemas(url, empty_raw=True)
     shutil.rmtree(pipelines_dir, ignore_errors=True)
 
 
+def ours_command(*, raw_only: bool = False) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--child-ours", *(["--raw-only"] if raw_only else [])]
+
+
 def measure(pipeline: str, phase: str, env: dict[str, str], pipelines_dir: Path) -> Measured:
-    cmd = ([sys.executable, str(Path(__file__).resolve()), "--child-ours"] if pipeline == "ours"
+    cmd = (ours_command() if pipeline == "ours"
            else [sys.executable, str(PEER_SCRIPT), "--pipelines-dir", str(pipelines_dir), "--dataset", DATASET])
     child = run_child(cmd, env=env)
     report = json.loads(child.stdout.strip().splitlines()[-1])
@@ -162,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=("small", "medium", "large"), default="medium")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child-ours", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--raw-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_ours:
-        child_ours()
+        child_ours(args.raw_only)
         return 0
     results = run(scale=args.scale, repeat=args.repeat)
     table = figures(results)
