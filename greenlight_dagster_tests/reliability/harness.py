@@ -131,6 +131,12 @@ def execute_sync(run_config: Mapping[str, Any] | None = None) -> dg.ExecuteInPro
             run_config=dict(run_config or {}))
 
 
+def _failure_text(event: dg.DagsterEvent) -> str:
+    """The step and the error it failed with (the event's message alone only says *that* it failed)."""
+    error = event.step_failure_data.error
+    return f"{event.step_key}: {error.message.strip() if error else event.message}"
+
+
 def run_cycle(sandbox: Sandbox, run_config: Mapping[str, Any] | None = None) -> Cycle:
     """One `execute_sync`, with what it sent to ``sandbox`` and the retries it spent."""
     began = time.monotonic()
@@ -139,7 +145,7 @@ def run_cycle(sandbox: Sandbox, run_config: Mapping[str, Any] | None = None) -> 
     retries = sum(int(m.metadata["retries"].value) for m in (
         e.step_materialization_data.materialization for e in result.get_asset_materialization_events())
         if "retries" in m.metadata)
-    return Cycle(result.success, tuple(e.message or "" for e in result.all_events if e.is_step_failure),
+    return Cycle(result.success, tuple(_failure_text(e) for e in result.all_events if e.is_step_failure),
                  count_writes(sandbox.state.request_log(since=seen)), retries, time.monotonic() - began)
 
 

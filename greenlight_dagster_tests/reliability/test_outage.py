@@ -1,0 +1,71 @@
+"""Outage: one system unreachable while the other works; the run fails fast and clearly, the next catches up.
+
+"Down" is every connection to that server reset (the sandbox's ``reset`` fault on every
+operation): what a crashed service behind a load balancer looks like. The run must end within a
+bound (retries, then the circuit breaker, never an hour of hanging), say which system is down,
+send nothing (no plan is pushed from a half-ingested warehouse) and leave no ledger entry in
+flight; once the system is back, syncs converge to the fault-free baseline.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from greenlight_dagster_tests.reliability.harness import (
+    Fingerprint,
+    converge,
+    duplicate_jobs,
+    ledger_account,
+    run_cycle,
+    world,
+)
+from greenlight_dagster_tests.reliability.report import ReliabilityReport, measured
+
+pytestmark = pytest.mark.integration
+
+#: A failing run must end within this (7 PW or 4 SF assets, each: retries with backoff, then the breaker).
+FAIL_FAST_SECONDS = 120
+NAMES = {"pw": "PropertyWare", "sf": "ServiceFusion"}
+
+
+def outage(warehouse_url: URL, baseline: Fingerprint, report: ReliabilityReport, *, down: str, runs: int) -> None:
+    """``runs`` syncs while ``down`` resets every connection, then syncs until converged; then compare."""
+    with world(warehouse_url) as hit, measured(report, f"outage: {NAMES[down]} down",
+                                               load=f"small world, {runs} run(s) during the outage",
+                                               faults=f"every {NAMES[down]} connection reset") as row:
+        hit.sandbox.state.faults.add({"server": down, "operation": "*", "kind": "reset", "rate": 1.0})
+        during = [run_cycle(hit.sandbox) for _ in range(runs)]
+        with hit.engine.connect() as conn:
+            in_flight = conn.execute(text("select count(*) from ops.sync_ledger where state = 'sending'")).scalar()
+        hit.sandbox.state.faults.clear()
+        after = converge(hit.sandbox, max_cycles=3)
+        row.lost, extra = baseline.diff(hit.fingerprint())
+        row.duplicates = extra + duplicate_jobs(hit.sandbox)
+        slowest = max(c.seconds for c in during)
+        sent = sum(c.writes for c in during)
+        row.outcome = (f"{runs} run(s) failed in <= {slowest:.0f} s with the breaker open, {sent} writes sent; "
+                       f"caught up in {len(after)} run(s)")
+        assert not any(c.success for c in during)
+        assert slowest < FAIL_FAST_SECONDS
+        assert all(any(f"{NAMES[down].lower()} circuit breaker is open" in f.lower() for f in c.failures)
+                   for c in during), during
+        assert sent == 0 and in_flight == 0
+        assert after[-1].success and after[-1].writes == 0, after
+        assert (row.lost, row.duplicates) == (0, 0) and ledger_account(hit.engine).unaccounted == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_propertyware_down_short(warehouse_url: URL, baseline: Fingerprint,
+                                 reliability_report: ReliabilityReport) -> None:
+    outage(warehouse_url, baseline, reliability_report, down="pw", runs=1)
+
+
+@pytest.mark.reliability
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("down", ["pw", "sf"])
+def test_outage_across_runs(warehouse_url: URL, baseline: Fingerprint, reliability_report: ReliabilityReport,
+                            down: str) -> None:
+    outage(warehouse_url, baseline, reliability_report, down=down, runs=2)
