@@ -1,8 +1,9 @@
 """The Dagster UI as an operator uses it, in headless Chromium: `greenlight dev` on a fresh machine.
 
 Opens the asset graph, opens ``reconcile/sync_report``, launches a materialization of
-``sf/job_statuses`` with the asset page's Materialize button, and waits until the Runs page
-shows it succeeded. Screenshots of each step go to the test's tmp dir (the path is printed),
+``sf/job_statuses`` with the asset page's Materialize button and waits until the Runs page shows
+it succeeded; then materializes the report the same way and checks that its chart (a PNG inside
+the Markdown metadata) is rendered as an image. Screenshots of each step go to the test's tmp dir (the path is printed),
 never into the repository. The browser is Debian's chromium with its matching chromedriver
 (`scripts/install_browser.sh`); the test is skipped, saying so, only where they are missing.
 """
@@ -127,6 +128,10 @@ class Operator:
             return  # not shown (an instance that already answered it)
         self.wait().until(ec.invisibility_of_element_located((By.CSS_SELECTOR, ".bp5-overlay-backdrop")))
 
+    def click_text(self, text: str) -> None:
+        """Click the first clickable element whose own text contains ``text`` (links that are not buttons)."""
+        self.wait().until(ec.element_to_be_clickable((By.XPATH, f"//body//*[text()[contains(., '{text}')]]"))).click()
+
     def click_button(self, label: str, seconds: float = 60) -> None:
         """Click the button labelled ``label`` once it is clickable (retried if it re-renders meanwhile)."""
         def click(driver: WebDriver) -> bool:
@@ -197,14 +202,18 @@ def test_operator_materializes_an_asset_from_the_ui(ui_url: str, browser: WebDri
     # the report renders its chart inline: a data: URI image inside the Markdown metadata
     person.open("/assets/reconcile/sync_report")
     person.click_button("Materialize")
+    person.see_text("have not been materialized yet")  # upstream push assets: the UI asks first
+    person.click_button("Confirm")
+    person.screenshot("7-report-materialization-launched")
     page = person.wait_for_runs(2)
     assert page.count("Success") == 2, page
     person.open("/assets/reconcile/sync_report")
+    person.click_text("Show Markdown")  # the "report" metadata entry opens in a dialog
     person.see_text("Sync report, run")
     shown = person.wait().until(lambda driver: driver.execute_script(
         "const img = document.querySelector(\"img[src^='data:image/png;base64,']\");"
         "if (!img || !img.complete || img.naturalWidth === 0) return false;"
         "img.scrollIntoView(); return img.naturalWidth;"))
     assert shown > 100  # the PNG decoded: the browser knows its width
-    person.screenshot("7-sync-report-chart")
+    person.screenshot("8-sync-report-chart")
     print(f"screenshots in {person.shots}")

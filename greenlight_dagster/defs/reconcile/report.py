@@ -126,6 +126,7 @@ def render_chart(history: Sequence[RunMeasures]) -> bytes:
         else:
             color = "tab:red" if name in ("errors", "dead_letters") else "tab:blue"
             ax.bar(positions, values, color=color)
+            ax.set_ylim(0, max([v for v in values if v == v] + [1]) * 1.1)  # v == v drops NaN; no negative axis
             ax.yaxis.set_major_locator(MaxNLocator(integer=name != "duration_seconds"))
         ax.set_title(title, fontsize=10)
         step = max(1, len(labels) // 6)
