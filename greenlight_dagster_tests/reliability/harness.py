@@ -133,8 +133,11 @@ def execute_sync(run_config: Mapping[str, Any] | None = None) -> dg.ExecuteInPro
 
 def _failure_text(event: dg.DagsterEvent) -> str:
     """The step and the error it failed with (the event's message alone only says *that* it failed)."""
-    error = event.step_failure_data.error
-    return f"{event.step_key}: {error.message.strip() if error else event.message}"
+    messages, error = [], event.step_failure_data.error
+    while error is not None:  # Dagster wraps the op's exception: the cause chain holds what happened
+        messages.append(error.message.strip())
+        error = error.cause
+    return f"{event.step_key}: {' <- '.join(messages) or event.message}"
 
 
 def run_cycle(sandbox: Sandbox, run_config: Mapping[str, Any] | None = None) -> Cycle:
