@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 TEST_DB_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install lint test test-tcp dev demo sync reliability bench clean
+.PHONY: install browser lint test test-tcp dev demo sync reliability bench clean
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,13 +18,17 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
+# Debian's chromium + chromium-driver for the UI test (skipped with a reason when they cannot be installed).
+browser:
+	@bash scripts/install_browser.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy greenlight_dagster/core greenlight_dagster/clients
 
 # The whole suite on the embedded PostgreSQL; under CI, also the warehouse-facing tests
 # against the machine's TCP server when one answers at 127.0.0.1:5432.
-test: lint
+test: lint browser
 	$(PY) -m pytest -m "not reliability" -p no:cacheprovider
 	@if [ "$$CI" = "true" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-tcp; \

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from greenlight_dagster.defs import automation, propertyware, push, reconcile, servicefusion, warehouse
+from greenlight_dagster.defs.reconcile import report
 from greenlight_dagster.defs.resources import WarehouseResource
 
-_DOMAINS = (propertyware, servicefusion, warehouse, reconcile, push)
+_DOMAINS = (propertyware, servicefusion, warehouse, reconcile, push, report)
 
 defs = dg.Definitions(
     assets=[asset for domain in _DOMAINS for asset in domain.assets],

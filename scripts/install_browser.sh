@@ -29,6 +29,9 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends chromium chromium-driver
+if ! { "${as_root[@]}" apt-get update -qq && \
+       "${as_root[@]}" apt-get install -y -qq --no-install-recommends chromium chromium-driver; }; then
+    echo "could not install chromium/chromium-driver from apt (the browser test is skipped until then)" >&2
+    exit 0
+fi
 echo "installed: $(/usr/bin/chromium --version 2>/dev/null || echo chromium) / $(/usr/bin/chromedriver --version)"

@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import CallStats
+from greenlight_dagster.defs.freshness import with_business_hours_freshness
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
 from greenlight_dagster.warehouse.watermarks import get_high_water, set_high_water
 
@@ -257,4 +258,5 @@ def build_source(spec: SourceSpec, entities: Iterable[RawEntity]) -> tuple[list[
                                                                            list[dg.AssetChecksDefinition]]:
     """All assets and checks of one source system."""
     entities = list(entities)
-    return ([build_raw_asset(spec, e) for e in entities], [build_rejected_records_check(spec, e) for e in entities])
+    return (with_business_hours_freshness([build_raw_asset(spec, e) for e in entities]),
+            [build_rejected_records_check(spec, e) for e in entities])

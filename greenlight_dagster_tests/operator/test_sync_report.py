@@ -11,8 +11,8 @@ import dagster as dg
 from sqlalchemy import Engine, text
 
 from greenlight_dagster.defs import propertyware, servicefusion
+from greenlight_dagster.defs.freshness import RAW_FRESHNESS, with_business_hours_freshness
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
-from greenlight_dagster.defs.reconcile.checks_ops import RAW_FRESHNESS, with_business_hours_freshness
 from greenlight_dagster.defs.reconcile.report import SYNC_REPORT, asset_checks, drift_reasons, sync_report
 from greenlight_dagster.defs.resources import WarehouseResource
 

@@ -1,4 +1,4 @@
-"""Freshness of the raw assets during business hours, as Dagster freshness policies.
+"""Freshness of the raw ingestion assets during business hours, as Dagster freshness policies.
 
 The other operational checks already exist where their data lives: unit routing, unmapped
 statuses and mapping coverage under target (95 %, WARN) are dbt tests that dagster-dbt turns
