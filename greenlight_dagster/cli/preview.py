@@ -30,7 +30,8 @@ from greenlight_dagster.cli.flags import flag_name
 from greenlight_dagster.cli.local import local_environment
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
 from greenlight_dagster.core.flags import SyncFlags
-from greenlight_dagster.core.plan import PushPlan, build_push_plan
+from greenlight_dagster.core.plan import PushPlan
+from greenlight_dagster.sync.planning import plan_against_ledger
 from greenlight_dagster.warehouse.candidates import load_candidates
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
 from greenlight_dagster.warehouse.flag_store import effective_flags, stored_overrides
@@ -67,17 +68,16 @@ def compute_plan(engine: Engine, flags: SyncFlags, sf_categories: list[str]) -> 
             "the warehouse has no push candidates yet (the sync.* models are missing): run `greenlight sync` "
             "once - dry run is on by default, nothing is sent - then preview again."
         ) from exc
-    ledger = LedgerStore(engine).ledger_for_plan(candidates.source_ids())
-    return build_push_plan(flags, work_orders=candidates.work_orders, customers=candidates.customers,
-                           progress=candidates.progress, ledger=ledger)
+    return plan_against_ledger(LedgerStore(engine), flags, candidates)
 
 
 def sf_job_categories() -> list[str]:
     """The SF account's job category names, read the way push_plan reads them (empty if SF is unreachable)."""
-    from greenlight_dagster.defs.reconcile.assets import _sf_categories
+    from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
     from greenlight_dagster.defs.servicefusion.resources import default_resource
 
-    return _sf_categories(default_resource().process_config_and_initialize(), logging.getLogger("greenlight.preview"))
+    resource = default_resource().process_config_and_initialize()
+    return sf_job_category_names(resource, logging.getLogger("greenlight.preview"))
 
 
 @contextmanager

@@ -40,12 +40,18 @@ class RecordedPlan:
     decisions_logged: int
 
 
+def plan_against_ledger(store: LedgerStore, flags: SyncFlags, candidates: Candidates, *,
+                        run_creates: int = 0) -> PushPlan:
+    """The plan of ``candidates`` against the ledger as it is now; records nothing (``greenlight preview``)."""
+    return build_push_plan(flags, work_orders=candidates.work_orders, customers=candidates.customers,
+                           progress=candidates.progress, ledger=store.ledger_for_plan(candidates.source_ids()),
+                           run_creates=run_creates)
+
+
 def record_push_plan(store: LedgerStore, flags: SyncFlags, candidates: Candidates, *, run_id: str | None,
                      now: datetime, run_creates: int = 0, withdraw_unplanned: bool = True) -> RecordedPlan:
     """Build the plan of ``candidates`` against the ledger, record its writes and dedup decisions."""
-    plan = build_push_plan(flags, work_orders=candidates.work_orders, customers=candidates.customers,
-                           progress=candidates.progress, ledger=store.ledger_for_plan(candidates.source_ids()),
-                           run_creates=run_creates)
+    plan = plan_against_ledger(store, flags, candidates, run_creates=run_creates)
     recorded = store.record_plan(plan.writes, now=now, run_id=run_id, withdraw_unplanned=withdraw_unplanned)
     logged = store.log_decisions(plan.decisions, target="sf", run_id=run_id, now=now)
     return RecordedPlan(plan, recorded, logged)

@@ -26,7 +26,7 @@ from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
 from greenlight_dagster.core.plan import reverify_work_order
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
-from greenlight_dagster.defs.reconcile.assets import _sf_categories
+from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
@@ -148,7 +148,7 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
         engine = warehouse.get_engine()
         if not Candidates(work_orders=work_order_candidates(engine)).waiting_on_customers().work_orders:
             return Candidates()
-        return Candidates(work_orders=work_order_candidates(engine, _sf_categories(servicefusion, context.log)))
+        return Candidates(work_orders=work_order_candidates(engine, sf_job_category_names(servicefusion, context.log)))
 
     return _run_push(context, name="sf_jobs", operations=("create_job",), config=config, warehouse=warehouse,
                      sync_flags=sync_flags, gateway_for=gateway, waiting=waiting)

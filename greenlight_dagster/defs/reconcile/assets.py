@@ -52,7 +52,7 @@ def preview_table(plan: PushPlan, limit: int = PREVIEW_LIMIT) -> dg.TableMetadat
     return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in rows], schema=_PREVIEW_SCHEMA)
 
 
-def _sf_categories(servicefusion: ServiceFusionResource, log: Any) -> list[str]:
+def sf_job_category_names(servicefusion: ServiceFusionResource, log: Any) -> list[str]:
     """The account's job category names; without them jobs are planned with no category (SF
     answers an unknown category with 422), which is logged rather than failing the plan."""
     try:
@@ -80,7 +80,7 @@ def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     engine = warehouse.get_engine()
     flags = sync_flags.resolve(engine)
     context.log.info(f"flags in force: {json.dumps(flags.as_dict())}")
-    candidates = load_candidates(engine, _sf_categories(servicefusion, context.log))
+    candidates = load_candidates(engine, sf_job_category_names(servicefusion, context.log))
     result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run_id, now=datetime.now(UTC))
     plan, recorded, logged = result.plan, result.recorded, result.decisions_logged
     summary = plan.summary()
