@@ -63,3 +63,15 @@ def record_run(engine: Engine, run_id: str, *, kind: str, flags: SyncFlags,
             set_={"flags": statement.excluded.flags,
                   "stats": func.coalesce(sync_runs.c.stats, literal({}, JSONB)).op("||")(statement.excluded.stats)},
         ))
+
+
+def finish_run(engine: Engine, run_id: str, *, status: str) -> None:
+    """Close the run's row (``succeeded`` / ``failed``) so `greenlight status` shows how it ended.
+
+    A run that planned nothing still gets a row: the outcome matters even when no flags were read.
+    """
+    statement = pg_insert(sync_runs).values(run_id=run_id, kind="sync", status=status, finished_at=func.now())
+    with engine.begin() as conn:
+        conn.execute(statement.on_conflict_do_update(
+            index_elements=["run_id"], set_={"status": statement.excluded.status, "finished_at": func.now()},
+        ))

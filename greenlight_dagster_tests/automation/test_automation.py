@@ -82,6 +82,10 @@ def test_failed_runs_are_recorded_in_the_error_log(warehouse_engine: Engine) -> 
                            {"r": result.run_id}).one()
     assert row.source == "dagster" and row.entity == "doomed"
     assert "explode" in row.reason
+    with warehouse_engine.connect() as conn:
+        run = conn.execute(text("select status, finished_at from ops.sync_runs where run_id = :r"),
+                           {"r": result.run_id}).one()
+    assert run.status == "failed" and run.finished_at is not None
 
 
 @pytest.mark.parametrize("sensor", [sf_job_changes, record_run_failures])

@@ -1,8 +1,9 @@
 """Sensors: they only decide and record; every write to PW or SF happens inside a run.
 
-* ``record_run_failures`` writes each failed run into ``ops.error_log`` (source ``dagster``),
-  so the audit marts and ``greenlight status`` show failures next to rejected records
-  without anyone reading Dagster's event log. It is on by default: recording is harmless.
+* ``record_run_failures`` writes each failed run into ``ops.error_log`` (source ``dagster``) and
+  marks its ``ops.sync_runs`` row failed, so the audit marts and ``greenlight status`` show
+  failures next to rejected records without anyone reading Dagster's event log. It is on by
+  default: recording is harmless.
 * ``sf_job_changes`` polls ServiceFusion for job changes (one API call: the newest job since
   the cursor) and requests a sync when a technician moved a job, so progress reaches
   PropertyWare without waiting for the next scheduled sync. Its cursor is the newest
@@ -22,6 +23,7 @@ from greenlight_dagster.defs.automation.jobs import sync_job
 from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.warehouse.flag_store import finish_run
 from greenlight_dagster.warehouse.tables import error_log
 
 
@@ -37,11 +39,13 @@ def _failure_reason(context: dg.RunFailureSensorContext) -> str:
 )
 def record_run_failures(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
     run = context.dagster_run
-    with warehouse.get_engine().begin() as conn:
+    engine = warehouse.get_engine()
+    with engine.begin() as conn:
         conn.execute(insert(error_log).values(
             run_id=run.run_id, source="dagster", entity=run.job_name, source_key=run.run_id,
             reason=_failure_reason(context)[:4000], severity="error",
         ))
+    finish_run(engine, run.run_id, status="failed")
 
 
 def newest_job_change(resource: ServiceFusionResource, since: datetime | None, log: object = None) -> datetime | None:
