@@ -64,7 +64,7 @@ def child_ours(raw_only: bool = False) -> None:
     began = time.perf_counter()
     graph = defs.resolve_asset_graph()
     snapshots = [key for key in graph.get_all_asset_keys() if key.path[-1].startswith("snap_")]
-    selection = dg.AssetSelection.assets(*snapshots).upstream()
+    selection: dg.AssetSelection = dg.AssetSelection.assets(*snapshots).upstream()
     if raw_only:
         selection = selection & dg.AssetSelection.groups("propertyware", "servicefusion")
     keys = selection.resolve(graph)
@@ -94,7 +94,8 @@ def drop_built_schemas(url: str, *, empty_raw: bool) -> None:
         if empty_raw:
             empty_landing_zone(engine)
         with engine.begin() as conn:
-            schemas = conn.execute(text("select nspname from pg_namespace where nspname not like 'pg\\_%'")).scalars()
+            schemas: list[str] = list(conn.execute(
+                text("select nspname from pg_namespace where nspname not like 'pg\\_%'")).scalars())
             for schema in [s for s in schemas if s not in KEPT_SCHEMAS]:
                 conn.execute(text(f'drop schema "{schema}" cascade'))
     finally:

@@ -130,14 +130,19 @@ def machine() -> str:
 
 
 def write_markdown(table: str, *, started: datetime, minutes: float, load: tuple[float, float, float],
-                   args: argparse.Namespace) -> None:
+                   commit_at_start: str, args: argparse.Namespace) -> None:
+    """RESULTS.md: the table with what it was measured on (the code is the working tree: commits may land meanwhile)."""
     missed = table.count("| MISSED |")
+    at_end = git_commit()
+    commit = at_end if at_end == commit_at_start else (
+        f"{commit_at_start} at the start; {at_end} at the end (other commits landed during the run: "
+        "later benchmarks ran newer code)")
     RESULTS_MD.write_text(
         "# Benchmark results\n\n"
         "Written by `make bench` (`benchmarks/run_all.py`); raw measurements in `benchmarks/results/*.json`.\n\n"
         f"- date: {started:%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes in all\n"
         f"- machine: {machine()}\n"
-        f"- git commit: {git_commit()}\n"
+        f"- git commit: {commit}\n"
         f"- load average (1/5/15 min) at the start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} - the machine is "
         "shared with other test runs; per-benchmark load is in each heading row\n"
         f"- settings: scale {args.scale}, repeats {args.repeat}; values are median (min-max, n)\n"
@@ -153,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}")
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
-    started, load, began = datetime.now(UTC), os.getloadavg(), time.monotonic()
+    started, load, began, commit_at_start = datetime.now(UTC), os.getloadavg(), time.monotonic(), git_commit()
 
     sections: list[Section] = []
     if "daily" in chosen:
@@ -179,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
     table = render(sections)
     print(table)
-    write_markdown(table, started=started, minutes=(time.monotonic() - began) / 60, load=load, args=args)
+    write_markdown(table, started=started, minutes=(time.monotonic() - began) / 60, load=load,
+                   commit_at_start=commit_at_start, args=args)
     print(f"\nwritten to {RESULTS_MD}")
     return 1 if any(s.error for s in sections) else 0
 

@@ -49,8 +49,8 @@ from zeep.transports import Transport
 
 PW_PAGE_SIZE = 100  # what our client asks for: same number of PW calls on both sides
 SF_PER_PAGE = 50
-SCD2 = {"disposition": "merge", "strategy": "scd2"}
-MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+SCD2: Any = {"disposition": "merge", "strategy": "scd2"}  # a dlt TScd2StrategyDict
+MERGE: Any = {"disposition": "merge", "strategy": "delete-insert"}
 
 #: PW entity -> (operation, item element, fixed criteria, keeps SCD2 history)
 PW_ENTITIES: dict[str, tuple[str, str, dict[str, Any], bool]] = {
@@ -76,8 +76,9 @@ def pw_resource(client: zeep.Client, entity: str) -> Any:
     """One PW entity: pages of records modified since the last run, history per its disposition."""
     operation, item, fixed, history = PW_ENTITIES[entity]
 
-    @dlt.resource(name=f"pw_{entity}", primary_key="ID", merge_key="ID" if history else None,
-                  write_disposition=SCD2 if history else MERGE, parallelized=True)
+    keys: dict[str, Any] = {"primary_key": "ID", **({"merge_key": "ID"} if history else {})}
+
+    @dlt.resource(name=f"pw_{entity}", write_disposition=SCD2 if history else MERGE, parallelized=True, **keys)
     def read(modified: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008 - dlt's idiom
             "lastModifiedDateTime", initial_value=None)) -> Iterator[list[dict[str, Any]]]:
         criteria: dict[str, Any] = {**fixed, "pageSize": PW_PAGE_SIZE}
@@ -163,12 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     pipeline = dlt.pipeline(pipeline_name="greenlight_peer", pipelines_dir=args.pipelines_dir,
                             destination=dlt.destinations.postgres(credentials=destination_credentials()),
-                            dataset_name=args.dataset, progress=None)
+                            dataset_name=args.dataset)
     info = pipeline.run(greenlight_source())
     seconds = time.perf_counter() - began
-    rows = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace.last_normalize_info else {}
+    trace = pipeline.last_trace
+    assert trace is not None  # a run that returned has a trace
+    rows = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
     steps = {step.step: (step.finished_at - step.started_at).total_seconds()
-             for step in pipeline.last_trace.steps if step.finished_at}
+             for step in trace.steps if step.finished_at}
     print(json.dumps({"seconds": seconds, "rows": dict(rows), "steps": steps,
                       "failed_jobs": info.has_failed_jobs}))
     return 0
