@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -23,8 +24,10 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
 import requests
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
@@ -34,6 +37,7 @@ from benchmarks.bench_daily_sync import traversable_tempdir
 from benchmarks.common import MIB, Figure, Spread, print_table, run_child, write_results
 
 UI_TIMEOUT_SECONDS = 300
+STOP_TIMEOUT_SECONDS = 90  # what the project's own dev test allows for Ctrl-C
 _IMPORT_PROBE = ("import json, time; began = time.perf_counter(); import greenlight_dagster.definitions; "
                  "print(json.dumps({'import_seconds': time.perf_counter() - began}))")
 #: Variables that would point a child at another warehouse or instance than its own data dir.
@@ -61,64 +65,108 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def time_to_ui(data_dir: Path) -> float:
-    """Seconds from starting ``greenlight dev`` to ``/server_info`` answering; the server is stopped after."""
+@dataclass(frozen=True)
+class UiStart:
+    """One `greenlight dev`: seconds to ``/server_info``, seconds from Ctrl-C to exit, and whether it exited alone."""
+
+    ready_seconds: float
+    stop_seconds: float
+    clean_stop: bool
+
+
+def time_to_ui(data_dir: Path) -> UiStart:
+    """Start ``greenlight dev``, time it to ``/server_info``, then stop it as Ctrl-C does and time that too."""
     port = free_port()
     began = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster.cli", "dev", "--port", str(port)],
                             env=clean_env(GREENLIGHT_DATA_DIR=str(data_dir)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+    ready: float | None = None
     try:
         while proc.poll() is None and time.perf_counter() - began < UI_TIMEOUT_SECONDS:
             try:
                 if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
-                    return time.perf_counter() - began
+                    ready = time.perf_counter() - began
+                    break
             except requests.RequestException:
                 pass
             time.sleep(0.25)
+    finally:
+        stopping = time.perf_counter()
+        clean = stop_everything(proc, data_dir)
+        stop_seconds = time.perf_counter() - stopping
+    if ready is None:
         raise RuntimeError(f"greenlight dev did not serve /server_info within {UI_TIMEOUT_SECONDS} s "
                            f"(exit code {proc.poll()})")
-    finally:
-        stop_group(proc)
+    return UiStart(ready, stop_seconds, clean)
 
 
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C to the whole group, then wait; SIGKILL only if it does not exit in 90 s."""
+def stop_everything(proc: subprocess.Popen[bytes], data_dir: Path) -> bool:
+    """Ctrl-C to its group and wait; whatever outlives that is killed by pid. True if nothing had to be killed.
+
+    `greenlight dev` runs `dagster dev` in a session of its own, so killing our child's group
+    alone would orphan the webserver, daemon and code servers if the child itself had to be
+    killed; they are collected first (all descendants) and reaped by pid, and an embedded
+    PostgreSQL left running on the data dir is stopped.
+    """
+    from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
+
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    clean = True
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGINT)
         try:
-            proc.wait(timeout=90)
+            proc.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
+            clean = False
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    _gone, alive = psutil.wait_procs(descendants, timeout=10)
+    for leftover in alive:
+        clean = False
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leftover.kill()
+    psutil.wait_procs(alive, timeout=10)
+    if EmbeddedWarehouse(data_dir).stop():
+        clean = False
+    return clean
 
 
-def ui_start(warm_repeat: int) -> tuple[float, Spread]:
-    """(cold start seconds, warm starts) in one temporary data dir, removed afterwards."""
+def ui_start(warm_repeat: int) -> tuple[UiStart, list[UiStart]]:
+    """(the cold start, the warm starts) in one temporary data dir, removed afterwards."""
     root = traversable_tempdir("glbs-")
     try:
         cold = time_to_ui(root / "d")
-        warm = Spread.of([time_to_ui(root / "d") for _ in range(warm_repeat)])
-        return cold, warm
+        return cold, [time_to_ui(root / "d") for _ in range(warm_repeat)]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 def run(repeat: int = 5, warm_repeat: int = 2) -> tuple[list[Figure], dict[str, object]]:
     imports, wall, rss = definitions_load(repeat)
-    cold, warm = ui_start(warm_repeat)
+    cold, warm_starts = ui_start(warm_repeat)
+    warm = Spread.of([w.ready_seconds for w in warm_starts])
+    stops = Spread.of([u.stop_seconds for u in (cold, *warm_starts)])
+    clean = sum(u.clean_stop for u in (cold, *warm_starts))
     table = [
         Figure(f"Definitions load: import in a fresh interpreter (n={repeat})",
                f"{imports.median:.1f} s ({imports.min:.1f}-{imports.max:.1f})", "-"),
         Figure("  same, whole process (interpreter start included)",
                f"{wall.median:.1f} s ({wall.min:.1f}-{wall.max:.1f}); {rss.median:.0f} MiB", "-"),
-        Figure("greenlight dev -> /server_info, cold (empty data dir: initdb, world generation)", f"{cold:.0f} s",
-               "-"),
+        Figure("greenlight dev -> /server_info, cold (empty data dir: initdb, world generation)",
+               f"{cold.ready_seconds:.0f} s", "-"),
         Figure(f"greenlight dev -> /server_info, warm (n={warm_repeat})",
                f"{warm.median:.0f} s ({warm.min:.0f}-{warm.max:.0f})", "-"),
+        Figure(f"  Ctrl-C -> everything stopped (n={len(stops.runs)})",
+               f"{stops.median:.0f} s ({stops.min:.0f}-{stops.max:.0f}); "
+               f"{clean}/{len(stops.runs)} exited by themselves",
+               f"all within {STOP_TIMEOUT_SECONDS} s", clean == len(stops.runs)),
     ]
     return table, {"import_seconds": imports.runs, "process_seconds": wall.runs, "rss_mib": rss.runs,
-                   "ui_cold_seconds": cold, "ui_warm_seconds": warm.runs}
+                   "ui_cold": asdict(cold), "ui_warm": [asdict(w) for w in warm_starts]}
 
 
 def main(argv: list[str] | None = None) -> int:
