@@ -49,6 +49,7 @@ reliability: install
 	$(PY) -m pytest -m reliability -p no:cacheprovider
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/run_all.py
 
 clean:
