@@ -51,6 +51,6 @@ def isolated_warehouse(warehouse_url: URL) -> Iterator[Engine]:
 def baseline(warehouse_url: URL) -> Fingerprint:
     """The converged state of a fault-free sync of the shared world: what every faulty scenario must reach."""
     with world(warehouse_url) as clean:
-        cycles = converge(clean.sandbox, max_cycles=3)
+        cycles = converge(clean.sandbox, clean.engine, max_cycles=3)
         assert cycles[-1].success and cycles[-1].writes == 0, f"the fault-free sync did not converge: {cycles}"
         return clean.fingerprint()

@@ -39,7 +39,7 @@ def chaos(warehouse_url: URL, baseline: Fingerprint, report: ReliabilityReport, 
         under_faults = [run_cycle(faulty.sandbox) for _ in range(fault_cycles)]
         fired = dict(faulty.sandbox.state.faults.fired)
         faulty.sandbox.state.faults.clear()
-        settling = converge(faulty.sandbox, max_cycles=3)
+        settling = converge(faulty.sandbox, faulty.engine, max_cycles=3)
         row.lost, extra = baseline.diff(faulty.fingerprint())
         row.duplicates = duplicate_jobs(faulty.sandbox) + extra
         account = ledger_account(faulty.engine)

@@ -111,7 +111,7 @@ def _sigkill_group(process: subprocess.Popen[bytes]) -> None:
 
 def recover_and_compare(faulty: World, baseline: Fingerprint, row: Outcome) -> None:
     """Rerun to convergence and hold the world to the baseline (fills the row's figures)."""
-    settling = converge(faulty.sandbox, max_cycles=3, run_config=AFTER_CRASH)
+    settling = converge(faulty.sandbox, faulty.engine, max_cycles=3, run_config=AFTER_CRASH)
     lost, extra = baseline.diff(faulty.fingerprint())
     account = ledger_account(faulty.engine)
     row.lost, row.duplicates = lost, duplicate_jobs(faulty.sandbox) + extra

@@ -40,7 +40,7 @@ def outage(warehouse_url: URL, baseline: Fingerprint, report: ReliabilityReport,
         with hit.engine.connect() as conn:
             in_flight = conn.execute(text("select count(*) from ops.sync_ledger where state = 'sending'")).scalar()
         hit.sandbox.state.faults.clear()
-        after = converge(hit.sandbox, max_cycles=3)
+        after = converge(hit.sandbox, hit.engine, max_cycles=3)
         row.lost, extra = baseline.diff(hit.fingerprint())
         row.duplicates = extra + duplicate_jobs(hit.sandbox)
         slowest = max(c.seconds for c in during)
