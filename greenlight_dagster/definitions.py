@@ -7,6 +7,9 @@ import dagster as dg
 from greenlight_dagster.defs import automation, propertyware, push, reconcile, servicefusion, warehouse
 from greenlight_dagster.defs.reconcile import report
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.secrets import load_secrets
+
+load_secrets()  # GREENLIGHT_SECRETS=ssm: export the SSM parameters before any resource reads its dg.EnvVar
 
 _DOMAINS = (propertyware, servicefusion, warehouse, reconcile, push, report)
 

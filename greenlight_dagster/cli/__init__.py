@@ -6,6 +6,14 @@ part of the contract: 0 success, 1 the operation failed, 2 bad usage (click's ow
 
 from __future__ import annotations
 
+import warnings
+
+import dagster as dg
+
+# Operators read this output: Dagster's notes on its own beta parameters (backfill_policy) are not
+# for them. Set before the commands import the asset definitions that trigger them.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
 import click
 
 from greenlight_dagster.cli.backfill import backfill
@@ -17,12 +25,17 @@ from greenlight_dagster.cli.sandbox import sandbox
 from greenlight_dagster.cli.status import status
 from greenlight_dagster.cli.sync import demo, sync
 from greenlight_dagster.cli.warehouse import warehouse
+from greenlight_dagster.defs.secrets import load_secrets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="greenlight-sync")
 def main() -> None:
     """GreenLight Sync: keep PropertyWare and ServiceFusion in step through a PostgreSQL warehouse."""
+    try:
+        load_secrets()  # GREENLIGHT_SECRETS=ssm: connection settings come from SSM Parameter Store
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 main.add_command(warehouse)
