@@ -58,10 +58,13 @@ class ScaleSpec:
     sf_other_jobs: int
 
 
+#: small: tests (builds in milliseconds). medium: the demo, whose first sync with pushes on finishes
+#: in minutes. large: a real mid-size manager (40 portfolios, 1,500 buildings, 6,000 units, ~6,000
+#: leases, 60,000 work orders): benchmarks and load rehearsals.
 SCALES: dict[str, ScaleSpec] = {
     "small": ScaleSpec(3, 15, 40, 6, 150, 4, 8),
     "medium": ScaleSpec(10, 120, 600, 25, 3_000, 20, 60),
-    "large": ScaleSpec(100, 1_200, 6_000, 150, 30_000, 150, 500),
+    "large": ScaleSpec(40, 1_500, 6_000, 150, 60_000, 150, 500),
 }
 
 HISTORY_DAYS = 548  # ~18 months of work orders before the fixture clock

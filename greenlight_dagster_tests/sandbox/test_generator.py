@@ -75,10 +75,12 @@ def test_scales_have_the_documented_sizes(scale: str, sizes: dict[str, Any]) -> 
 
 
 @pytest.mark.slow
-def test_large_scale_has_about_thirty_thousand_work_orders() -> None:
+def test_large_scale_is_a_real_mid_size_manager() -> None:
     fixture = generate_fixture(0, "large")
-    assert 29_000 <= len(pw(fixture, "workOrders")) <= 31_000
-    assert len(pw(fixture, "units")) == 6_000
+    assert 59_000 <= len(pw(fixture, "workOrders")) <= 61_000
+    assert (len(pw(fixture, "portfolios")), len(pw(fixture, "buildings")), len(pw(fixture, "units"))) == (
+        40, 1_500, 6_000)
+    assert 5_000 <= len(pw(fixture, "leases")) <= 6_500
 
 
 def test_unknown_scale_is_refused() -> None:
