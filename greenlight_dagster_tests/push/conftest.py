@@ -10,10 +10,10 @@ from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 @pytest.fixture
 def clean_ops(warehouse_engine: Engine) -> Engine:
-    """Truncate the ledger, dead letters, dedup log, runs and flags: each test starts from nothing."""
+    """Truncate the ledger, dead letters, dedup log, runs, flags and watermarks: each test starts from nothing."""
     with warehouse_engine.begin() as conn:
         conn.execute(text("truncate ops.sync_ledger, ops.dead_letter, ops.duplicate_detection_log, ops.sync_runs, "
-                          "ops.flags, ops.error_log restart identity"))
+                          "ops.flags, ops.error_log, ops.watermarks restart identity"))
     return warehouse_engine
 
 

@@ -54,12 +54,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def ui_url(tmp_path: Path) -> Iterator[str]:
+def ui_url(tmp_path: Path, server_dir: Path) -> Iterator[str]:
     """`greenlight dev` (what `make dev` runs) with its own data dir: embedded warehouse + sandbox."""
     port = _free_port()
     drop = {WAREHOUSE_URL_ENV, DAGSTER_STORAGE_URL_ENV, "DAGSTER_HOME", SANDBOX_ENV, *CONNECTION_ENV}
     env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["GREENLIGHT_DATA_DIR"] = str(tmp_path / "data")
+    env["GREENLIGHT_DATA_DIR"] = str(server_dir / "data")  # the embedded server must reach it as root
     log = (tmp_path / "dev.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster.cli", "dev", "--port", str(port),
                              "--scale", "small"], env=env, stdout=log, stderr=subprocess.STDOUT,
