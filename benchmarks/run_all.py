@@ -33,12 +33,20 @@ import psutil
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bench_daily_sync, bench_history, bench_ingest, bench_peer, bench_push, bench_startup
+from benchmarks import (
+    bench_daily_sync,
+    bench_history,
+    bench_ingest,
+    bench_peer,
+    bench_push,
+    bench_sandbox,
+    bench_startup,
+)
 from benchmarks.common import MIB, RESULTS_DIR, Figure, write_results
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 REPO = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("daily", "ingest", "history", "peer", "startup")
+BENCHMARKS = ("daily", "ingest", "history", "peer", "startup", "sandbox")
 
 
 @dataclass
@@ -177,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "history": ("History cost", lambda: history(args.scale, args.repeat)),
         "peer": ("Peer: ours vs dlt, same data and server", lambda: peer(args.scale, args.repeat)),
         "startup": ("Start-up", lambda: startup(args.repeat)),
+        "sandbox": ("Sandbox throughput", lambda: bench_sandbox.measure(args.scale)),
     }
     for name in BENCHMARKS[1:]:
         if name in chosen:

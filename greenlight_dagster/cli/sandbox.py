@@ -84,11 +84,14 @@ def wait_for_stop_signal() -> int:
               help="Serve this fixture file (operations.md §3) instead of a generated world; --seed/--scale ignored.")
 @click.option("--port-base", type=click.IntRange(0, 65_533), default=0, show_default=True,
               help="PW on P, SF on P+1, admin API on P+2; 0 takes free ports.")
-def serve(seed: int, scale: str, fixture_file: Path | None, port_base: int) -> None:
+@click.option("--sf-rate-limit", type=click.IntRange(1), default=60, show_default=True,
+              help="ServiceFusion requests per minute per token (the real API allows 60).")
+def serve(seed: int, scale: str, fixture_file: Path | None, port_base: int, sf_rate_limit: int) -> None:
     """Run the PW, SF and admin servers until Ctrl-C; the first stdout line is the info JSON."""
     fixture = read_fixture(fixture_file) if fixture_file else None
     try:
-        running = Sandbox(fixture, seed=seed, scale=scale, port_base=port_base).start()
+        running = Sandbox(fixture, seed=seed, scale=scale, port_base=port_base,
+                          sf_options={"rate_limit_per_minute": sf_rate_limit}).start()
     except SandboxStartError as exc:
         raise click.ClickException(str(exc)) from None
     try:
