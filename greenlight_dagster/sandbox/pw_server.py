@@ -152,8 +152,13 @@ class PWService:
         return response
 
     def _served(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
-        """A copy of the record as served; a lease's ``contacts`` are its tenants' contact records."""
-        served = copy.deepcopy(record)
+        """A copy of the record as served; a lease's ``contacts`` are its tenants' contact records.
+
+        Shallow: serialising only reads it, and every mutation (`SandboxState.patch`/`upsert`)
+        replaces values rather than changing nested ones in place. A deep copy of each record was
+        a quarter of the server's time per page.
+        """
+        served = dict(record)
         if entity == "leases":
             contacts = self.state.table(PW, "contacts")
             tenant_ids = served.get("tenantIDs")
