@@ -10,8 +10,14 @@ from greenlight_dagster.warehouse.tables import RAW_TABLES
 
 @pytest.fixture
 def clean_raw(warehouse_engine: Engine) -> Engine:
-    """Truncate every raw table, the error log and the watermarks: each test starts from nothing."""
-    names = ", ".join(f"raw.{t.name}" for t in RAW_TABLES.values())
+    """Truncate every raw table, the error log, the watermarks and any dbt snapshot: each test starts from nothing.
+
+    The snapshots go too because history built from an earlier test's raw rows would see every
+    record "deleted" by the truncation and "revived" by this test's loads, with the old timestamps.
+    """
+    names = [f"raw.{t.name}" for t in RAW_TABLES.values()]
     with warehouse_engine.begin() as conn:
-        conn.execute(text(f"truncate {names}, ops.error_log, ops.watermarks restart identity"))
+        names += [f"snapshots.{name}" for name in conn.execute(text(
+            "select table_name from information_schema.tables where table_schema = 'snapshots'")).scalars()]
+        conn.execute(text(f"truncate {', '.join(names)}, ops.error_log, ops.watermarks restart identity"))
     return warehouse_engine
