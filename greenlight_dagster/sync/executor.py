@@ -5,7 +5,9 @@ For each due entry of one target::
     claim (planned|failed -> sending, advisory lock held)
       -> look up on the target first   if the write may have reached it before
                                        (`requires_lookup`), always for creates in safe mode, and
-                                       for PW writes under pw_verify_strict (the re-read)
+                                       for PW writes under pw_verify_strict (the re-read; from
+                                       the step's bulk snapshot, `sync.bulk_verify`, unless
+                                       requires_lookup)
       -> strict verification           pw_verify_strict: re-read the source record; stop if it
                                        no longer qualifies (dead letter with the reason)
       -> send
@@ -90,6 +92,11 @@ class Gateway(Protocol):
 
     def lookup(self, entry: LedgerEntry) -> Lookup:
         """Search the target for the record this entry writes (never writes anything)."""
+        ...
+
+    def verify_lookup(self, entry: LedgerEntry) -> Lookup:
+        """The lookup of strict verification (``verify_by_lookup``) for an entry no earlier attempt
+        may have sent; it may answer from a snapshot read before the step (`sync.bulk_verify`)."""
         ...
 
     def verify(self, entry: LedgerEntry) -> str | None:
@@ -276,9 +283,12 @@ class _Runner:
     def _attempt(self, before: LedgerEntry, entry: LedgerEntry) -> tuple[bool, str | None] | SendError:
         """(found by lookup?, target id) or the reason not to send."""
         must_look = requires_lookup(before)
-        if (must_look or (self.flags.safe_mode and entry.operation in CREATE_ONCE_OPERATIONS)
-                or (self.flags.pw_verify_strict and self.gateway.verify_by_lookup)):
+        found: Lookup | None = None
+        if must_look or (self.flags.safe_mode and entry.operation in CREATE_ONCE_OPERATIONS):
             found = self.gateway.lookup(entry)
+        elif self.flags.pw_verify_strict and self.gateway.verify_by_lookup:
+            found = self.gateway.verify_lookup(entry)
+        if found is not None:
             if found.outcome is LookupOutcome.FOUND:
                 return True, found.target_id
             if found.outcome is LookupOutcome.UNSEARCHABLE and must_look:

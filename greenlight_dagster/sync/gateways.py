@@ -28,6 +28,7 @@ from greenlight_dagster.core.ledger import LedgerEntry, requires_lookup
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
 from greenlight_dagster.core.text import normalize_text
+from greenlight_dagster.sync.bulk_verify import WorkOrderSnapshot
 from greenlight_dagster.sync.executor import Lookup
 
 #: Re-reads a PW work order just before its SF job is created: why it no longer qualifies, or None.
@@ -143,6 +144,9 @@ class ServiceFusionGateway:
                         return Lookup.found(str(customer["id"]), f"SF customer stamped {stamp[1]}")
         return Lookup.absent(f"no SF customer stamped {stamp[1]}")
 
+    def verify_lookup(self, entry: LedgerEntry) -> Lookup:
+        return self.lookup(entry)
+
     def verify(self, entry: LedgerEntry) -> str | None:
         if entry.operation != "create_job" or self.verifier is None:
             return None
@@ -154,17 +158,23 @@ class PropertyWareGateway:
 
     ``verify_by_lookup``: under ``pw_verify_strict`` the executor re-reads the work order
     (the lookup) before every PW write, so a work order a user already closed is not touched.
+    With a ``snapshot`` that re-read comes from one bulk read per step (`verify_lookup`);
+    `lookup` - after a write that may have landed, and for orphans - always reads the work order.
     """
 
     target = "pw"
     verify_by_lookup = True
 
-    def __init__(self, client: PropertyWareWriter, *, rules: StatusRules = DEFAULT_STATUS_RULES) -> None:
+    def __init__(self, client: PropertyWareWriter, *, rules: StatusRules = DEFAULT_STATUS_RULES,
+                 snapshot: WorkOrderSnapshot | None = None) -> None:
         self.client = client
         self.rules = rules
+        self.snapshot = snapshot
 
     def send(self, entry: LedgerEntry) -> str | None:
         wo_id = _work_order_id(entry)
+        if self.snapshot is not None:
+            self.snapshot.touched(wo_id)
         payload = entry.payload
         if entry.operation == "update_work_order":
             self.client.update_work_order(wo_id, status=payload["status"])
@@ -181,7 +191,16 @@ class PropertyWareGateway:
 
     def lookup(self, entry: LedgerEntry) -> Lookup:
         wo_id = _work_order_id(entry)
-        work_order = self.client.get_work_order(wo_id)
+        return self._lookup_in(entry, wo_id, self.client.get_work_order(wo_id))
+
+    def verify_lookup(self, entry: LedgerEntry) -> Lookup:
+        """The strict re-read before a write no earlier attempt may have sent: from the snapshot."""
+        if self.snapshot is None:
+            return self.lookup(entry)
+        wo_id = _work_order_id(entry)
+        return self._lookup_in(entry, wo_id, self.snapshot.current(wo_id))
+
+    def _lookup_in(self, entry: LedgerEntry, wo_id: int, work_order: Mapping[str, Any] | None) -> Lookup:
         if work_order is None:
             return Lookup.absent(f"work order {wo_id} not found in PropertyWare")
         status = as_text(work_order.get("status"))

@@ -123,3 +123,14 @@ def planned_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | N
         row = conn.execute(text(f'select work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates" '
                                 "where work_order_id = :id"), {"id": work_order_id}).first()
     return dict(row[0]) if row is not None else None
+
+
+def ingested_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | None:
+    """The latest version of the work order ingest landed (``raw.pw_work_orders``, ordered as
+    dbt's ``latest_versions``); None when there is none or it is a tombstone. Strict verification
+    uses it for a work order PW has not changed since ingest (`sync.bulk_verify`)."""
+    with engine.connect() as conn:
+        row = conn.execute(text('select payload, _is_deleted from "raw"."pw_work_orders" where source_id = :id '
+                                "order by source_modified_at desc nulls last, _version_id desc limit 1"),
+                           {"id": work_order_id}).first()
+    return dict(row[0]) if row is not None and not row[1] else None

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
+from greenlight_dagster.clients.pw_wire import parse_utc
 from greenlight_dagster.clients.resilience import RetryPolicy
 from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.core.dedup import stamped_work_order_ids
@@ -23,6 +24,7 @@ from greenlight_dagster.sandbox.httpbase import SandboxHTTPServer
 from greenlight_dagster.sandbox.pw_server import create_pw_server
 from greenlight_dagster.sandbox.sf_server import create_sf_server
 from greenlight_dagster.sandbox.state import SandboxState
+from greenlight_dagster.sync.bulk_verify import WorkOrderSnapshot
 from greenlight_dagster.sync.executor import ExecuteOptions, ExecutionReport, execute
 from greenlight_dagster.sync.gateways import PropertyWareGateway, ServiceFusionGateway, customer_search
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
@@ -158,9 +160,21 @@ def push_jobs(store: LedgerStore, sandbox: Sandbox, flags: SyncFlags = SEND_ALL,
                    clock=(lambda: at) if at is not None else lambda: datetime.now(UTC))
 
 
+def ingested_snapshot(sandbox: Sandbox, client: PropertyWareClient | None = None,
+                      overlap: timedelta = timedelta(minutes=5)) -> WorkOrderSnapshot:
+    """A `WorkOrderSnapshot` as a push step builds it right after an ingest of the sandbox's work
+    orders as they are now: the warehouse holds these versions, and the high-water mark is the
+    newest lastModifiedDateTime among them."""
+    pw = client or sandbox.pw_client()
+    ingested = {w["id"]: dict(w) for w in sandbox.state.snapshot()["propertyware"]["workOrders"]}
+    high_water = max(parse_utc(w["lastModifiedDateTime"]) for w in ingested.values())
+    return WorkOrderSnapshot(get=pw.get_work_order, stored=ingested.get,
+                             read_changed=lambda: pw.iter_records("work_orders", modified_from=high_water - overlap))
+
+
 def push_pw(store: LedgerStore, sandbox: Sandbox, flags: SyncFlags = SEND_ALL, *,
-            at: datetime | None = None) -> ExecutionReport:
-    return execute(store, PropertyWareGateway(sandbox.pw_client()), flags,
+            at: datetime | None = None, snapshot: WorkOrderSnapshot | None = None) -> ExecutionReport:
+    return execute(store, PropertyWareGateway(sandbox.pw_client(), snapshot=snapshot), flags,
                    ("update_work_order", "close_work_order", "attach_note"), run_id="push-pw",
                    options=ExecuteOptions(orphan_grace=timedelta(0)),
                    clock=(lambda: at) if at is not None else lambda: datetime.now(UTC))

@@ -23,12 +23,12 @@ import dagster as dg
 
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
-from greenlight_dagster.core.plan import reverify_work_order
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
 from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.sync.bulk_verify import WorkOrderSnapshot, bulk_work_order_verifier
 from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
 from greenlight_dagster.sync.gateways import (
     PropertyWareGateway,
@@ -40,17 +40,22 @@ from greenlight_dagster.sync.planning import push_in_stages
 from greenlight_dagster.warehouse.candidates import (
     Candidates,
     customer_candidates,
+    ingested_work_order,
     planned_work_order,
     work_order_candidates,
 )
 from greenlight_dagster.warehouse.flag_store import record_run
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster.warehouse.watermarks import get_high_water
 
 OWNERS = ["team:greenlight"]
 SF_CUSTOMERS = dg.AssetKey(["push", "sf_customers"])
 SF_JOBS = dg.AssetKey(["push", "sf_jobs"])
 PW_WORK_ORDERS = dg.AssetKey(["push", "pw_work_orders"])
 PW_OPERATIONS = ("update_work_order", "close_work_order", "attach_note")
+#: The ingest's clock-skew overlap (`defs.ingest.IngestConfig.overlap_minutes`): the bulk read of
+#: strict verification starts this long before the pw/work_orders high-water mark.
+INGEST_OVERLAP = timedelta(minutes=5)
 
 
 class PushConfig(dg.Config):
@@ -94,19 +99,28 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _work_order_snapshot(warehouse: WarehouseResource, client: Any) -> WorkOrderSnapshot:
+    """PW work orders for strict verification: one bulk read of those changed since ingest (from the
+    pw/work_orders high-water mark minus the overlap), else the warehouse's version (`sync.bulk_verify`).
+    Without a mark (no incremental ingest yet) every work order is read on its own, as before."""
+    engine = warehouse.get_engine()
+    high_water = get_high_water(engine, "pw", "work_orders")
+
+    def read_changed() -> Any:
+        assert high_water is not None
+        return client.iter_records("work_orders", modified_from=high_water - INGEST_OVERLAP)
+
+    return WorkOrderSnapshot(get=client.get_work_order, stored=lambda wo_id: ingested_work_order(engine, wo_id),
+                             read_changed=read_changed if high_water is not None else None)
+
+
 def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWareResource, flags: SyncFlags,
                          log: Any) -> WorkOrderVerifier:
-    """Strict verification of a job create: the work order re-read from PW against the warehouse copy."""
-    client = propertyware.build_client(log)
+    """Strict verification of a job create: the current work order (from the step's bulk snapshot)
+    against the warehouse copy the plan used."""
     engine = warehouse.get_engine()
-
-    def verify(work_order_id: int) -> str | None:
-        planned = planned_work_order(engine, work_order_id)
-        if planned is None:
-            return "work order is no longer a job candidate in the warehouse"
-        return reverify_work_order(client.get_work_order(work_order_id), planned, flags)
-
-    return verify
+    snapshot = _work_order_snapshot(warehouse, propertyware.build_client(log))
+    return bulk_work_order_verifier(snapshot, lambda wo_id: planned_work_order(engine, wo_id), flags)
 
 
 @dg.asset(key=SF_CUSTOMERS, deps=[PUSH_PLAN], group_name="push", kinds={"rest"}, owners=OWNERS,
@@ -163,7 +177,9 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
 def pw_work_orders(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
                    sync_flags: SyncFlagsResource, propertyware: PropertyWareResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
-        return PropertyWareGateway(propertyware.build_client(context.log))
+        client = propertyware.build_client(context.log)
+        snapshot = _work_order_snapshot(warehouse, client) if flags.pw_verify_strict else None
+        return PropertyWareGateway(client, snapshot=snapshot)
 
     return _run_push(context, name="pw_work_orders", operations=PW_OPERATIONS, config=config, warehouse=warehouse,
                      sync_flags=sync_flags, gateway_for=gateway)

@@ -1,0 +1,90 @@
+"""Strict verification at the cost of one bulk read per push step instead of one read per write.
+
+Under ``pw_verify_strict`` every job create and every PW write checks the PW work order first.
+Reading each one with ``getWorkOrder`` costs a PW call per write; `WorkOrderSnapshot` instead
+reads, once, the work orders PW changed since this run's ingest (``getWorkOrders`` from the
+``pw/work_orders`` high-water mark minus the ingest overlap, usually one page) and answers:
+
+* a work order in that read: the fresh record;
+* otherwise: the latest version ingest landed in the warehouse - PW has not changed it since,
+  so it is what a re-read would return;
+* a work order this step has written, one the read could not decode, one the warehouse does
+  not hold, or no high-water mark at all: a per-item ``getWorkOrder``, as before.
+
+Lookups that decide whether a write already happened (`requires_lookup`: a retry, a crashed or
+replayed send) never use the snapshot: the executor calls `Gateway.lookup` for them, which
+always reads the work order itself.
+
+What the snapshot cannot see: a work order deleted in PW since ingest (no modified record)
+and changes made after the bulk read, while the step runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
+from greenlight_dagster.core.flags import SyncFlags
+from greenlight_dagster.core.plan import reverify_work_order
+
+#: One work order read from PW (``getWorkOrder``), None when PW has no such id.
+ReadWorkOrder = Callable[[int], dict[str, Any] | None]
+#: The warehouse's current version of a work order (as ingest landed it), None when it has none.
+StoredWorkOrder = Callable[[int], Mapping[str, Any] | None]
+#: The work orders PW changed since ingest (one ``iter_records`` stream).
+ReadChanged = Callable[[], Iterable[SourceRecord | RejectedRecord]]
+
+
+class WorkOrderSnapshot:
+    """The PW work orders as of the first verification of a push step (module docstring)."""
+
+    def __init__(self, *, get: ReadWorkOrder, stored: StoredWorkOrder, read_changed: ReadChanged | None) -> None:
+        self.get, self.stored, self.read_changed = get, stored, read_changed
+        self._fresh: dict[int, dict[str, Any]] | None = None
+        self._unreadable: set[int] = set()
+        self._per_item = read_changed is None
+        self._touched: set[int] = set()
+
+    def _load(self) -> dict[int, dict[str, Any]]:
+        if self._fresh is None:
+            fresh: dict[int, dict[str, Any]] = {}
+            if self.read_changed is not None:
+                for record in self.read_changed():
+                    if isinstance(record, SourceRecord):
+                        fresh[record.source_id] = record.payload
+                        continue
+                    try:
+                        self._unreadable.add(int(record.source_key or ""))
+                    except ValueError:  # a changed work order we cannot name: trust nothing stored
+                        self._per_item = True
+            self._fresh = fresh
+        return self._fresh
+
+    def current(self, work_order_id: int) -> dict[str, Any] | None:
+        """The work order as PW has it now (module docstring for where the answer comes from)."""
+        fresh = self._load()
+        if self._per_item or work_order_id in self._touched or work_order_id in self._unreadable:
+            return self.get(work_order_id)
+        if work_order_id in fresh:
+            return dict(fresh[work_order_id])
+        stored = self.stored(work_order_id)
+        return dict(stored) if stored is not None else self.get(work_order_id)
+
+    def touched(self, work_order_id: int) -> None:
+        """This step is writing the work order: its snapshot copy is stale from now on."""
+        self._touched.add(work_order_id)
+
+
+def bulk_work_order_verifier(snapshot: WorkOrderSnapshot, planned: StoredWorkOrder,
+                             flags: SyncFlags) -> Callable[[int], str | None]:
+    """Strict verification of a job create (a `sync.gateways.WorkOrderVerifier`), as the per-item
+    verifier does it - `reverify_work_order` of the current work order against the planned one -
+    with the current work order from ``snapshot``."""
+    def verify(work_order_id: int) -> str | None:
+        plan_record = planned(work_order_id)
+        if plan_record is None:
+            return "work order is no longer a job candidate in the warehouse"
+        return reverify_work_order(snapshot.current(work_order_id), plan_record, flags)
+
+    return verify

@@ -1,0 +1,159 @@
+"""Strict verification from one bulk read per push step (`sync.bulk_verify`) against the sandbox.
+
+The guarantees of per-item strict verification must hold - a work order closed in PW after
+ingest gets no SF job and no PW write - while the PW request log shows at most one
+``getWorkOrders`` page and no ``getWorkOrder`` for writes no earlier attempt may have sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
+from greenlight_dagster.sync.bulk_verify import WorkOrderSnapshot, bulk_work_order_verifier
+from greenlight_dagster.sync.executor import execute
+from greenlight_dagster.sync.gateways import ServiceFusionGateway
+from greenlight_dagster.warehouse.ledger_store import LedgerStore
+
+from .sandbox_world import (
+    SEND_ALL,
+    WORK_ORDER_IDS,
+    Sandbox,
+    ingested_snapshot,
+    job_candidates,
+    later,
+    plan,
+    progress_candidates,
+    push_jobs,
+    push_pw,
+    running_sandbox,
+)
+
+pytestmark = pytest.mark.integration
+STRICT = replace(SEND_ALL, pw_verify_strict=True)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with running_sandbox() as running:
+        yield running
+
+
+def pw_calls(sandbox: Sandbox) -> dict[str, int]:
+    ops = ("getWorkOrders", "getWorkOrder", "updateWorkOrder", "closeWorkOrder", "attachNoteToWorkOrder")
+    return {op: len(sandbox.pw_requests(op)) for op in ops}
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {op: after[op] - before[op] for op in after}
+
+
+def test_a_job_create_for_a_work_order_closed_after_ingest_is_stopped(store: LedgerStore, sandbox: Sandbox) -> None:
+    candidates = {c.work_order["id"]: c for c in job_candidates(sandbox, (9000, 9001))}
+    plan(store, STRICT, work_orders=list(candidates.values()))
+    snapshot = ingested_snapshot(sandbox)
+    sandbox.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
+    before = pw_calls(sandbox)
+    verifier = bulk_work_order_verifier(snapshot, lambda wo_id: candidates[wo_id].work_order, STRICT)
+    report = execute(store, ServiceFusionGateway(sandbox.sf_client(), verifier=verifier), STRICT, ("create_job",),
+                     run_id="strict")
+    assert report.counts["created"] == 1 and report.counts["verification_failed"] == 1
+    assert sandbox.jobs_for(9001) == [] and len(sandbox.jobs_for(9000)) == 1
+    (letter,) = store.dead_letters()
+    assert "strict verification" in letter.reason and "Completed" in letter.reason
+    calls = delta(pw_calls(sandbox), before)
+    assert calls["getWorkOrders"] == 1 and calls["getWorkOrder"] == 0
+
+
+def _started_jobs(store: LedgerStore, sandbox: Sandbox, wo_ids: tuple[int, ...]) -> None:
+    """SF jobs for ``wo_ids``, all Started: the plan then holds one PW status update each."""
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, wo_ids))
+    push_jobs(store, sandbox)
+    for wo_id in wo_ids:
+        sandbox.state.patch("servicefusion", "jobs", sandbox.jobs_for(wo_id)[0]["id"], {"status": "Started"})
+    progress = plan(store, STRICT, progress=progress_candidates(sandbox))
+    assert [w.operation for w in progress.writes] == ["update_work_order"] * len(wo_ids)
+
+
+def test_a_pw_update_for_a_work_order_closed_after_ingest_is_not_sent(store: LedgerStore, sandbox: Sandbox) -> None:
+    _started_jobs(store, sandbox, (9000, 9001))
+    snapshot = ingested_snapshot(sandbox)
+    sandbox.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
+    before = pw_calls(sandbox)
+    report = push_pw(store, sandbox, STRICT, snapshot=snapshot)
+    assert report.counts["sent"] == 1 and report.counts["found_by_lookup"] == 1
+    assert sandbox.work_order(9001)["status"] == "Completed"
+    calls = delta(pw_calls(sandbox), before)
+    assert calls["updateWorkOrder"] == 1 and calls["getWorkOrders"] == 1 and calls["getWorkOrder"] == 0
+
+
+def test_n_writes_without_pw_changes_cost_one_page_and_no_single_reads(store: LedgerStore, sandbox: Sandbox) -> None:
+    # one work order edited before ingest: the high-water mark moves past the others, which then
+    # come from the warehouse, not from the bulk read
+    sandbox.state.patch("propertyware", "workOrders", 9004, {"description": "Kitchen sink leaking badly"})
+    _started_jobs(store, sandbox, WORK_ORDER_IDS)
+    snapshot = ingested_snapshot(sandbox)
+    before = pw_calls(sandbox)
+    report = push_pw(store, sandbox, STRICT, snapshot=snapshot)
+    assert report.counts["sent"] == len(WORK_ORDER_IDS)
+    calls = delta(pw_calls(sandbox), before)
+    assert calls == {"getWorkOrders": 1, "getWorkOrder": 0, "updateWorkOrder": len(WORK_ORDER_IDS),
+                     "closeWorkOrder": 0, "attachNoteToWorkOrder": 0}
+    assert all(sandbox.work_order(wo_id)["status"] != "Open" for wo_id in WORK_ORDER_IDS)
+
+
+def test_a_retried_write_is_still_looked_up_on_its_own(store: LedgerStore, sandbox: Sandbox) -> None:
+    _started_jobs(store, sandbox, (9000, 9001))
+    sandbox.state.faults.add({"server": "pw", "operation": "updateWorkOrder", "kind": "commit_then_drop",
+                              "rate": 1.0})
+    first = push_pw(store, sandbox, STRICT, snapshot=ingested_snapshot(sandbox))
+    assert first.counts["failed"] == 2
+    sandbox.state.faults.clear()
+    updates = len(sandbox.pw_requests("updateWorkOrder"))
+    before = pw_calls(sandbox)
+    # the snapshot is stale (taken before the dropped writes) and would say "not updated yet":
+    # the retry must read PW itself and find the write that landed
+    second = push_pw(store, sandbox, STRICT, at=later(), snapshot=ingested_snapshot(sandbox))
+    assert second.counts["found_by_lookup"] == 2 and second.counts["sent"] == 0
+    assert len(sandbox.pw_requests("updateWorkOrder")) == updates
+    assert delta(pw_calls(sandbox), before)["getWorkOrder"] == 2
+
+
+class _Reads:
+    def __init__(self, changed: list[SourceRecord | RejectedRecord]) -> None:
+        self.changed = changed
+        self.gets: list[int] = []
+        self.bulk = 0
+
+    def get(self, wo_id: int) -> dict[str, Any] | None:
+        self.gets.append(wo_id)
+        return {"id": wo_id, "status": "PW"}
+
+    def read_changed(self) -> list[SourceRecord | RejectedRecord]:
+        self.bulk += 1
+        return self.changed
+
+
+def test_snapshot_sources() -> None:
+    reads = _Reads([SourceRecord("work_orders", 1, None, {"id": 1, "status": "fresh"}),
+                    RejectedRecord("work_orders", "2", "bad", "<x/>")])
+    stored = {1: {"id": 1, "status": "stored"}, 2: {"id": 2, "status": "stored"}, 3: {"id": 3, "status": "stored"}}
+    snapshot = WorkOrderSnapshot(get=reads.get, stored=stored.get, read_changed=reads.read_changed)
+    assert snapshot.current(1) == {"id": 1, "status": "fresh"}      # changed since ingest
+    assert snapshot.current(3) == {"id": 3, "status": "stored"}     # unchanged: the warehouse's
+    assert snapshot.current(2) == {"id": 2, "status": "PW"}         # changed but unreadable: per item
+    assert snapshot.current(4) == {"id": 4, "status": "PW"}         # unknown to the warehouse: per item
+    snapshot.touched(3)
+    assert snapshot.current(3) == {"id": 3, "status": "PW"}         # written by this step: per item
+    assert reads.bulk == 1 and reads.gets == [2, 4, 3]
+
+    unnamed = _Reads([RejectedRecord("work_orders", None, "no id", "<x/>")])
+    snapshot = WorkOrderSnapshot(get=unnamed.get, stored=stored.get, read_changed=unnamed.read_changed)
+    assert snapshot.current(3) == {"id": 3, "status": "PW"}         # cannot tell what changed: per item
+    no_mark = _Reads([])
+    snapshot = WorkOrderSnapshot(get=no_mark.get, stored=stored.get, read_changed=None)
+    assert snapshot.current(3) == {"id": 3, "status": "PW"} and no_mark.bulk == 0
