@@ -284,9 +284,10 @@ class _Runner:
         """(found by lookup?, target id) or the reason not to send."""
         must_look = requires_lookup(before)
         found: Lookup | None = None
-        if must_look or (self.flags.safe_mode and entry.operation in CREATE_ONCE_OPERATIONS):
+        if must_look:
             found = self.gateway.lookup(entry)
-        elif self.flags.pw_verify_strict and self.gateway.verify_by_lookup:
+        elif ((self.flags.safe_mode and entry.operation in CREATE_ONCE_OPERATIONS)
+              or (self.flags.pw_verify_strict and self.gateway.verify_by_lookup)):
             found = self.gateway.verify_lookup(entry)
         if found is not None:
             if found.outcome is LookupOutcome.FOUND:

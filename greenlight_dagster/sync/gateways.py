@@ -6,9 +6,10 @@ record on the target:
 * **SF job** - ``GET /jobs?filters[po_number]=PW-<id>``; the filter is a partial match, so only
   jobs whose stamp parses to exactly this work order id count (`stamped_work_order_ids`).
 * **SF customer** - matched on the PW id stamped in the ``PW Portfolio ID`` / ``PW Tenant ID``
-  custom field, among the customers whose name contains the name we send (one request). Only
-  when a create may already have been sent (`requires_lookup`) and the name finds nothing does
-  the lookup read every customer, newest first: an office user may have renamed it.
+  custom field, among the customers whose name contains the name we send (one request). After a
+  create that may have been sent (`lookup`), a name that finds nothing is followed by a read of
+  every customer, newest first: an office user may have renamed it. The safe-mode check before
+  a first create (`verify_lookup`) trusts the name search.
 * **PW update** - the work order already has the target status; **PW close** - it is already
   in a terminal status; **PW note** - the exact note text is already attached (the note names
   the SF job, so the text is unique). Re-sending an update is harmless; the note lookup is
@@ -24,7 +25,7 @@ from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.core.fields import as_int, as_text
 from greenlight_dagster.core.idempotency import parse_cross_system_id
-from greenlight_dagster.core.ledger import LedgerEntry, requires_lookup
+from greenlight_dagster.core.ledger import LedgerEntry
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
 from greenlight_dagster.core.text import normalize_text
@@ -123,10 +124,10 @@ class ServiceFusionGateway:
                 return Lookup.absent(f"no SF job stamped with work order {wo_id}")
             return Lookup.found(str(ids[0]), f"SF jobs stamped with work order {wo_id}: {ids}")
         if entry.operation == "create_customer":
-            return self._lookup_customer(entry)
+            return self._lookup_customer(entry, thorough=True)
         raise UnsupportedOperationError(f"{entry.idempotency_key}: ServiceFusion cannot {entry.operation}")
 
-    def _lookup_customer(self, entry: LedgerEntry) -> Lookup:
+    def _lookup_customer(self, entry: LedgerEntry, *, thorough: bool) -> Lookup:
         if self.customer_search is None:
             return Lookup.unsearchable("no customer search configured")
         stamp = next(((normalize_text(as_text(f.get("name"))), as_text(f.get("value")))
@@ -135,7 +136,7 @@ class ServiceFusionGateway:
         if stamp is None or stamp[0] not in wanted_names:
             return Lookup.unsearchable("the customer body carries no PW id stamp")
         name = as_text(entry.payload.get("customer_name")) or None
-        searches = (name, None) if requires_lookup(entry) else (name,)
+        searches = (name, None) if thorough else (name,)
         for query in dict.fromkeys(searches):
             for customer in self.customer_search(query):
                 for field in customer.get("custom_fields") or ():
@@ -145,6 +146,9 @@ class ServiceFusionGateway:
         return Lookup.absent(f"no SF customer stamped {stamp[1]}")
 
     def verify_lookup(self, entry: LedgerEntry) -> Lookup:
+        """The safe-mode check before a first create: a customer by its name only (one request)."""
+        if entry.operation == "create_customer":
+            return self._lookup_customer(entry, thorough=False)
         return self.lookup(entry)
 
     def verify(self, entry: LedgerEntry) -> str | None:

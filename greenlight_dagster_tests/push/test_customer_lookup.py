@@ -1,4 +1,4 @@
-"""The SF customer lookup costs one request, and reads everything only after a create may have been sent.
+"""The safe-mode customer check costs one request; the lookup after a possible send reads everything.
 
 In safe mode every customer create is looked up first; reading every customer for each of them
 made a first sync quadratic in the number of customers (80 s for 61 customers at 60 req/min).
@@ -41,7 +41,7 @@ def test_a_fresh_create_is_looked_up_with_one_request(fresh_sandbox: Sandbox) ->
     entry = _entry("Quartz Ridge Holdings", 777)
     mark = len(fresh_sandbox.state.request_log())
 
-    assert gateway.lookup(entry).outcome is LookupOutcome.ABSENT
+    assert gateway.verify_lookup(entry).outcome is LookupOutcome.ABSENT
     assert len(_customer_reads(fresh_sandbox, mark)) == 1
 
     created = gateway.send(entry)
@@ -57,8 +57,7 @@ def test_after_a_possible_send_a_renamed_customer_is_still_found(fresh_sandbox: 
     assert created is not None
     fresh_sandbox.state.patch("servicefusion", "customers", int(created), {"customer_name": "Basalt Ct. (renamed)"})
 
-    assert gateway.lookup(entry).outcome is LookupOutcome.ABSENT, "a first attempt trusts the name search"
-    retried = replace(entry, attempts=1)
-    found = gateway.lookup(retried)
+    assert gateway.verify_lookup(entry).outcome is LookupOutcome.ABSENT, "a first create trusts the name search"
+    found = gateway.lookup(replace(entry, attempts=1))
     assert found.outcome is LookupOutcome.FOUND, "a retry must read every customer before sending again"
     assert found.target_id == created
