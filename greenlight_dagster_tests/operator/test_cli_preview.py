@@ -50,5 +50,7 @@ def test_preview_refuses_bad_flags_and_explains_a_missing_plan(greenlight: Green
     assert bad.exit_code == 1 and "is not NAME=VALUE" in bad.output
     typo = greenlight("preview", "--offline", "--flag", "dry_run=perhaps")
     assert typo.exit_code == 1 and "GREENLIGHT_DRY_RUN must be a boolean" in typo.output
-    empty = greenlight("preview", "--offline")  # the session warehouse has no sync.* models
+    with clean_ops.begin() as conn:  # as before the first sync (other tests may have built the models)
+        conn.execute(text("drop schema if exists sync cascade"))
+    empty = greenlight("preview", "--offline")
     assert empty.exit_code == 1 and "run `greenlight sync` once" in empty.output
