@@ -1,9 +1,9 @@
 """`make bench`: every benchmark in one go, one table, and benchmarks/RESULTS.md with the machine it ran on.
 
-    .venv/bin/python benchmarks/run_all.py [--repeat 3] [--scale medium] [--only daily,peer,...]
+    .venv/bin/python benchmarks/run_all.py [--repeat 3] [--scale demo] [--only daily,peer,...]
 
 Runs, in this order: the daily sync at production latency (headline; push efficiency is read
-from the same runs), ingestion (`bench_ingest`, called, not copied), history cost, the dlt peer
+from the same runs), ingestion (`ingest`, called, not copied), history cost, the dlt peer
 and start-up. Prints one table - figure | value | target | verdict, ratios in the values of
 comparisons - and writes the same table to ``benchmarks/RESULTS.md`` with CPU count, RAM, date,
 git commit and the load average around each benchmark: these machines are shared, so a figure
@@ -34,13 +34,13 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import (
-    bench_daily_sync,
-    bench_history,
-    bench_ingest,
-    bench_peer,
-    bench_push,
-    bench_sandbox,
-    bench_startup,
+    daily_sync,
+    ingest,
+    peer,
+    push,
+    sandbox,
+    startup,
+    warehouse,
 )
 from benchmarks.common import MIB, RESULTS_DIR, Figure, write_results
 
@@ -77,32 +77,32 @@ def run_section(name: str, fn: Callable[[], list[Figure]]) -> Section:
 
 def daily_and_push(scale: str, repeat: int) -> tuple[list[Figure], list[Figure]]:
     """The headline and push efficiency from the same timed days."""
-    result = bench_daily_sync.run(scale=scale, repeat=repeat)
-    daily = bench_daily_sync.figures(result)
-    write_results("daily_sync", daily, bench_daily_sync.details(result))
-    push = bench_push.figures(result)
-    write_results("push", push, {"days": len(result.days)})
-    return daily, push
+    result = daily_sync.run(scale=scale, repeat=repeat)
+    daily = daily_sync.figures(result)
+    write_results("daily_sync", daily, daily_sync.details(result))
+    pushed = push.figures(result)
+    write_results("push", pushed, {"days": len(result.days)})
+    return daily, pushed
 
 
-def ingest(scale: str, repeat: int) -> list[Figure]:
-    """`bench_ingest` as its own command line runs it; its figures read back from its results file."""
-    if bench_ingest.main(["--scale", scale, "--repeat", str(repeat)]) != 0:
-        raise RuntimeError("bench_ingest failed")
+def run_ingest(scale: str, repeat: int) -> list[Figure]:
+    """`ingest` as its own command line runs it; its figures read back from its results file."""
+    if ingest.main(["--scale", scale, "--repeat", str(repeat)]) != 0:
+        raise RuntimeError("ingest failed")
     data = json.loads((RESULTS_DIR / "ingest.json").read_text())
     return [Figure(**figure) for figure in data["figures"]]
 
 
-def history(scale: str, repeat: int) -> list[Figure]:
-    return bench_history.figures(bench_history.run(scale=scale, repeat=repeat))
+def run_history(scale: str, repeat: int) -> list[Figure]:
+    return warehouse.figures(warehouse.run(scale=scale, repeat=repeat))
 
 
-def peer(scale: str, repeat: int) -> list[Figure]:
-    return bench_peer.figures(bench_peer.run(scale=scale, repeat=repeat))
+def run_peer(scale: str, repeat: int) -> list[Figure]:
+    return peer.figures(peer.run(scale=scale, repeat=repeat))
 
 
-def startup(repeat: int) -> list[Figure]:
-    figures, _raw = bench_startup.run(repeat=max(repeat, 3), warm_repeat=2)
+def run_startup(repeat: int) -> list[Figure]:
+    figures, _raw = startup.run(repeat=max(repeat, 3), warm_repeat=2)
     return figures
 
 
@@ -161,7 +161,7 @@ def write_markdown(table: str, *, started: datetime, minutes: float, load: tuple
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("small", "medium"), default="medium")
+    parser.add_argument("--scale", choices=("small", "demo"), default="demo")
     parser.add_argument("--repeat", type=int, default=3, help="repeats of every timed measurement")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}")
     args = parser.parse_args(argv)
@@ -181,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(Section("Push efficiency (same timed runs)", pushed, 0.0, sections[-1].load_before,
                                 sections[-1].load_after))
     runners: dict[str, tuple[str, Callable[[], list[Figure]]]] = {
-        "ingest": ("Ingestion (bench_ingest)", lambda: ingest(args.scale, args.repeat)),
-        "history": ("History cost", lambda: history(args.scale, args.repeat)),
-        "peer": ("Peer: ours vs dlt, same data and server", lambda: peer(args.scale, args.repeat)),
-        "startup": ("Start-up", lambda: startup(args.repeat)),
-        "sandbox": ("Sandbox throughput", lambda: bench_sandbox.measure(args.scale)),
+        "ingest": ("Ingestion", lambda: run_ingest(args.scale, args.repeat)),
+        "history": ("History cost", lambda: run_history(args.scale, args.repeat)),
+        "peer": ("Peer: ours vs dlt, same data and server", lambda: run_peer(args.scale, args.repeat)),
+        "startup": ("Start-up", lambda: run_startup(args.repeat)),
+        "sandbox": ("Sandbox throughput", lambda: sandbox.measure(args.scale)),
     }
     for name in BENCHMARKS[1:]:
         if name in chosen:

@@ -1,1 +1,1 @@
-"""Peer pipelines the benchmarks compare against (bench_peer.py)."""
+"""Peer pipelines the benchmarks compare against (peer.py)."""

@@ -22,12 +22,13 @@ from types import FrameType
 import click
 
 from greenlight_dagster.cli.local import local_environment, missing_connection_settings
+from greenlight_dagster.sandbox.generator import SCALES
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface the UI binds to.")
 @click.option("--port", default=3000, show_default=True, type=int)
-@click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="medium", show_default=True,
+@click.option("--scale", type=click.Choice(list(SCALES)), default="demo", show_default=True,
               help="Size of a newly generated sandbox world.")
 def dev(host: str, port: int, scale: str) -> None:
     """Run the Dagster UI and daemon against the warehouse until Ctrl-C."""

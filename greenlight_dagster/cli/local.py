@@ -64,7 +64,7 @@ def local_sandbox(*, scale: str, seed: int, sf_options: dict[str, Any] | None = 
 
 
 @contextmanager
-def local_environment(*, scale: str = "medium", seed: int = 0, force_sandbox: bool = False,
+def local_environment(*, scale: str = "demo", seed: int = 0, force_sandbox: bool = False,
                       extra_env: Mapping[str, str] | None = None,
                       sf_options: dict[str, Any] | None = None) -> Iterator[dict[str, str]]:
     """Warehouse (+ sandbox when asked) for this process and its children, torn down on exit.

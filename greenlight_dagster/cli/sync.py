@@ -18,6 +18,7 @@ from rich.table import Table
 
 from greenlight_dagster.cli.local import local_environment
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
+from greenlight_dagster.sandbox.generator import SCALES
 from greenlight_dagster.warehouse.connection import make_engine
 from greenlight_dagster.warehouse.flag_store import finish_run
 
@@ -30,7 +31,7 @@ SUMMARY_FIELDS = ("records_fetched", "new_versions", "rejected", "planned", "sen
 DEMO_FLAGS = {"GREENLIGHT_DRY_RUN": "false", "GREENLIGHT_ENABLE_SERVICE_FUSION": "true",
               "GREENLIGHT_SAFE_MODE": "true", "GREENLIGHT_SAFE_MODE_MAX_CREATES": "100000"}
 #: The demo's sandbox allows 10x ServiceFusion's documented 60 requests/minute (and the client
-#: paces itself to match), so a medium world's first sync takes minutes, not half an hour.
+#: paces itself to match), so a demo world's first sync takes minutes, not half an hour.
 DEMO_SF_RATE_LIMIT = 600
 
 
@@ -133,7 +134,7 @@ def sync(full_refresh: bool, partition_key: str | None) -> None:
 
 
 @click.command()
-@click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="medium", show_default=True)
+@click.option("--scale", type=click.Choice(list(SCALES)), default="demo", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo(scale: str, seed: int) -> None:
     """Rehearse a full sync locally: embedded warehouse, sandbox PW/SF, pushes on (to the sandbox only)."""

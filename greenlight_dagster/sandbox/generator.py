@@ -58,13 +58,15 @@ class ScaleSpec:
     sf_other_jobs: int
 
 
-#: small: tests (builds in milliseconds). medium: the demo, whose first sync with pushes on finishes
-#: in minutes. large: a real mid-size manager (40 portfolios, 1,500 buildings, 6,000 units, ~6,000
-#: leases, 60,000 work orders): benchmarks and load rehearsals.
+#: small: tests (builds in milliseconds). demo: the first `greenlight demo`, whose sync with pushes on
+#: finishes in minutes (decision 0006). medium: a real mid-size manager (40 portfolios, 1,500
+#: buildings, 6,000 units, ~6,000 leases, 60,000 work orders over 18 months). large: 5x medium, for
+#: benchmarks and load rehearsals.
 SCALES: dict[str, ScaleSpec] = {
     "small": ScaleSpec(3, 15, 40, 6, 150, 4, 8),
-    "medium": ScaleSpec(10, 120, 600, 25, 3_000, 20, 60),
-    "large": ScaleSpec(40, 1_500, 6_000, 150, 60_000, 150, 500),
+    "demo": ScaleSpec(10, 120, 600, 25, 3_000, 20, 60),
+    "medium": ScaleSpec(40, 1_500, 6_000, 150, 60_000, 150, 500),
+    "large": ScaleSpec(200, 7_500, 30_000, 300, 300_000, 750, 2_500),
 }
 
 HISTORY_DAYS = 548  # ~18 months of work orders before the fixture clock
@@ -305,7 +307,11 @@ def _portfolios(world: _World) -> None:
                            "email": world.email(first, last, "owners.example.com"), "mobilePhone": _phone(rng),
                            **world.audit(rng, 1_000)})
         owner = owners[-1] if index else owners[0]
-        name = _unique(rng, lambda r, o=owner: f"{o['lastName']} {r.choice(PORTFOLIO_WORDS)}", names)
+        # An owner's surname runs out of words at the large scale: then the first name tells them apart.
+        stem = owner["lastName"]
+        if all(f"{stem} {word}" in names for word in PORTFOLIO_WORDS):
+            stem = f"{owner['firstName']} {stem}"
+        name = _unique(rng, lambda r, s=stem: f"{s} {r.choice(PORTFOLIO_WORDS)}", names)
         portfolio_id = next(ids)
         world.home_city[portfolio_id] = rng.choice(CITIES)[0]
         world.pw["portfolios"].append({

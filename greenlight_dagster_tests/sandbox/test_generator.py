@@ -25,7 +25,7 @@ REGULAR_WO_STATUSES = {"Open", "WO Received", "Scheduled", "In Progress", "Await
 PROPERTY_TYPE_CODES = {"SINGLE_FAMILY", "TOWNHOUSE", "CONDO", "DU_FOUR_PLEX", "APARTMENT", "MULTI_FAMILY"}
 
 
-@pytest.fixture(scope="module", params=["small", "medium"])
+@pytest.fixture(scope="module", params=["small", "demo"])
 def fixture(request: pytest.FixtureRequest) -> dict[str, Any]:
     return generate_fixture(seed=0, scale=request.param)
 
@@ -64,7 +64,7 @@ def test_fixture_is_valid_json_that_the_sandbox_state_loads_and_keeps(small: dic
 
 @pytest.mark.parametrize(("scale", "sizes"), [
     ("small", {"portfolios": 3, "buildings": 15, "units": 40, "workOrders": (140, 160)}),
-    ("medium", {"portfolios": 10, "buildings": 120, "units": 600, "workOrders": (2_900, 3_100),
+    ("demo", {"portfolios": 10, "buildings": 120, "units": 600, "workOrders": (2_900, 3_100),
                 "leases": (450, 700)}),
 ])
 def test_scales_have_the_documented_sizes(scale: str, sizes: dict[str, Any]) -> None:
@@ -75,8 +75,8 @@ def test_scales_have_the_documented_sizes(scale: str, sizes: dict[str, Any]) -> 
 
 
 @pytest.mark.slow
-def test_large_scale_is_a_real_mid_size_manager() -> None:
-    fixture = generate_fixture(0, "large")
+def test_medium_scale_is_a_real_mid_size_manager() -> None:
+    fixture = generate_fixture(0, "medium")
     assert 59_000 <= len(pw(fixture, "workOrders")) <= 61_000
     assert (len(pw(fixture, "portfolios")), len(pw(fixture, "buildings")), len(pw(fixture, "units"))) == (
         40, 1_500, 6_000)
@@ -128,7 +128,7 @@ def test_work_orders_are_realistic_and_spread_over_eighteen_months(fixture: dict
 
 
 def test_most_days_of_the_last_year_have_work_orders_at_medium_scale() -> None:
-    fixture = generate_fixture(0, "medium")
+    fixture = generate_fixture(0, "demo")
     clock = parse_ts(fixture["clock"])
     days = {(clock - parse_ts(wo["createdDateTime"])).days for wo in pw(fixture, "workOrders")}
     assert len(days & set(range(365))) >= 360

@@ -1,11 +1,11 @@
 """Headline benchmark: one day's sync at production latency, against the rate-limit floor.
 
-    .venv/bin/python benchmarks/bench_daily_sync.py [--scale medium] [--repeat 3]
+    .venv/bin/python benchmarks/daily_sync.py [--scale demo] [--repeat 3]
 
 What it does and why:
 
 * **A world already in step** (untimed): an embedded PostgreSQL and a Dagster instance in a
-  temporary directory, the ``medium`` sandbox, and fast-limit syncs until a run sends nothing
+  temporary directory, the ``demo`` sandbox, and fast-limit syncs until a run sends nothing
   more - the state a production account is in the morning before the day's first sync.
 * **A realistic day's delta, made through the sandbox state as users make it**: 1,000 PW work
   orders edited, 100 new open work orders (on buildings whose SF customer exists, so each
@@ -20,8 +20,8 @@ What it does and why:
   SF calls / (60/min) + PW calls x 0.3 s at concurrency 1 - and compared with the sandbox's
   request log; the run's step timings (Dagster event log) say where the excess went.
 
-Repeats are further days on the same world (a fresh delta each time). `bench_push` reads its
-figures from the same runs (`DailyResult`); `bench_history` and `bench_peer` reuse `BenchWorld`.
+Repeats are further days on the same world (a fresh delta each time). `push` reads its
+figures from the same runs (`DailyResult`); `warehouse` and `peer` reuse `BenchWorld`.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import MIB, ChildRun, Figure, Spread, print_table, run_child, write_results
+from greenlight_dagster.sandbox.generator import SCALES
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.sandbox.state import SandboxState, parse_ts
 
@@ -81,7 +82,7 @@ class DayDelta:
 
     @classmethod
     def for_scale(cls, scale: str) -> DayDelta:
-        """The issue's day is for ``medium``; a ``small`` world (150 work orders) gets a day scaled to it."""
+        """The issue's day is for ``demo``; a ``small`` world (150 work orders) gets a day scaled to it."""
         return cls(50, 5, 10) if scale == "small" else cls()
 
 
@@ -133,7 +134,7 @@ class BenchWorld:
     and CPU are its own and it meets the sandbox over real sockets as it meets PW and SF.
     """
 
-    def __init__(self, *, scale: str = "medium", seed: int = 0) -> None:
+    def __init__(self, *, scale: str = "demo", seed: int = 0) -> None:
         self.scale = scale
         self.seed = seed
         self.root = traversable_tempdir("glb-")
@@ -418,7 +419,7 @@ class DayRun:
 
 @dataclass
 class DailyResult:
-    """Everything the headline (and `bench_push`) report: the setup, the timed days, the load."""
+    """Everything the headline (and `push`) report: the setup, the timed days, the load."""
 
     scale: str
     setup: list[SyncRun]
@@ -444,7 +445,7 @@ def count_duplicate_jobs(state: SandboxState) -> int:
     return sum(1 for n in per_wo.values() if n > 1)
 
 
-def run(*, scale: str = "medium", repeat: int = 3, delta: DayDelta | None = None,
+def run(*, scale: str = "demo", repeat: int = 3, delta: DayDelta | None = None,
         budget_seconds: float = 15 * 60, log: Any = print) -> DailyResult:
     """Set up the world, then ``repeat`` timed days (one only if a day takes longer than ``budget_seconds``)."""
     delta = delta or DayDelta.for_scale(scale)
@@ -563,7 +564,7 @@ def details(result: DailyResult) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("small", "medium", "large"), default="medium")
+    parser.add_argument("--scale", choices=tuple(SCALES), default="demo")
     parser.add_argument("--repeat", type=int, default=3, help="timed days (median, min, max)")
     args = parser.parse_args(argv)
     began = time.monotonic()

@@ -7,7 +7,7 @@ client and server would share the GIL), the PW request is one pre-built SOAP env
 a keep-alive session (no zeep per call), the SF request a plain GET with a bearer token. Two
 client threads, like a sync running PW and SF reads side by side.
 
-    .venv/bin/python benchmarks/bench_sandbox.py [--scale medium] [--seconds 5]
+    .venv/bin/python benchmarks/sandbox.py [--scale demo] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Figure, print_table, write_results
+from greenlight_dagster.sandbox.generator import SCALES
 
 TARGET_PAGES_PER_SECOND = 200
 
@@ -122,7 +123,7 @@ def measure(scale: str, seconds: float = 5.0) -> list[Figure]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument("--scale", default="demo", choices=tuple(SCALES))
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     load = os.getloadavg()[0]

@@ -1,18 +1,18 @@
 """History cost: the dbt build of snapshots + marts after a 1 % change, against a full build.
 
-    .venv/bin/python benchmarks/bench_history.py [--scale medium] [--repeat 3]
+    .venv/bin/python benchmarks/warehouse.py [--scale demo] [--repeat 3]
 
 Full history is the point of the warehouse, so its price must follow the change, not the
-size of the world. On the ``medium`` sandbox, landed once into ``raw.*``:
+size of the world. On the ``demo`` sandbox, landed once into ``raw.*``:
 
 * **full build**: every dbt schema dropped (staging, SCD2 snapshots, marts, sync models), then
   ``dbt build --exclude resource_type:test`` - the first build of an account's history;
 * **after a 1 % change**: 1 % of every incremental entity changed in the sandbox
-  (`bench_ingest.change_one_percent`), landed by an incremental run of the raw assets
+  (`ingest.change_one_percent`), landed by an incremental run of the raw assets
   (untimed), then the same ``dbt build``: snapshots add the new versions, marts rebuild.
 
 Tests are left out of both (they are the same work either way; the daily sync's dbt step,
-tests included, is reported by `bench_daily_sync`). dbt runs as its own process, with its
+tests included, is reported by `daily_sync`). dbt runs as its own process, with its
 target and log paths in a temporary directory so it never touches the project's
 ``dbt_warehouse/target`` that other runs use; its start-up (~3 s here) is part of each figure.
 """
@@ -32,11 +32,12 @@ from sqlalchemy.engine import make_url
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_daily_sync import FAST_SF_RATE, RATE_LIMIT_ENV, BenchWorld, traversable_tempdir
-from benchmarks.bench_ingest import change_one_percent
-from benchmarks.bench_peer import drop_built_schemas, ours_command
 from benchmarks.common import MIB, Figure, Spread, print_table, run_child, write_results
+from benchmarks.daily_sync import FAST_SF_RATE, RATE_LIMIT_ENV, BenchWorld, traversable_tempdir
+from benchmarks.ingest import change_one_percent
+from benchmarks.peer import drop_built_schemas, ours_command
 from greenlight_dagster.defs.warehouse.project import DBT_PROJECT_DIR, dbt_executable
+from greenlight_dagster.sandbox.generator import SCALES
 from greenlight_dagster.warehouse.connection import dbt_env
 
 
@@ -59,7 +60,7 @@ def dbt_build(env: dict[str, str], scratch: Path) -> tuple[float, int]:
     return child.seconds, child.peak_rss_bytes
 
 
-def run(*, scale: str = "medium", repeat: int = 3, log: Any = print) -> HistoryResult:
+def run(*, scale: str = "demo", repeat: int = 3, log: Any = print) -> HistoryResult:
     with BenchWorld(scale=scale) as world:
         assert world.sandbox is not None
         env = {**world.env, **world.sandbox.env(), RATE_LIMIT_ENV: str(FAST_SF_RATE)}
@@ -105,7 +106,7 @@ def figures(result: HistoryResult) -> list[Figure]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("small", "medium", "large"), default="medium")
+    parser.add_argument("--scale", choices=tuple(SCALES), default="demo")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     result = run(scale=args.scale, repeat=args.repeat)

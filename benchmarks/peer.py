@@ -1,6 +1,6 @@
 """Peer comparison: our raw ingestion + dbt snapshots vs dlt (scd2 merge), same data, same Postgres, same run.
 
-    .venv/bin/python benchmarks/bench_peer.py [--scale medium] [--repeat 3]
+    .venv/bin/python benchmarks/peer.py [--scale demo] [--repeat 3]
 
 Both pipelines read the same sandbox world (latency off, SF limit out of the way, for both)
 into the same embedded PostgreSQL server, ours into ``raw.*`` + the dbt snapshot schemas,
@@ -15,7 +15,7 @@ dlt's normalize/load workers included):
 
 Two phases per repeat, because SCD2 cost lives in both: the **initial** load into empty
 schemas, then an **incremental** run after 1 % of every incremental entity changed
-(`bench_ingest.change_one_percent`). The order of the two pipelines alternates between
+(`ingest.change_one_percent`). The order of the two pipelines alternates between
 repeats so neither always runs on a warmer machine. Ratios are ours ÷ dlt's: below 1 is better.
 """
 
@@ -36,9 +36,10 @@ from sqlalchemy import create_engine, text
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_daily_sync import FAST_SF_RATE, RATE_LIMIT_ENV, BenchWorld, traversable_tempdir
-from benchmarks.bench_ingest import change_one_percent, empty_landing_zone
 from benchmarks.common import MIB, Figure, Spread, print_table, run_child, write_results
+from benchmarks.daily_sync import FAST_SF_RATE, RATE_LIMIT_ENV, BenchWorld, traversable_tempdir
+from benchmarks.ingest import change_one_percent, empty_landing_zone
+from greenlight_dagster.sandbox.generator import SCALES
 
 PEER_SCRIPT = Path(__file__).resolve().parent / "peers" / "dlt_pipeline.py"
 DATASET = "peer_dlt"
@@ -51,7 +52,7 @@ KEPT_SCHEMAS = ("raw", "ops", "public", "information_schema")
 def child_ours(raw_only: bool = False) -> None:
     """One run of the sync job's subset raw -> staging -> snapshots (no checks); prints a JSON line.
 
-    ``raw_only``: the eleven raw assets alone (`bench_history` lands data this way and times dbt itself).
+    ``raw_only``: the eleven raw assets alone (`warehouse` lands data this way and times dbt itself).
     """
     import time
 
@@ -122,7 +123,7 @@ def measure(pipeline: str, phase: str, env: dict[str, str], pipelines_dir: Path)
     return Measured(pipeline, phase, child.seconds, float(report["seconds"]), child.peak_rss_bytes)
 
 
-def run(*, scale: str = "medium", repeat: int = 3, log: Any = print) -> list[Measured]:
+def run(*, scale: str = "demo", repeat: int = 3, log: Any = print) -> list[Measured]:
     """``repeat`` x (reset, both initial loads, 1 % change, both incremental runs), order alternating."""
     results: list[Measured] = []
     with BenchWorld(scale=scale) as world:
@@ -176,7 +177,7 @@ def figures(results: list[Measured]) -> list[Figure]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("small", "medium", "large"), default="medium")
+    parser.add_argument("--scale", choices=tuple(SCALES), default="demo")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child-ours", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--raw-only", action="store_true", help=argparse.SUPPRESS)

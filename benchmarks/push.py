@@ -1,8 +1,8 @@
 """Push efficiency: how close the push comes to the rate SF allows, 429s, and duplicates (must be 0).
 
-    .venv/bin/python benchmarks/bench_push.py [--scale medium]
+    .venv/bin/python benchmarks/push.py [--scale demo]
 
-Measured on the headline's timed day (`bench_daily_sync`), not a scenario of its own: the
+Measured on the headline's timed day (`daily_sync`), not a scenario of its own: the
 pushes that matter are the ones a real day needs, made at production latency (SF 60
 requests/minute per account, PW 300 ms per call), after the ingestion and the dbt build that
 planned them. `run_all` passes the same `DailyResult` to both; run alone, this script runs one
@@ -29,9 +29,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_daily_sync import PW_LATENCY_MS, SF_RATE_PER_MINUTE, DailyResult, DayRun
-from benchmarks.bench_daily_sync import run as run_days
 from benchmarks.common import Figure, print_table, write_results
+from benchmarks.daily_sync import PW_LATENCY_MS, SF_RATE_PER_MINUTE, DailyResult, DayRun
+from benchmarks.daily_sync import run as run_days
+from greenlight_dagster.sandbox.generator import SCALES
 
 WRITE_RATE_TARGET = 0.8  # share of the allowed rate the push should reach (ours: lookups may cost the rest)
 PW_WRITE_OPERATIONS = ("updateWorkOrder", "closeWorkOrder", "attachNoteToWorkOrder")
@@ -81,7 +82,7 @@ def figures(result: DailyResult) -> list[Figure]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("small", "medium", "large"), default="medium")
+    parser.add_argument("--scale", choices=tuple(SCALES), default="demo")
     parser.add_argument("--repeat", type=int, default=1, help="timed days")
     args = parser.parse_args(argv)
     result = run_days(scale=args.scale, repeat=args.repeat)

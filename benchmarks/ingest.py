@@ -1,6 +1,6 @@
 """Ingestion benchmark: full-load throughput, peak memory at two scales, and the cost of an incremental run.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--scale medium|large] [--repeat 3]
+    .venv/bin/python benchmarks/ingest.py [--scale demo|medium|large] [--repeat 3]
 
 Why it is built this way:
 
@@ -14,7 +14,7 @@ Why it is built this way:
 * **Two scales, the second twice the first**: the base world, then the same world with
   every record doubled under new ids. Streaming means the peak RSS should stay flat.
   ``large`` generation takes longer than ten minutes on a 2-core machine, so the default base
-  is ``medium``.
+  is ``demo``.
 * **Incremental cost**: 1 % of every incremental entity's records changed through the sandbox
   state, then an incremental run; its API calls (the sandbox request log, token requests
   included) and time as a share of the full run's.
@@ -239,7 +239,7 @@ def figures(base: ScaleResult, twice: ScaleResult) -> list[Figure]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("medium", "large"), default="medium",
+    parser.add_argument("--scale", choices=("demo", "medium"), default="demo",
                         help="base sandbox scale; the second measurement is twice it")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median, min, max)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -1,6 +1,6 @@
 """Start-up: time to load the Definitions, and from `greenlight dev` (what `make dev` runs) to a served UI.
 
-    .venv/bin/python benchmarks/bench_startup.py [--repeat 5]
+    .venv/bin/python benchmarks/startup.py [--repeat 5]
 
 * **Definitions**: ``import greenlight_dagster.definitions`` in a fresh interpreter, timed
   inside it (the import alone) and from outside (interpreter start included: what every run
@@ -33,8 +33,8 @@ import requests
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_daily_sync import traversable_tempdir
 from benchmarks.common import MIB, Figure, Spread, print_table, run_child, write_results
+from benchmarks.daily_sync import traversable_tempdir
 
 UI_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 90  # what the project's own dev test allows for Ctrl-C
