@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -64,6 +67,28 @@ def local_sandbox(*, scale: str, seed: int, sf_options: dict[str, Any] | None = 
 
 
 @contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while local stand-ins run, so their clean-up still happens.
+
+    A supervisor, `timeout` or a closed terminal stops a command with SIGTERM, whose default
+    action skips every ``finally``: the sandbox world would not be saved (the next sync would
+    meet a ledger that disagrees with it) and the embedded PostgreSQL would be left running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def local_environment(*, scale: str = "demo", seed: int = 0, force_sandbox: bool = False,
                       extra_env: Mapping[str, str] | None = None,
                       sf_options: dict[str, Any] | None = None) -> Iterator[dict[str, str]]:
@@ -79,6 +104,12 @@ def local_environment(*, scale: str = "demo", seed: int = 0, force_sandbox: bool
             f"{', '.join(missing)} not set: point them at PropertyWare and ServiceFusion "
             f"(README, 'Pointing it at production'), or set {SANDBOX_ENV}=1 to use the local sandbox."
         )
+    with sigterm_as_interrupt():
+        yield from _stand_ins(use_sandbox, scale=scale, seed=seed, extra_env=extra_env, sf_options=sf_options)
+
+
+def _stand_ins(use_sandbox: bool, *, scale: str, seed: int, extra_env: Mapping[str, str] | None,
+               sf_options: dict[str, Any] | None) -> Iterator[dict[str, str]]:
     env, stop_warehouse = prepare_dagster_env()
     saved = dict(os.environ)
     try:
