@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import OperationalError
 
 from greenlight_dagster.core.dedup import DuplicateDecision
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
@@ -63,6 +64,10 @@ ADVISORY_NAMESPACE = 0x474C534C - (1 << 31)
 _INT4_SPAN = 1 << 31
 DEFAULT_ORPHAN_GRACE = timedelta(minutes=5)
 DEFAULT_CLAIM_BATCH = 20
+#: How long a claim waits for a due row another transaction holds before reporting nothing due.
+DEFAULT_CLAIM_WAIT = timedelta(seconds=60)
+#: SQLSTATE of ``lock_timeout`` expiring.
+LOCK_NOT_AVAILABLE = "55P03"
 
 _COLUMNS = [c for c in sync_ledger.c]
 
@@ -361,10 +366,12 @@ class LedgerWorker:
     Use through `LedgerStore.worker`. Not thread-safe: one worker per thread.
     """
 
-    def __init__(self, store: LedgerStore, lock_conn: Connection, run_id: str | None) -> None:
+    def __init__(self, store: LedgerStore, lock_conn: Connection, run_id: str | None, *,
+                 claim_wait: timedelta = DEFAULT_CLAIM_WAIT) -> None:
         self.store = store
         self.lock_conn = lock_conn
         self.run_id = run_id
+        self.claim_wait = claim_wait
         self._held: set[int] = set()
 
     def _try_lock(self, ledger_id: int) -> bool:
@@ -391,24 +398,45 @@ class LedgerWorker:
         The "before" entry tells the caller whether a lookup is needed (`requires_lookup`). The
         advisory lock is taken before ``sending`` is committed, so there is no instant at which
         the row is ``sending`` and looks ownerless.
+
+        None means no entry is due - not merely none that is unlocked: a row lock on a due row
+        may belong to a *planner* (`LedgerStore.record_plan` locks the existing rows it compares)
+        rather than to another claimer, and skipping it made two concurrent pushes both stop
+        with a planned row left behind. So when the ``SKIP LOCKED`` batch yields nothing, one
+        blocking ``FOR UPDATE`` of the oldest due row waits for whoever holds it (at most
+        ``claim_wait``), then claims it if it is still due. The waiting transaction holds no
+        other lock, so it cannot deadlock with the planner.
         """
-        ops = list(operations)
+        due = (select(*_COLUMNS)
+               .where(sync_ledger.c.target == target, sync_ledger.c.operation.in_(list(operations)), _due_clause(now))
+               .order_by(sync_ledger.c.id))
         with self.store.engine.begin() as conn:
-            rows = conn.execute(
-                select(*_COLUMNS)
-                .where(sync_ledger.c.target == target, sync_ledger.c.operation.in_(ops), _due_clause(now))
-                .order_by(sync_ledger.c.id).limit(batch).with_for_update(skip_locked=True)
-            ).all()
-            for row in rows:
-                before = _entry(row)
-                if before.id is None or not is_due(before, now) or not self._try_lock(before.id):
-                    continue
-                try:
-                    after = self.store.apply(before, Claim(now, self.run_id), conn=conn)
-                except Exception:
-                    self._unlock(before.id)
-                    raise
-                return before, after
+            claimed = self._claim_first(conn, conn.execute(due.limit(batch).with_for_update(skip_locked=True)).all(),
+                                        now)
+        if claimed is not None:
+            return claimed
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(text(f"set local lock_timeout = {int(self.claim_wait.total_seconds() * 1000)}"))
+                return self._claim_first(conn, conn.execute(due.limit(1).with_for_update()).all(), now)
+        except OperationalError as exc:
+            if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
+                return None
+            raise
+
+    def _claim_first(self, conn: Connection, rows: Sequence[Any], now: datetime,
+                     ) -> tuple[LedgerEntry, LedgerEntry] | None:
+        """Claim the first of ``rows`` (row-locked by ``conn``) that is due and whose advisory lock is free."""
+        for row in rows:
+            before = _entry(row)
+            if before.id is None or not is_due(before, now) or not self._try_lock(before.id):
+                continue
+            try:
+                after = self.store.apply(before, Claim(now, self.run_id), conn=conn)
+            except Exception:
+                self._unlock(before.id)
+                raise
+            return before, after
         return None
 
     def recover_orphans(self, target: str, operations: Iterable[str], *, now: datetime,

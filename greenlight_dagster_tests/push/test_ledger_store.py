@@ -126,6 +126,34 @@ def test_concurrent_workers_never_claim_the_same_entry(store: LedgerStore) -> No
     assert all(e.state is LedgerState.DONE and e.attempts == 1 for e in store.entries())
 
 
+def test_a_due_row_a_planner_has_locked_is_waited_for_not_taken_as_nothing_due(
+        store: LedgerStore, clean_ops: Engine) -> None:
+    """A plan compares existing rows under ``FOR UPDATE``; a claim must not read that as "claimed by
+    someone else" (two concurrent pushes both stopped with a planned row left unsent)."""
+    store.record_plan([job(9000)], now=T0)
+    got: list[object] = []
+    with clean_ops.connect() as planner:
+        transaction = planner.begin()
+        planner.execute(text("select id from ops.sync_ledger for update"))
+        with store.worker("impatient") as impatient:
+            impatient.claim_wait = timedelta(milliseconds=200)
+            assert impatient.claim_next("sf", JOBS, now=T0) is None  # the wait is bounded
+        waiting = threading.Thread(target=lambda: got.append(_claim_once(store)))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive(), "the claim must wait for the planner, not report nothing due"
+        transaction.commit()
+    waiting.join(timeout=10)
+    assert got == ["9000"]
+    assert store.entries()[0].state is LedgerState.SENDING
+
+
+def _claim_once(store: LedgerStore) -> str | None:
+    with store.worker("patient") as worker:
+        claimed = worker.claim_next("sf", JOBS, now=T0)
+        return claimed[1].source_id if claimed is not None else None
+
+
 def test_orphaned_sending_entry_is_recovered_only_when_its_owner_is_gone(store: LedgerStore) -> None:
     store.record_plan([job(9000)], now=T0)
     with store.worker("alive") as owner:
