@@ -23,6 +23,12 @@ ones, where the client reports it). Every mutation goes through `SandboxState.pa
 header (the real mechanism is unverified, item 16). Errors are SOAP Faults with HTTP 500:
 ``Client.Authentication`` for credentials, ``Client`` for bad input, ``Server`` for ours.
 Request XML with a DTD is refused: entities are never expanded, nothing is fetched.
+
+Speed (the sandbox must never be a benchmark's bottleneck): a list query's matching ids, in
+order, are cached per query until its table's version changes, and each record's XML per
+record version (`SandboxState.table_version`/`record_version`; a lease's also on the contacts
+table, whose records it embeds); responses are written as text by `pw_xml`. So a page costs
+a slice and a join, whatever the table's size, and any mutation shows on the very next page.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import binascii
 import copy
 import functools
 import hmac
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +52,8 @@ from zeep.exceptions import LookupError as SchemaLookupError
 from zeep.transports import Transport
 from zeep.wsdl import Document
 
-from greenlight_dagster.clients.pw_wire import NS, SOAP_ENV_NS, WireSchema, WireValueError, lexical, parse_utc
+from greenlight_dagster.clients.pw_wire import NS, SOAP_ENV_NS, WireField, WireSchema, WireValueError, parse_utc
+from greenlight_dagster.sandbox import pw_xml
 from greenlight_dagster.sandbox.httpbase import SandboxHandler, SandboxHTTPServer
 from greenlight_dagster.sandbox.state import NotFound, SandboxState
 
@@ -58,6 +66,10 @@ PW = "propertyware"
 CLOSED_STATUS = "Completed"  # what closeWorkOrder sets; one of core.statuses.DEFAULT_PW_TERMINAL
 DEFAULT_CREATE_STATUS = "Open"
 _SERVER_MANAGED = ("id", "createdDateTime", "lastModifiedDateTime")
+#: Distinct list queries whose matching ids are kept (a large table's list is ~2 MB).
+SELECTION_CACHE_SIZE = 16
+#: Rendered records kept (~0.8 KB each): all of a medium world, a third of a large one.
+FRAGMENT_CACHE_SIZE = 100_000
 
 
 class SoapFault(Exception):
@@ -112,11 +124,14 @@ class PWService:
     def __init__(self, state: SandboxState, page_size: int) -> None:
         self.state = state
         self.page_size = page_size
+        # Both caches are only touched under state.lock; entries carry the version they were made at.
+        self._selections: OrderedDict[tuple[Any, ...], tuple[int, list[int]]] = OrderedDict()
+        self._fragments: OrderedDict[tuple[str, int], tuple[tuple[int, int], pw_xml.Fragment]] = OrderedDict()
 
     def call(self, operation: str, request: dict[str, Any], user: str) -> dict[str, Any]:
         """Run one operation; raises `SoapFault` for bad input."""
         if operation in LIST_OPERATIONS:
-            return self.search(LIST_OPERATIONS[operation], request.get("criteria") or {})
+            return self.search(operation, request.get("criteria") or {})
         handler = self._writers().get(operation)
         if handler is None:
             raise SoapFault("Client", f"unknown operation {operation!r}")
@@ -133,7 +148,9 @@ class PWService:
         }
 
     # ---- reads ----
-    def search(self, op: ListOperation, criteria: dict[str, Any]) -> dict[str, Any]:
+    def search(self, operation: str, criteria: dict[str, Any]) -> dict[str, Any]:
+        """One page; its records are `pw_xml.Fragment` s, which `response_envelope` copies in as they are."""
+        op = LIST_OPERATIONS[operation]
         page_number = criteria.get("pageNumber", 1)
         page_size = criteria.get("pageSize", self.page_size)
         if page_number < 1:
@@ -142,14 +159,51 @@ class PWService:
             raise SoapFault("Client", f"pageSize must be within 1-{MAX_PAGE_SIZE}, got {page_size}")
         selected = _Selection(criteria, op.filters)
         with self.state.lock:
-            matches = [item for item in self.state.table(PW, op.entity).items() if selected.matches(*item)]
-            matches.sort(key=selected.sort_key, reverse=selected.newest_first)
+            matches = self._matching_ids(op.entity, selected)
             start = (page_number - 1) * page_size
-            page = [self._served(op.entity, record) for _, record in matches[start:start + page_size]]
+            schema = wire_schema()
+            item = schema.field(schema.element_type(f"{operation}Response"), op.item)
+            page = [self._fragment(operation, item, record_id) for record_id in matches[start:start + page_size]]
         response: dict[str, Any] = {"pageNumber": page_number, "pageSize": page_size, "totalCount": len(matches)}
         if page:
             response[op.item] = page
         return response
+
+    def _matching_ids(self, entity: str, selected: _Selection) -> list[int]:
+        """The ids the query matches, in its order; recomputed only after the table changed."""
+        key = (entity, *selected.key())
+        version = self.state.table_version(PW, entity)
+        cached = self._selections.get(key)
+        if cached is not None and cached[0] == version:
+            self._selections.move_to_end(key)
+            return cached[1]
+        matches = [item for item in self.state.table(PW, entity).items() if selected.matches(*item)]
+        matches.sort(key=selected.sort_key, reverse=selected.newest_first)
+        ids = [record_id for record_id, _ in matches]
+        self._selections[key] = (version, ids)
+        if len(self._selections) > SELECTION_CACHE_SIZE:
+            self._selections.popitem(last=False)
+        return ids
+
+    def _fragment(self, operation: str, item: WireField, record_id: int) -> pw_xml.Fragment:
+        """The record's element as served, rendered again only after it (or a lease's contacts) changed."""
+        op = LIST_OPERATIONS[operation]
+        version = (self.state.record_version(PW, op.entity, record_id),
+                   self.state.table_version(PW, "contacts") if op.entity == "leases" else 0)
+        key = (op.item, record_id)
+        cached = self._fragments.get(key)
+        if cached is not None and cached[0] == version:
+            self._fragments.move_to_end(key)
+            return cached[1]
+        wire, left = wire_schema().to_wire(self._served(op.entity, self.state.table(PW, op.entity)[record_id]),
+                                    item.xsd_type)
+        if left:
+            raise SoapFault("Server", f"{operation}: cannot encode {[op.item]}")
+        rendered = pw_xml.fragment(item.wire, wire)
+        self._fragments[key] = (version, rendered)
+        if len(self._fragments) > FRAGMENT_CACHE_SIZE:
+            self._fragments.popitem(last=False)
+        return rendered
 
     def _served(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
         """A copy of the record as served; a lease's ``contacts`` are its tenants' contact records.
@@ -230,6 +284,10 @@ class _Selection:
         self.before = _criteria_time(criteria, "lastModifiedOnOrBefore")
         self.equal = [(field, criteria[name]) for name, field in filters if name in criteria]
         self.newest_first = bool(criteria.get("orderByNewestFirst"))
+
+    def key(self) -> tuple[Any, ...]:
+        """What decides the matching ids and their order (the page number and size do not)."""
+        return (frozenset(self.ids), self.after, self.before, tuple(self.equal), self.newest_first)
 
     def matches(self, record_id: int, record: dict[str, Any]) -> bool:
         if self.ids and record_id not in self.ids:
@@ -317,37 +375,26 @@ def parse_envelope(raw: bytes) -> SoapRequest:
     return SoapRequest(str(qname.localname), element, root.find(f"{{{SOAP_ENV_NS}}}Header"))
 
 
-def envelope(fill: Callable[[etree._Element], None]) -> bytes:
+def fault_envelope(code: str, message: str) -> bytes:
+    """Through lxml, unlike responses: it refuses a message XML cannot carry instead of sending it."""
     root = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soapenv": SOAP_ENV_NS, "pw": NS})
-    fill(etree.SubElement(root, f"{{{SOAP_ENV_NS}}}Body"))
+    fault = etree.SubElement(etree.SubElement(root, f"{{{SOAP_ENV_NS}}}Body"), f"{{{SOAP_ENV_NS}}}Fault")
+    etree.SubElement(fault, "faultcode").text = f"soapenv:{code}"
+    etree.SubElement(fault, "faultstring").text = message
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
-def fault_envelope(code: str, message: str) -> bytes:
-    def fill(body: etree._Element) -> None:
-        fault = etree.SubElement(body, f"{{{SOAP_ENV_NS}}}Fault")
-        etree.SubElement(fault, "faultcode").text = f"soapenv:{code}"
-        etree.SubElement(fault, "faultstring").text = message
-    return envelope(fill)
-
-
-def emit(parent: etree._Element, wire: dict[str, Any]) -> None:
-    """Write a wire dict (from `WireSchema.to_wire`, so already in sequence order) as elements."""
-    for name, value in wire.items():
-        for item in value if isinstance(value, list) else [value]:
-            child = etree.SubElement(parent, f"{{{NS}}}{name}")
-            if isinstance(item, dict):
-                emit(child, item)
-            else:
-                child.text = lexical(item)
-
-
 def response_envelope(operation: str, response: dict[str, Any]) -> bytes:
+    """The response envelope; a list page's records arrive already rendered (`PWService.search`)."""
     schema = wire_schema()
-    wire, left = schema.to_wire(response, schema.element_type(f"{operation}Response"))
+    response_type = schema.element_type(f"{operation}Response")
+    rendered = {k: v for k, v in response.items() if isinstance(v, list) and v and isinstance(v[0], pw_xml.Fragment)}
+    wire, left = schema.to_wire({k: v for k, v in response.items() if k not in rendered}, response_type)
     if left:
         raise SoapFault("Server", f"{operation}: cannot encode {sorted(left)}")
-    return envelope(lambda body: emit(etree.SubElement(body, f"{{{NS}}}{operation}Response"), wire))
+    wire.update(rendered)  # the rendered list is named by its wire name (PW list items are never renamed)
+    ordered = {f.wire: wire[f.wire] for f in schema.fields(response_type) if f.wire in wire}
+    return pw_xml.response_envelope(f"{operation}Response", ordered)
 
 
 class PWHandler(SandboxHandler):

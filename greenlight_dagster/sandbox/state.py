@@ -9,6 +9,15 @@ The clock is a *sandbox* clock: frozen at the fixture's `clock` and moved only b
 admin API or by mutations. Every mutation stamps the record with the current clock and
 then advances it by one second, so last-modified times are deterministic and strictly
 increasing: incremental syncs can be tested without sleeping.
+
+Change tracking: every mutation (``upsert``/``patch``/``delete``, and ``load``/``reset`` for
+everything) gives the table and the record a new *version*, a number never handed out twice.
+The servers key their read caches on these (a PW list query's matching ids on the table
+version, a record's rendered XML on the record version), so a change through any path - the
+SOAP or REST servers, the admin API, a fixture load - is visible on the very next read.
+Records must therefore only be changed through these methods; a caller that edits a record
+dict in place has to do so before the next read after one of them (as some tests do to plant
+values no API accepts).
 """
 
 from __future__ import annotations
@@ -106,6 +115,11 @@ class SandboxState:
     faults: FaultInjector = field(default_factory=FaultInjector)
     lock: threading.RLock = field(default_factory=threading.RLock)
     requests: list[RequestLogEntry] = field(default_factory=list)
+    _version: int = field(default=0, init=False, repr=False, compare=False)
+    _loaded_version: int = field(default=0, init=False, repr=False, compare=False)
+    _table_versions: dict[tuple[str, str], int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _record_versions: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict, init=False, repr=False,
+                                                                    compare=False)
 
     def __post_init__(self) -> None:
         self._initial = copy.deepcopy(self.fixture)
@@ -137,6 +151,10 @@ class SandboxState:
                                                                       "servicefusion")}
             self.pw_extra = {k: v for k, v in pw.items() if k not in PW_ENTITIES}
             self.sf_extra = {k: v for k, v in sf.items() if k not in SF_ENTITIES}
+            self._version += 1
+            self._loaded_version = self._version
+            self._table_versions.clear()
+            self._record_versions.clear()
 
     def reset(self) -> None:
         self.load(self._initial)
@@ -173,6 +191,23 @@ class SandboxState:
             self.clock += timedelta(seconds=1)
             return stamp
 
+    # ---- change tracking ----
+    def table_version(self, system: str, entity: str) -> int:
+        """Changes whenever any record of the table is added, changed or deleted (or the world reloaded)."""
+        with self.lock:
+            return self._table_versions.get((system, entity), self._loaded_version)
+
+    def record_version(self, system: str, entity: str, record_id: int) -> int:
+        """Changes whenever this record is written (or the world reloaded); never reused for other content."""
+        with self.lock:
+            versions = self._record_versions.get((system, entity))
+            return versions.get(record_id, self._loaded_version) if versions else self._loaded_version
+
+    def _changed(self, system: str, entity: str, record_id: int) -> None:
+        self._version += 1
+        self._table_versions[(system, entity)] = self._version
+        self._record_versions.setdefault((system, entity), {})[record_id] = self._version
+
     # ---- record access ----
     def table(self, system: str, entity: str) -> dict[int, dict[str, Any]]:
         tables = self.pw if system == "propertyware" else self.sf
@@ -206,6 +241,7 @@ class SandboxState:
             if rec["id"] not in table and not rec.get(created):
                 rec[created] = stamp
             table[rec["id"]] = rec
+            self._changed(system, entity, rec["id"])
             return rec
 
     def patch(self, system: str, entity: str, record_id: int, changes: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +250,7 @@ class SandboxState:
             rec = self.get(system, entity, record_id)
             rec.update({k: v for k, v in changes.items() if k != "id"})
             rec[MODIFIED_FIELD[system]] = self.tick()
+            self._changed(system, entity, record_id)
             return rec
 
     def delete(self, system: str, entity: str, record_id: int) -> None:
@@ -222,6 +259,7 @@ class SandboxState:
             if record_id not in table:
                 raise NotFound(f"{system} {entity} {record_id} not found")
             del table[record_id]
+            self._changed(system, entity, record_id)
 
     # ---- request log ----
     def log_request(self, server: str, method: str, operation: str, status: int, path: str = "") -> None:
