@@ -38,6 +38,7 @@ import binascii
 import copy
 import functools
 import hmac
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,6 +128,7 @@ class PWService:
         # Both caches are only touched under state.lock; entries carry the version they were made at.
         self._selections: OrderedDict[tuple[Any, ...], tuple[int, list[int]]] = OrderedDict()
         self._fragments: OrderedDict[tuple[str, int], tuple[tuple[int, int], pw_xml.Fragment]] = OrderedDict()
+        self._stamps: dict[str, _Stamps] = {}
 
     def call(self, operation: str, request: dict[str, Any], user: str) -> dict[str, Any]:
         """Run one operation; raises `SoapFault` for bad input."""
@@ -177,9 +179,7 @@ class PWService:
         if cached is not None and cached[0] == version:
             self._selections.move_to_end(key)
             return cached[1]
-        matches = [item for item in self.state.table(PW, entity).items() if selected.matches(*item)]
-        matches.sort(key=selected.sort_key, reverse=selected.newest_first)
-        ids = [record_id for record_id, _ in matches]
+        ids = selected.select(self.state.table(PW, entity), self._stamps.setdefault(entity, _Stamps()))
         self._selections[key] = (version, ids)
         if len(self._selections) > SELECTION_CACHE_SIZE:
             self._selections.popitem(last=False)
@@ -289,24 +289,53 @@ class _Selection:
         """What decides the matching ids and their order (the page number and size do not)."""
         return (frozenset(self.ids), self.after, self.before, tuple(self.equal), self.newest_first)
 
-    def matches(self, record_id: int, record: dict[str, Any]) -> bool:
-        if self.ids and record_id not in self.ids:
-            return False
-        if any(record.get(field) != value for field, value in self.equal):
-            return False
-        if self.after is None and self.before is None:
-            return True
-        modified = _modified(record)
-        return modified is not None and (self.after is None or modified >= self.after) and (
-            self.before is None or modified <= self.before)
+    def select(self, table: dict[int, dict[str, Any]], stamps: _Stamps) -> list[int]:
+        """The matching ids in order: id ascending; newest first is (has a timestamp, timestamp, id) descending.
 
-    def sort_key(self, item: tuple[int, dict[str, Any]]) -> tuple[Any, ...]:
-        """Id ascending; newest first sorts (has a timestamp, timestamp, id) descending."""
-        record_id, record = item
-        if not self.newest_first:
-            return (record_id,)
-        modified = _modified(record)
-        return (modified is not None, modified.timestamp() if modified else 0.0, record_id)
+        Only what the criteria need is looked at: ``ids`` pick records directly, and timestamps
+        are parsed only for a time window or newest-first order (and then once per value, `_Stamps`).
+        """
+        candidates = {i: table[i] for i in self.ids if i in table} if self.ids else table
+        if self.equal:
+            candidates = {i: r for i, r in candidates.items() if all(r.get(f) == v for f, v in self.equal)}
+        if self.after is None and self.before is None and not self.newest_first:
+            return sorted(candidates)
+        stamped = stamps.of(candidates)
+        after, before = self.after, self.before
+        if after is not None or before is not None:
+            stamped = {i: s for i, s in stamped.items() if s[0] is not None and (after is None or s[0] >= after)
+                       and (before is None or s[0] <= before)}
+        ids = sorted(stamped, reverse=self.newest_first)
+        if self.newest_first:  # stable: equal timestamps stay id descending; no timestamp (-inf) comes last
+            recency = {i: s[1] for i, s in stamped.items()}
+            ids.sort(key=recency.__getitem__, reverse=True)
+        return ids
+
+
+#: A record's parsed last-modified time and its POSIX timestamp (-inf without one), the newest-first key.
+_Stamped = tuple[datetime | None, float]
+
+
+class _Stamps:
+    """Each record's ``lastModifiedDateTime`` parsed, kept per raw value.
+
+    Parsing was most of a time-windowed query's cost; kept with the raw value it came from, an
+    entry can never be stale, whichever way the record changed.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Any, _Stamped]] = {}
+
+    def of(self, records: dict[int, dict[str, Any]]) -> dict[int, _Stamped]:
+        known, out = self._by_id, {}
+        for record_id, record in records.items():
+            raw = record.get("lastModifiedDateTime")
+            entry = known.get(record_id)
+            if entry is None or entry[0] != raw:
+                modified = _modified(record)
+                entry = known[record_id] = (raw, (modified, modified.timestamp() if modified else -math.inf))
+            out[record_id] = entry[1]
+        return out
 
 
 def _criteria_time(criteria: dict[str, Any], name: str) -> datetime | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import urllib.request
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ import requests
 import zeep
 from lxml import etree
 
-from greenlight_dagster.clients.pw_wire import NS, SOAP_ENV_NS, format_utc, lexical
+from greenlight_dagster.clients.pw_wire import NS, SOAP_ENV_NS, format_utc, lexical, parse_utc
 from greenlight_dagster.sandbox.generator import generate_fixture
 from greenlight_dagster.sandbox.pw_server import LIST_OPERATIONS, PWService, response_envelope, wire_schema
 from greenlight_dagster.sandbox.runner import Sandbox
@@ -94,6 +95,63 @@ def test_hostile_text_and_off_type_values_are_byte_identical() -> None:
     wire, _ = schema.to_wire(single, schema.element_type("getWorkOrderResponse"))
     assert response_envelope("getWorkOrder", single) == lxml_envelope("getWorkOrder", wire)
     assert response_envelope("getWorkOrder", {}) == lxml_envelope("getWorkOrder", {})
+
+
+def reference_ids(table: dict[int, dict[str, Any]], criteria: dict[str, Any], equal: dict[str, Any]) -> list[int]:
+    """The matching ids as the sandbox computed them before its caches: filter every record, sort."""
+    def modified(record: dict[str, Any]) -> datetime | None:
+        try:
+            return parse_utc(record["lastModifiedDateTime"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    after, before = (parse_utc(criteria[k]) if k in criteria else None
+                     for k in ("lastModifiedOnOrAfter", "lastModifiedOnOrBefore"))
+
+    def matches(record_id: int, record: dict[str, Any]) -> bool:
+        if criteria.get("ids") and record_id not in criteria["ids"]:
+            return False
+        if any(record.get(f) != v for f, v in equal.items()):
+            return False
+        if after is None and before is None:
+            return True
+        m = modified(record)
+        return m is not None and (after is None or m >= after) and (before is None or m <= before)
+
+    def newest_first(item: tuple[int, dict[str, Any]]) -> tuple[bool, float, int]:
+        m = modified(item[1])
+        return (m is not None, m.timestamp() if m else 0.0, item[0])
+
+    found = sorted(((i, r) for i, r in table.items() if matches(i, r)), key=lambda item: item[0])
+    if criteria.get("orderByNewestFirst"):
+        found.sort(key=newest_first, reverse=True)
+    return [i for i, _ in found]
+
+
+def test_matching_ids_are_what_filtering_and_sorting_every_record_gives() -> None:
+    state = SandboxState(generate_fixture(3, "small"))
+    table = state.table(PW, "workOrders")
+    first, *rest = sorted(table)
+    for offset, record_id in enumerate(rest[:40]):  # ties, offsets, no timestamp, garbage, pre-1970
+        stamp = ["2026-01-04T10:00:00Z", "2026-01-04T05:00:00-05:00", None, "last Tuesday", 7,
+                 "1969-07-20T20:17:00Z"][offset % 6]
+        table[record_id]["lastModifiedDateTime"] = stamp
+    del table[first]["lastModifiedDateTime"]
+    service = PWService(state, page_size=1000)
+    buildings = sorted({r["buildingID"] for r in table.values()})
+    for asked, equal in [
+        ({}, {}), ({"orderByNewestFirst": True}, {}),
+        ({"lastModifiedOnOrAfter": "2026-01-04T10:00:00Z"}, {}),
+        ({"lastModifiedOnOrAfter": "2025-11-01T00:00:00Z", "lastModifiedOnOrBefore": "2026-01-04T10:00:00Z",
+          "orderByNewestFirst": True}, {}),
+        ({"ids": [*rest[:60:3], 1], "orderByNewestFirst": True}, {}),
+        ({"buildingId": buildings[1], "orderByNewestFirst": True}, {"buildingID": buildings[1]}),
+    ]:
+        expected = reference_ids(table, asked, equal)
+        served = service.search("getWorkOrders", {**asked, "pageSize": 1000})
+        assert [int(f[f.index(b"<pw:ID>") + 7:f.index(b"</pw:ID>")]) for f in served.get("workOrder", [])] == \
+            expected, asked
+        assert served["totalCount"] == len(expected)
 
 
 def description_of(page: etree._Element, work_order_id: int) -> str | None:
