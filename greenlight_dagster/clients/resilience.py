@@ -7,7 +7,9 @@ every call in the same machinery so a transient fault costs a retry, never a los
   caller-supplied classifier decides which errors are worth retrying.
 * `CircuitBreaker` - after N consecutive failures the breaker opens and calls fail fast
   with `CircuitOpenError` for a cool-down, so an outage ends a run in seconds instead of
-  hanging it for an hour.
+  hanging it for an hour. One breaker serves every client of a target in a run (the Dagster
+  resources hold it, `defs.run_breaker`), so the second asset of a run does not pay for the
+  outage again; `open_since` lets a breaker adopt what another process of the run saw.
 * `TokenBucket` - client-side pacing under a per-minute limit, corrected by the server's
   ``X-Rate-Limit-*`` headers when they disagree with our estimate.
 * `CallStats` - counters the Dagster assets report as metadata.
@@ -106,12 +108,32 @@ class CircuitBreaker:
                 return "closed"
             return "half-open" if self._clock() - self._opened_at >= self.reset_after else "open"
 
+    @property
+    def failures(self) -> int:
+        """Consecutive failures counted so far (what the open message and a shared record report)."""
+        with self._lock:
+            return self._failures
+
+    def open_message(self) -> str:
+        """Why calls fail now: the breaker's name, the failures that opened it and how long it stays open."""
+        with self._lock:
+            left = self.reset_after - (self._clock() - self._opened_at) if self._opened_at is not None else 0.0
+            failures = self._failures
+        return (f"{self.name} circuit breaker open after {failures} consecutive failures; no {self.name} call "
+                f"for the next {max(left, 0.0):.0f} s of this run (is the service down?)")
+
     def before_call(self) -> None:
         if self.state == "open":
-            raise CircuitOpenError(
-                f"{self.name} circuit breaker is open after {self._failures} consecutive failures; "
-                f"not calling the API for {self.reset_after:.0f}s (is the service down?)"
-            )
+            raise CircuitOpenError(self.open_message())
+
+    def open_since(self, failures: int, seconds_ago: float) -> None:
+        """Open as another client of the same run saw it open ``seconds_ago`` (no ``on_open``: not news).
+
+        Past its cool-down this leaves the breaker half-open, so one trial call decides.
+        """
+        with self._lock:
+            self._failures = max(self._failures, failures)
+            self._opened_at = self._clock() - max(seconds_ago, 0.0)
 
     def record_success(self) -> None:
         with self._lock:
@@ -139,7 +161,9 @@ def call_with_retry(fn: Callable[[], T], *, policy: RetryPolicy, breaker: Circui
     """Run ``fn`` under the breaker, retrying `RetryableError` with backoff.
 
     `PermanentError` and any other exception propagate at once: retrying a bad request
-    only multiplies it.
+    only multiplies it. The failure that opens the breaker ends the call at once with
+    `CircuitOpenError` (chained to that failure): sleeping a backoff only to meet the open
+    breaker would add seconds to every outage.
     """
     attempt = 0
     while True:
@@ -150,6 +174,7 @@ def call_with_retry(fn: Callable[[], T], *, policy: RetryPolicy, breaker: Circui
             stats.add(failures=1)
             if breaker.record_failure():
                 stats.add(circuit_opened=1)
+                raise CircuitOpenError(breaker.open_message()) from exc
             attempt += 1
             if attempt >= policy.max_attempts:
                 raise

@@ -1,9 +1,14 @@
-"""Retry, circuit breaker and token bucket, driven by fake clocks (no sleeping)."""
+"""Retry, circuit breaker and token bucket, driven by fake clocks (no sleeping); the breaker shared by a run."""
 
 from __future__ import annotations
 
+import json
 import random
+import socket
+import time
+from typing import Any
 
+import dagster as dg
 import pytest
 
 from greenlight_dagster.clients.resilience import (
@@ -16,6 +21,8 @@ from greenlight_dagster.clients.resilience import (
     TokenBucket,
     call_with_retry,
 )
+from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
+from greenlight_dagster.defs.run_breaker import breaker_tag
 
 
 class FakeClock:
@@ -79,18 +86,101 @@ def test_breaker_opens_fails_fast_and_recovers_after_cool_down() -> None:
         calls.append(1)
         raise RetryableError("connection refused")
 
-    with pytest.raises((RetryableError, CircuitOpenError)):
-        call_with_retry(down, policy=RetryPolicy(max_attempts=10), breaker=breaker, stats=CallStats(),
-                        sleep=clock.sleep)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.sleep(seconds)
+
+    with pytest.raises(CircuitOpenError) as raised:
+        call_with_retry(down, policy=RetryPolicy(max_attempts=10), breaker=breaker, stats=CallStats(), sleep=sleep)
     assert len(calls) == 3 and breaker.state == "open"
+    assert len(slept) == 2  # the failure that opened the breaker ends the call: no backoff before the refusal
+    assert isinstance(raised.value.__cause__, RetryableError)
     assert opened and "PropertyWare circuit breaker opened" in opened[0]
-    with pytest.raises(CircuitOpenError, match="is the service down"):
+    with pytest.raises(CircuitOpenError, match="PropertyWare circuit breaker open after 3 consecutive failures; "
+                                               "no PropertyWare call for the next 60 s"):
         breaker.before_call()
     clock.now += 61
     assert breaker.state == "half-open"
     breaker.before_call()
     breaker.record_success()
     assert breaker.state == "closed"
+
+
+def test_open_since_adopts_what_another_process_of_the_run_saw() -> None:
+    clock = FakeClock()
+    opened: list[str] = []
+    breaker = CircuitBreaker("ServiceFusion", failure_threshold=5, reset_after=60, clock=clock, on_open=opened.append)
+    breaker.open_since(5, seconds_ago=20)
+    assert breaker.state == "open" and breaker.failures == 5 and not opened
+    with pytest.raises(CircuitOpenError, match="after 5 consecutive failures; no ServiceFusion call for the next 40 s"):
+        breaker.before_call()
+    breaker.open_since(5, seconds_ago=61)
+    assert breaker.state == "half-open"  # its cool-down is over: one trial call decides
+
+
+def _refused_url() -> str:
+    """A WSDL URL on a port nobody listens on: every connection is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/pw?wsdl"
+
+
+@dg.op
+def call_pw(propertyware: PropertyWareResource) -> dict[str, Any]:
+    """One PW call through its own client; returns how it ended and what it cost."""
+    client = propertyware.build_client()
+    try:
+        client.echo("ping")
+        outcome = "ok"
+    except Exception as exc:
+        outcome = str(exc)
+    return {"outcome": outcome, "failures": client.stats.failures}
+
+
+@dg.job
+def three_pw_steps() -> None:
+    call_pw.alias("first")()
+    call_pw.alias("second")()
+    call_pw.alias("third")()
+
+
+def _down_pw() -> PropertyWareResource:
+    return PropertyWareResource(wsdl_url=_refused_url(), username="u", password="p", backoff_base_seconds=0.001)
+
+
+def test_one_breaker_per_run_the_later_steps_fail_fast() -> None:
+    began = time.monotonic()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = three_pw_steps.execute_in_process(resources={"propertyware": _down_pw()}, instance=instance)
+        stored = instance.get_run_by_id(result.run_id)
+    ends = [result.output_for_node(step) for step in ("first", "second", "third")]
+    assert ends[0]["failures"] == 5  # the first step pays for the outage: the threshold of consecutive failures
+    assert [e["failures"] for e in ends[1:]] == [0, 0]  # the later ones never call PropertyWare
+    assert all(e["outcome"].startswith("PropertyWare circuit breaker open after 5 consecutive failures")
+               for e in ends), ends
+    assert time.monotonic() - began < 30
+    assert stored is not None  # the run tag a later step's process would read (multiprocess executor)
+    assert json.loads(stored.tags[breaker_tag("PropertyWare")])["failures"] == 5
+
+
+def test_a_step_set_up_later_in_another_process_adopts_the_run_tag() -> None:
+    """Under the multiprocess executor each step sets its resources up anew: the run tag carries the breaker."""
+    tags = {breaker_tag("PropertyWare"): json.dumps({"failures": 5, "opened_at": time.time() - 2})}
+    result = three_pw_steps.execute_in_process(resources={"propertyware": _down_pw()}, tags=tags)
+    ends = [result.output_for_node(step) for step in ("first", "second", "third")]
+    assert [e["failures"] for e in ends] == [0, 0, 0]
+    assert all("open after 5 consecutive failures" in e["outcome"] for e in ends), ends
+
+
+def test_the_next_run_starts_with_a_closed_breaker() -> None:
+    """Setup is per run: an outage seen by one run does not refuse the next run's first call."""
+    resource = _down_pw()
+    first = three_pw_steps.execute_in_process(resources={"propertyware": resource})
+    second = three_pw_steps.execute_in_process(resources={"propertyware": resource})
+    assert first.output_for_node("first")["failures"] == second.output_for_node("first")["failures"] == 5
 
 
 def test_token_bucket_paces_to_the_rate_and_believes_the_server() -> None:

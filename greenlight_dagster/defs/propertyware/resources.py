@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
-from greenlight_dagster.clients.resilience import RetryPolicy
+from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
+from greenlight_dagster.defs.run_breaker import run_breaker
 
 
 class PropertyWareResource(dg.ConfigurableResource):
     """PropertyWare SOAP credentials and client tuning.
 
     Values come from ``GREENLIGHT_PW_*`` through `dg.EnvVar`, so the UI shows the variable
-    names, never the secrets. One client per materialization: its counters are that asset's.
+    names, never the secrets. One client per materialization: its counters are that asset's; its
+    circuit breaker is the run's (`defs.run_breaker`), so an outage is paid for once per run.
     """
 
     wsdl_url: str
@@ -24,11 +27,20 @@ class PropertyWareResource(dg.ConfigurableResource):
     page_size: int = 100
     max_attempts: int = 6
     backoff_base_seconds: float = 0.5
+    breaker_failure_threshold: int = 5
+    breaker_reset_seconds: float = 60.0
+    _breaker: CircuitBreaker | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """One breaker for every PropertyWare client of the run (`defs.run_breaker`)."""
+        self._breaker = run_breaker(context, "PropertyWare", failure_threshold=self.breaker_failure_threshold,
+                                    reset_after=self.breaker_reset_seconds)
 
     def build_client(self, log: Any = None) -> PropertyWareClient:
         return PropertyWareClient(
             self.wsdl_url, self.username, self.password, timeout=self.timeout_seconds, page_size=self.page_size,
             retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+            breaker=self._breaker,
         )
 
 

@@ -6,9 +6,11 @@ import os
 from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from greenlight_dagster.clients.resilience import RetryPolicy
+from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
 from greenlight_dagster.clients.servicefusion import ServiceFusionClient
+from greenlight_dagster.defs.run_breaker import run_breaker
 
 RATE_LIMIT_ENV = "GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE"
 DOCUMENTED_RATE_LIMIT = 60
@@ -20,7 +22,8 @@ class ServiceFusionResource(dg.ConfigurableResource):
     Values come from ``GREENLIGHT_SF_*`` through `dg.EnvVar`, so the UI shows the variable
     names, never the secrets. ``rate_limit_per_minute`` is the API's per-token budget: unset, it
     is ``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE`` when an account (or the demo's sandbox) has a
-    different limit, else the documented 60.
+    different limit, else the documented 60. Every client built in a run shares the run's circuit
+    breaker (`defs.run_breaker`).
     """
 
     base_url: str
@@ -32,6 +35,14 @@ class ServiceFusionResource(dg.ConfigurableResource):
     timeout_seconds: float = 60.0
     max_attempts: int = 6
     backoff_base_seconds: float = 0.5
+    breaker_failure_threshold: int = 5
+    breaker_reset_seconds: float = 60.0
+    _breaker: CircuitBreaker | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """One breaker for every ServiceFusion client of the run (`defs.run_breaker`)."""
+        self._breaker = run_breaker(context, "ServiceFusion", failure_threshold=self.breaker_failure_threshold,
+                                    reset_after=self.breaker_reset_seconds)
 
     def effective_rate_limit(self) -> int:
         if self.rate_limit_per_minute is not None:
@@ -43,6 +54,7 @@ class ServiceFusionResource(dg.ConfigurableResource):
             self.base_url, self.token_url, self.client_id, self.client_secret,
             rate_limit_per_minute=self.effective_rate_limit(), per_page=self.per_page, timeout=self.timeout_seconds,
             retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+            breaker=self._breaker,
         )
 
 
