@@ -1,10 +1,11 @@
 """`greenlight dead-letters list|replay`: the writes that gave up, and sending them again.
 
 A dead letter is a ledger entry that failed permanently or ran out of retries. Replaying it
-puts the entry back to ``planned`` through `LedgerStore.replay`: the next sync sends it by the
-same path as any write, and - because the entry keeps its error class - looks the record up on
-the target first, so a replay can never create a second SF job. Nothing is sent by this
-command itself; it only needs the warehouse.
+puts the entry back to ``planned`` (`sync.replay.replay_dead_letters`, shared with the
+``replay_dead_letters`` job): the next sync sends it by the same path as any write, and -
+because the entry keeps its error class - looks the record up on the target first, so a replay
+can never create a second SF job. Nothing is sent by this command itself; it only needs the
+warehouse. The job in the UI replays and sends in one run.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
-from greenlight_dagster.core.ledger import IllegalTransitionError
-from greenlight_dagster.warehouse.ledger_store import DeadLetter, LedgerStore, UnknownLedgerEntryError
+from greenlight_dagster.sync.replay import ReplaySelectionError, replay_dead_letters
+from greenlight_dagster.warehouse.ledger_store import DeadLetter, LedgerStore
 
 NEXT_STEP = "the next sync sends it (after looking it up on the target): `greenlight sync` or the schedule"
 
@@ -64,25 +65,19 @@ def list_dead_letters(include_replayed: bool, as_json: bool) -> None:
 @click.argument("ledger_id", metavar="[ID]", type=int, required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter not yet replayed.")
 def replay(ledger_id: int | None, replay_all: bool) -> None:
-    """Send dead letter ID (or --all) again with the next sync; exit 1 if any could not be replayed."""
-    if (ledger_id is None) == (not replay_all):
-        raise click.UsageError("give one dead letter ID or --all (not both).")
+    """Send dead letter ID (or --all) again with the next sync; exit 1 if any could not be replayed.
+
+    To send at once, launch the ``replay_dead_letters`` job in the UI (same selection, same path).
+    """
     with warehouse_engine() as engine:
-        store = LedgerStore(engine)
-        ids = [ledger_id] if ledger_id is not None else [
-            letter.entry.id for letter in store.dead_letters() if letter.entry.id is not None]
-        failures = []
-        for entry_id in ids:
-            try:
-                store.replay(entry_id, now=datetime.now(UTC))
-            except UnknownLedgerEntryError:
-                failures.append(f"{entry_id} is not a ledger entry (see `greenlight dead-letters list`)")
-            except IllegalTransitionError:
-                failures.append(f"{entry_id} is {store.get(entry_id).state.value}, not a dead letter")
-    replayed = len(ids) - len(failures)
-    if replayed:
-        click.echo(f"replayed {replayed} of {len(ids)}: {NEXT_STEP}.")
-    elif not ids:
+        try:
+            outcome = replay_dead_letters(LedgerStore(engine), ledger_ids=[ledger_id] if ledger_id is not None else [],
+                                          replay_all=replay_all, now=datetime.now(UTC))
+        except ReplaySelectionError as exc:
+            raise click.UsageError("give one dead letter ID or --all (not both).") from exc
+    if outcome.replayed:
+        click.echo(f"replayed {len(outcome.replayed)} of {len(outcome.requested)}: {NEXT_STEP}.")
+    elif not outcome.requested:
         click.echo("no dead letters to replay.")
-    if failures:
-        raise click.ClickException("; ".join(failures) + ".")
+    if outcome.failures:
+        raise click.ClickException("; ".join(outcome.failures) + ".")

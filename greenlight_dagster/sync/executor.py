@@ -182,12 +182,14 @@ class ExecuteOptions:
 
     ``max_claims`` bounds the entries claimed (the safe-mode cap on creates is passed here);
     ``orphan_grace`` is how long a ``sending`` entry with no live owner must be untouched
-    before it is settled by lookup (see `warehouse.ledger_store`).
+    before it is settled by lookup (see `warehouse.ledger_store`); ``ledger_ids`` limits the
+    call to those entries (a replay sends what it replayed, not the rest of the ledger).
     """
 
     max_claims: int | None = None
     orphan_grace: timedelta = DEFAULT_ORPHAN_GRACE
     batch: int = 20
+    ledger_ids: frozenset[int] | None = None
 
 
 def execute(
@@ -205,23 +207,25 @@ def execute(
     report = ExecutionReport(gateway.target, operations)
     if not flags.may_send(gateway.target):
         report.skipped_reason = "dry_run" if flags.dry_run else f"sending to {gateway.target} is disabled"
-        report.bump("due_not_sent", store.count_due(gateway.target, operations, clock()))
+        report.bump("due_not_sent", store.count_due(gateway.target, operations, clock(), ids=opts.ledger_ids))
         return report
     with store.worker(run_id) as worker:
         runner = _Runner(worker, gateway, flags, report, clock)
         try:
-            for orphan in worker.recover_orphans(gateway.target, operations, now=clock(), grace=opts.orphan_grace):
+            for orphan in worker.recover_orphans(gateway.target, operations, now=clock(), grace=opts.orphan_grace,
+                                                 ids=opts.ledger_ids):
                 report.bump("orphans_recovered")
                 runner.settle_orphan(orphan)
             while opts.max_claims is None or report.counts["claimed"] < opts.max_claims:
-                claimed = worker.claim_next(gateway.target, operations, now=clock(), batch=opts.batch)
+                claimed = worker.claim_next(gateway.target, operations, now=clock(), batch=opts.batch,
+                                            ids=opts.ledger_ids)
                 if claimed is None:
                     break
                 report.bump("claimed")
                 runner.process(*claimed)
         except CircuitOpenError as exc:
             report.stopped_early = str(exc)
-    report.bump("due_not_sent", store.count_due(gateway.target, operations, clock()))
+    report.bump("due_not_sent", store.count_due(gateway.target, operations, clock(), ids=opts.ledger_ids))
     return report
 
 

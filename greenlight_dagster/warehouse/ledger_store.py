@@ -156,6 +156,12 @@ def _due_clause(now: datetime) -> Any:
     )
 
 
+def _scope(target: str, operations: Iterable[str], ids: Iterable[int] | None) -> Any:
+    """Rows of ``operations`` on ``target``; only the ledger ``ids`` when given (a replay sends just those)."""
+    clause = and_(sync_ledger.c.target == target, sync_ledger.c.operation.in_(list(operations)))
+    return clause if ids is None else and_(clause, sync_ledger.c.id.in_(sorted(ids)))
+
+
 class LedgerStore:
     """Reads and writes ``ops.sync_ledger`` and its companions (dead letters, dedup log)."""
 
@@ -230,9 +236,10 @@ class LedgerStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def count_due(self, target: str, operations: Iterable[str], now: datetime) -> int:
+    def count_due(self, target: str, operations: Iterable[str], now: datetime, *,
+                  ids: Iterable[int] | None = None) -> int:
         query = select(func.count()).select_from(sync_ledger).where(
-            sync_ledger.c.target == target, sync_ledger.c.operation.in_(list(operations)), _due_clause(now))
+            _scope(target, operations, ids), _due_clause(now))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
@@ -392,12 +399,13 @@ class LedgerWorker:
             self._unlock(ledger_id)
 
     def claim_next(self, target: str, operations: Iterable[str], *, now: datetime,
-                   batch: int = DEFAULT_CLAIM_BATCH) -> tuple[LedgerEntry, LedgerEntry] | None:
+                   batch: int = DEFAULT_CLAIM_BATCH, ids: Iterable[int] | None = None,
+                   ) -> tuple[LedgerEntry, LedgerEntry] | None:
         """Claim the oldest due entry: returns (entry before the claim, entry now ``sending``).
 
         The "before" entry tells the caller whether a lookup is needed (`requires_lookup`). The
         advisory lock is taken before ``sending`` is committed, so there is no instant at which
-        the row is ``sending`` and looks ownerless.
+        the row is ``sending`` and looks ownerless. ``ids`` limits the claim to those entries.
 
         None means no entry is due - not merely none that is unlocked: a row lock on a due row
         may belong to a *planner* (`LedgerStore.record_plan` locks the existing rows it compares)
@@ -407,9 +415,7 @@ class LedgerWorker:
         ``claim_wait``), then claims it if it is still due. The waiting transaction holds no
         other lock, so it cannot deadlock with the planner.
         """
-        due = (select(*_COLUMNS)
-               .where(sync_ledger.c.target == target, sync_ledger.c.operation.in_(list(operations)), _due_clause(now))
-               .order_by(sync_ledger.c.id))
+        due = select(*_COLUMNS).where(_scope(target, operations, ids), _due_clause(now)).order_by(sync_ledger.c.id)
         with self.store.engine.begin() as conn:
             claimed = self._claim_first(conn, conn.execute(due.limit(batch).with_for_update(skip_locked=True)).all(),
                                         now)
@@ -440,16 +446,16 @@ class LedgerWorker:
         return None
 
     def recover_orphans(self, target: str, operations: Iterable[str], *, now: datetime,
-                        grace: timedelta = DEFAULT_ORPHAN_GRACE) -> Iterator[LedgerEntry]:
+                        grace: timedelta = DEFAULT_ORPHAN_GRACE, ids: Iterable[int] | None = None,
+                        ) -> Iterator[LedgerEntry]:
         """Yield ``sending`` entries with no live owner (lock free, untouched for ``grace``).
 
         Each yielded entry is locked for this worker; the caller must look it up on the target
         and then `finish` it (``LookedUp``), which releases the lock.
         """
-        ops = list(operations)
         with self.store.engine.connect() as conn:
             candidates = [_entry(row) for row in conn.execute(
-                select(*_COLUMNS).where(sync_ledger.c.target == target, sync_ledger.c.operation.in_(ops),
+                select(*_COLUMNS).where(_scope(target, operations, ids),
                                         sync_ledger.c.state == LedgerState.SENDING.value).order_by(sync_ledger.c.id)
             )]
         for candidate in candidates:

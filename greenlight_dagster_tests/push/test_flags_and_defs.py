@@ -55,3 +55,12 @@ def test_reconcile_and_push_definitions_load() -> None:
     assert graph.get(dg.AssetKey(["push", "pw_work_orders"])).pools == {"propertyware_api"}
     assert {key.name for key in graph.asset_check_keys} == {
         "no_duplicate_sf_jobs", "dead_letters", "attention_items"}
+
+
+def test_the_replay_job_is_in_the_code_location_with_one_writer_pool_per_system() -> None:
+    from greenlight_dagster.definitions import defs
+
+    job = defs.resolve_job_def("replay_dead_letters")
+    pools = {node.name: node.definition.pool for node in job.nodes}
+    assert pools == {"replay_selected_dead_letters": None, "send_replayed_sf": "servicefusion_api",
+                     "send_replayed_pw": "propertyware_api"}

@@ -1,5 +1,8 @@
 """The jobs operators launch, schedules start and sensors request.
 
+``replay_dead_letters`` (ops, not assets: it materializes nothing) sends chosen dead letters
+again right away, through the same replay and lookup path as ``greenlight dead-letters replay``.
+
 One job, ``sync``, is the whole cycle (ingest → warehouse → reconcile → push) because those
 steps only make sense together: a push planned from a stale warehouse is how the old system
 sent duplicates. It is partitioned like ``pw/work_orders`` and ``sf/jobs`` (Dagster infers
@@ -10,6 +13,8 @@ backfill, and unpartitioned assets simply run in every run.
 from __future__ import annotations
 
 import dagster as dg
+
+from greenlight_dagster.defs.push.replay import replay_selected_dead_letters, send_replayed_pw, send_replayed_sf
 
 SYNC_JOB_NAME = "sync"
 
@@ -32,3 +37,16 @@ backfill_job = dg.define_asset_job(
                 "warehouse. Never pushes: history is repaired, nothing is sent. Re-running a window appends nothing.",
     tags={"greenlight/kind": "backfill"},
 )
+
+REPLAY_DEAD_LETTERS_JOB_NAME = "replay_dead_letters"
+
+
+@dg.job(name=REPLAY_DEAD_LETTERS_JOB_NAME, tags={"greenlight/kind": "replay"},
+        description="Send dead letters again, now: set ledger_ids (from `greenlight dead-letters list` or the "
+                    "reconcile/push_plan dead_letters check) or all_dead_letters in the op config of "
+                    "replay_selected_dead_letters. Each write is looked up on its target before it is resent, so a "
+                    "replay never creates a second record; the flags apply as in a sync.")
+def replay_dead_letters_job() -> None:
+    replayed = replay_selected_dead_letters()
+    send_replayed_sf(replayed)
+    send_replayed_pw(replayed)

@@ -65,7 +65,8 @@ class PushConfig(dg.Config):
     """A `sending` entry whose run died is settled by lookup once untouched this long."""
 
 
-def _remaining_creates(store: LedgerStore, flags: SyncFlags, run_id: str, operations: tuple[str, ...]) -> int | None:
+def remaining_creates(store: LedgerStore, flags: SyncFlags, run_id: str, operations: tuple[str, ...]) -> int | None:
+    """The safe-mode cap left for this run's creates (None: no cap applies to ``operations``)."""
     if not flags.safe_mode or not set(operations) & CREATE_ONCE_OPERATIONS:
         return None
     return max(0, flags.safe_mode_max_creates - store.count_claimed(run_id, CREATE_ONCE_OPERATIONS))
@@ -83,7 +84,7 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
     store = LedgerStore(engine)
     pushed = push_in_stages(
         store, gateway_for(flags), flags, operations, run_id=context.run_id, waiting=waiting,
-        options=lambda: ExecuteOptions(max_claims=_remaining_creates(store, flags, context.run_id, operations),
+        options=lambda: ExecuteOptions(max_claims=remaining_creates(store, flags, context.run_id, operations),
                                        orphan_grace=timedelta(minutes=config.orphan_grace_minutes)))
     report = pushed.report
     for error in report.errors[:20]:
@@ -123,6 +124,24 @@ def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWar
     return bulk_work_order_verifier(snapshot, lambda wo_id: planned_work_order(engine, wo_id), flags)
 
 
+def sf_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource, servicefusion: ServiceFusionResource,
+               propertyware: PropertyWareResource | None = None) -> ServiceFusionGateway:
+    """The SF side of a push step (the push assets and the dead-letter replay): customers looked up
+    by their PW stamp; with ``propertyware`` and pw_verify_strict, job creates re-verified against PW."""
+    client = servicefusion.build_client(log)
+    verifier = (_work_order_verifier(warehouse, propertyware, flags, log)
+                if flags.pw_verify_strict and propertyware is not None else None)
+    return ServiceFusionGateway(client, verifier=verifier, customer_search=customer_search(client))
+
+
+def pw_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource,
+               propertyware: PropertyWareResource) -> PropertyWareGateway:
+    """The PW side of a push step; under pw_verify_strict its re-reads come from one bulk read."""
+    client = propertyware.build_client(log)
+    snapshot = _work_order_snapshot(warehouse, client) if flags.pw_verify_strict else None
+    return PropertyWareGateway(client, snapshot=snapshot)
+
+
 @dg.asset(key=SF_CUSTOMERS, deps=[PUSH_PLAN], group_name="push", kinds={"rest"}, owners=OWNERS,
           pool="servicefusion_api",
           description="Creates the planned ServiceFusion customers (PW portfolios as parents, lease tenants as "
@@ -133,8 +152,7 @@ def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWar
 def sf_customers(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
                  sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
-        client = servicefusion.build_client(context.log)
-        return ServiceFusionGateway(client, customer_search=customer_search(client))
+        return sf_gateway(flags, context.log, warehouse=warehouse, servicefusion=servicefusion)
 
     def waiting() -> Candidates:
         return Candidates(customers=customer_candidates(warehouse.get_engine()))
@@ -153,9 +171,8 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
             sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource,
             propertyware: PropertyWareResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
-        verifier = (_work_order_verifier(warehouse, propertyware, flags, context.log)
-                    if flags.pw_verify_strict else None)
-        return ServiceFusionGateway(servicefusion.build_client(context.log), verifier=verifier)
+        return sf_gateway(flags, context.log, warehouse=warehouse, servicefusion=servicefusion,
+                          propertyware=propertyware)
 
     def waiting() -> Candidates:
         """Job candidates; the account's categories are read only when some wait on a customer."""
@@ -177,9 +194,7 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
 def pw_work_orders(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
                    sync_flags: SyncFlagsResource, propertyware: PropertyWareResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
-        client = propertyware.build_client(context.log)
-        snapshot = _work_order_snapshot(warehouse, client) if flags.pw_verify_strict else None
-        return PropertyWareGateway(client, snapshot=snapshot)
+        return pw_gateway(flags, context.log, warehouse=warehouse, propertyware=propertyware)
 
     return _run_push(context, name="pw_work_orders", operations=PW_OPERATIONS, config=config, warehouse=warehouse,
                      sync_flags=sync_flags, gateway_for=gateway)

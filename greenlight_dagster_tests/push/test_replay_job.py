@@ -1,0 +1,128 @@
+"""The ``replay_dead_letters`` job, launched in-process as an operator launches it from the UI.
+
+A create SF refused (422: unknown category) is a dead letter; once the data is fixed in SF the
+job sends it - looked up first, then created once - and a second launch sends nothing.
+Assertions read the sandbox's state and request log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from greenlight_dagster.core.ledger import LedgerState
+from greenlight_dagster.defs.automation.jobs import replay_dead_letters_job
+from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
+from greenlight_dagster.defs.reconcile import SyncFlagsResource
+from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.warehouse.ledger_store import LedgerStore
+
+from .sandbox_world import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CUSTOMER_ID,
+    PW_PASSWORD,
+    PW_USER,
+    SEND_ALL,
+    Sandbox,
+    job_candidates,
+    plan,
+    push_jobs,
+    running_sandbox,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with running_sandbox() as running:
+        yield running
+
+
+def resources(sandbox: Sandbox) -> dict[str, Any]:
+    """The deployed resources pointed at the sandbox; flags as in production (safe mode on)."""
+    return {
+        "warehouse": WarehouseResource(),
+        "sync_flags": SyncFlagsResource(dry_run=False, enable_service_fusion=True, safe_mode=True,
+                                        pw_verify_strict=False),
+        "servicefusion": ServiceFusionResource(base_url=f"{sandbox.sf.base_url}/v1",
+                                               token_url=f"{sandbox.sf.base_url}/oauth/access_token",
+                                               client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                                               rate_limit_per_minute=6000, timeout_seconds=5, max_attempts=3,
+                                               backoff_base_seconds=0.01),
+        "propertyware": PropertyWareResource(wsdl_url=f"{sandbox.pw.base_url}/pw/services/PWServices?wsdl",
+                                             username=PW_USER, password=PW_PASSWORD, timeout_seconds=5,
+                                             max_attempts=3, backoff_base_seconds=0.01),
+    }
+
+
+def launch(sandbox: Sandbox, **selection: Any) -> dg.ExecuteInProcessResult:
+    return replay_dead_letters_job.execute_in_process(
+        run_config={"ops": {"replay_selected_dead_letters": {"config": selection}}},
+        resources=resources(sandbox), raise_on_error=False)
+
+
+def refused_job(store: LedgerStore, sandbox: Sandbox) -> int:
+    """Work order 9000 planned with a category SF does not know: the push files a 422 dead letter.
+    Work order 9001 is planned too but not pushed: a replay must not send it."""
+    plan(store, SEND_ALL, work_orders=[replace(c, sf_category="Astrology") for c in job_candidates(sandbox, (9000,))])
+    assert push_jobs(store, sandbox).counts["dead_letters"] == 1
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9001,)))
+    (letter,) = store.dead_letters()
+    assert letter.details is not None and [e["field"] for e in letter.details["field_errors"]] == ["category"]
+    assert letter.entry.id is not None
+    return letter.entry.id
+
+
+def created_jobs(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return [r for r in sandbox.requests("POST", "/jobs") if r["status"] == 201]
+
+
+def test_replay_job_sends_the_fixed_dead_letter_once_after_a_lookup(store: LedgerStore, sandbox: Sandbox) -> None:
+    ledger_id = refused_job(store, sandbox)
+    sandbox.state.upsert("servicefusion", "job_categories", {"id": 99, "name": "Astrology"})  # the fix, in SF
+
+    result = launch(sandbox, ledger_ids=[ledger_id])
+    assert result.success
+    (job,) = sandbox.jobs_for(9000)
+    assert job["category"] == "Astrology" and job["customer_id"] == CUSTOMER_ID
+    assert sandbox.jobs_for(9001) == [], "only the replayed entry is sent"
+    (post,) = created_jobs(sandbox)
+    lookups = [r for r in sandbox.requests("GET", "/jobs") if r["seq"] < post["seq"]]
+    assert lookups, "the replay looks the job up on SF before it creates it"
+    entry = store.get(ledger_id)
+    assert (entry.state, entry.target_id) == (LedgerState.DONE, str(job["id"]))
+    assert store.dead_letters() == []
+    assert result.output_for_node("send_replayed_sf")["created"] == 1
+
+    posts = len(sandbox.requests("POST", "/jobs"))
+    again = launch(sandbox, ledger_ids=[ledger_id])
+    assert not again.success, "an id that is no longer a dead letter is refused, as by the CLI"
+    every = launch(sandbox, all_dead_letters=True)
+    assert every.success and every.output_for_node("replay_selected_dead_letters") == []
+    assert len(sandbox.requests("POST", "/jobs")) == posts
+    assert len(sandbox.jobs_for(9000)) == 1
+    assert store.get(ledger_id).state is LedgerState.DONE
+
+
+def test_replay_job_finds_a_job_someone_created_by_hand_and_sends_nothing(
+        store: LedgerStore, sandbox: Sandbox) -> None:
+    ledger_id = refused_job(store, sandbox)
+    posts = len(sandbox.requests("POST", "/jobs"))
+    by_hand = sandbox.state.upsert("servicefusion", "jobs", {  # the office fixed it in SF themselves
+        "id": 8900, "number": "8900", "customer_id": CUSTOMER_ID, "customer_name": "Oak Holdings",
+        "status": "Unscheduled", "category": "Plumbing", "po_number": "PW-9000",
+        "created_at": "2026-01-05T12:00:00Z", "updated_at": "2026-01-05T12:00:00Z"})
+
+    result = launch(sandbox, all_dead_letters=True, target="sf")
+    assert result.success
+    assert len(sandbox.requests("POST", "/jobs")) == posts
+    assert [j["id"] for j in sandbox.jobs_for(9000)] == [by_hand["id"]]
+    assert (store.get(ledger_id).state, store.get(ledger_id).target_id) == (LedgerState.DONE, "8900")
+    assert result.output_for_node("send_replayed_sf")["found_by_lookup"] == 1
