@@ -25,8 +25,8 @@ header (the real mechanism is unverified, item 16). Errors are SOAP Faults with 
 Request XML with a DTD is refused: entities are never expanded, nothing is fetched.
 
 Speed (the sandbox must never be a benchmark's bottleneck): a list query's matching ids, in
-order, are cached per query until its table's version changes, and each record's XML per
-record version (`SandboxState.table_version`/`record_version`; a lease's also on the contacts
+order, are kept until its table changes (`SandboxState.derived`), and each record's XML per
+record version (`SandboxState.record_version`; a lease's also per version of the contacts
 table, whose records it embeds); responses are written as text by `pw_xml`. So a page costs
 a slice and a join, whatever the table's size, and any mutation shows on the very next page.
 """
@@ -67,8 +67,6 @@ PW = "propertyware"
 CLOSED_STATUS = "Completed"  # what closeWorkOrder sets; one of core.statuses.DEFAULT_PW_TERMINAL
 DEFAULT_CREATE_STATUS = "Open"
 _SERVER_MANAGED = ("id", "createdDateTime", "lastModifiedDateTime")
-#: Distinct list queries whose matching ids are kept (a large table's list is ~2 MB).
-SELECTION_CACHE_SIZE = 16
 #: Rendered records kept (~0.8 KB each): all of a medium world, a third of a large one.
 FRAGMENT_CACHE_SIZE = 100_000
 
@@ -125,8 +123,7 @@ class PWService:
     def __init__(self, state: SandboxState, page_size: int) -> None:
         self.state = state
         self.page_size = page_size
-        # Both caches are only touched under state.lock; entries carry the version they were made at.
-        self._selections: OrderedDict[tuple[Any, ...], tuple[int, list[int]]] = OrderedDict()
+        # Only touched under state.lock; entries carry the version they were made at.
         self._fragments: OrderedDict[tuple[str, int], tuple[tuple[int, int], pw_xml.Fragment]] = OrderedDict()
         self._stamps: dict[str, _Stamps] = {}
 
@@ -173,17 +170,8 @@ class PWService:
 
     def _matching_ids(self, entity: str, selected: _Selection) -> list[int]:
         """The ids the query matches, in its order; recomputed only after the table changed."""
-        key = (entity, *selected.key())
-        version = self.state.table_version(PW, entity)
-        cached = self._selections.get(key)
-        if cached is not None and cached[0] == version:
-            self._selections.move_to_end(key)
-            return cached[1]
-        ids = selected.select(self.state.table(PW, entity), self._stamps.setdefault(entity, _Stamps()))
-        self._selections[key] = (version, ids)
-        if len(self._selections) > SELECTION_CACHE_SIZE:
-            self._selections.popitem(last=False)
-        return ids
+        table, stamps = self.state.table(PW, entity), self._stamps.setdefault(entity, _Stamps())
+        return self.state.derived(PW, entity, selected.key(), lambda: selected.select(table, stamps))
 
     def _fragment(self, operation: str, item: WireField, record_id: int) -> pw_xml.Fragment:
         """The record's element as served, rendered again only after it (or a lease's contacts) changed."""

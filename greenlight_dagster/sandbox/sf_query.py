@@ -12,13 +12,15 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from greenlight_dagster.sandbox.sf_errors import ApiError
+from greenlight_dagster.sandbox.state import SandboxState
 
+SF = "servicefusion"
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 50
 
@@ -289,11 +291,18 @@ def _page_number(query: Query, name: str, default: int) -> int:
         return default
 
 
-def list_page(resource: Resource, records: Iterable[dict[str, Any]], query: Query,
+def list_page(resource: Resource, state: SandboxState, query: Query,
               sort: list[tuple[str, bool]]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The list envelope and ``X-Pagination-*`` headers for one page of ``records``."""
-    conditions = parse_filters(resource, query)
-    matching = sort_records([r for r in records if all(c.matches(r) for c in conditions)], sort)
+    """The list envelope and ``X-Pagination-*`` headers for one page of the resource's records.
+
+    What the filters and sort select is kept until the table changes (`SandboxState.derived`):
+    filtering and sorting every job for every page made a page's cost grow with the table.
+    """
+    conditions = parse_filters(resource, query)  # on every request: a bad bound is a 400 every time
+    records = state.table(SF, resource.entity)
+    key = (tuple(sorted((k, v) for k, v in query.items() if _FILTER_KEY.match(k))), tuple(sort))
+    matching = state.derived(SF, resource.entity, key, lambda: sort_records(
+        [r for r in records.values() if all(c.matches(r) for c in conditions)], sort))
     per_page = min(MAX_PER_PAGE, max(1, _page_number(query, "per-page", DEFAULT_PER_PAGE)))
     total = len(matching)
     page_count = math.ceil(total / per_page)

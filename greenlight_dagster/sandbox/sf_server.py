@@ -232,8 +232,7 @@ class SFHandler(SandboxHandler):
         if resource is sf_query.JOBS and not sort and not self.wait_out_unsorted_jobs(route):
             return None
         with self.state.lock:
-            records = self.state.table("servicefusion", resource.entity).values()
-            envelope, headers = sf_query.list_page(resource, records, query, sort)
+            envelope, headers = sf_query.list_page(resource, self.state, query, sort)
         return Reply(200, envelope, headers)
 
     @staticmethod

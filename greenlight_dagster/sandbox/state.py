@@ -12,9 +12,10 @@ increasing: incremental syncs can be tested without sleeping.
 
 Change tracking: every mutation (``upsert``/``patch``/``delete``, and ``load``/``reset`` for
 everything) gives the table and the record a new *version*, a number never handed out twice.
-The servers key their read caches on these (a PW list query's matching ids on the table
-version, a record's rendered XML on the record version), so a change through any path - the
-SOAP or REST servers, the admin API, a fixture load - is visible on the very next read.
+The servers' read caches are keyed on these (`derived` holds what a list query matches until
+its table changes; the PW server keeps each record's rendered XML per record version), so a
+change through any path - the SOAP or REST servers, the admin API, a fixture load - is
+visible on the very next read.
 Records must therefore only be changed through these methods; a caller that edits a record
 dict in place has to do so before the next read after one of them (as some tests do to plant
 values no API accepts).
@@ -24,9 +25,11 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from greenlight_dagster.sandbox.faults import FaultInjector
 
@@ -37,6 +40,11 @@ SF_ENTITIES = ("customers", "jobs", "job_statuses", "job_categories", "techs")
 MODIFIED_FIELD = {"propertyware": "lastModifiedDateTime", "servicefusion": "updated_at"}
 
 DEFAULT_CLOCK = "2026-01-05T12:00:00Z"
+
+#: Values kept by `SandboxState.derived` (a large table's id list is ~2 MB).
+DERIVED_CACHE_SIZE = 32
+
+T = TypeVar("T")
 
 #: Default SF job statuses (servicefusion.md §6.4; codes past 05_OTW are our assumption).
 DEFAULT_JOB_STATUSES: list[dict[str, Any]] = [
@@ -120,6 +128,8 @@ class SandboxState:
     _table_versions: dict[tuple[str, str], int] = field(default_factory=dict, init=False, repr=False, compare=False)
     _record_versions: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict, init=False, repr=False,
                                                                     compare=False)
+    _derived: OrderedDict[tuple[str, str, Hashable], tuple[int, Any]] = field(
+        default_factory=OrderedDict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._initial = copy.deepcopy(self.fixture)
@@ -155,6 +165,7 @@ class SandboxState:
             self._loaded_version = self._version
             self._table_versions.clear()
             self._record_versions.clear()
+            self._derived.clear()
 
     def reset(self) -> None:
         self.load(self._initial)
@@ -202,6 +213,23 @@ class SandboxState:
         with self.lock:
             versions = self._record_versions.get((system, entity))
             return versions.get(record_id, self._loaded_version) if versions else self._loaded_version
+
+    def derived(self, system: str, entity: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, a value read from one table only (what a list query matches, in order),
+        computed again only once that table changed; the least recently used values are dropped."""
+        with self.lock:
+            slot = (system, entity, key)
+            version = self.table_version(system, entity)
+            cached = self._derived.get(slot)
+            if cached is not None and cached[0] == version:
+                self._derived.move_to_end(slot)
+                value: T = cached[1]
+                return value
+            value = compute()
+            self._derived[slot] = (version, value)
+            if len(self._derived) > DERIVED_CACHE_SIZE:
+                self._derived.popitem(last=False)
+            return value
 
     def _changed(self, system: str, entity: str, record_id: int) -> None:
         self._version += 1
