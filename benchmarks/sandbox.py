@@ -7,6 +7,12 @@ client and server would share the GIL), the PW request is one pre-built SOAP env
 a keep-alive session (no zeep per call), the SF request a plain GET with a bearer token. Two
 client threads, like a sync running PW and SF reads side by side.
 
+PW is measured twice, because its server caches (each query's matching ids, each record's XML):
+first every page read once in order, as a full ingest reads them (cold: each record is rendered
+on its way out), then the first 30 pages over and over (cached), as the issue's figure. Next to
+each rate stands the server process's CPU time per page, which a busy machine inflates far
+less than the rate: pages/s is client + server + everyone else on two cores.
+
     .venv/bin/python benchmarks/sandbox.py [--scale demo] [--seconds 5]
 """
 
@@ -20,9 +26,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import cycle
 from pathlib import Path
 
+import psutil
 import requests
 import zeep
 from lxml import etree
@@ -34,42 +43,59 @@ from benchmarks.common import Figure, print_table, write_results
 from greenlight_dagster.sandbox.generator import SCALES
 
 TARGET_PAGES_PER_SECOND = 200
+PW_PAGE_SIZE = 100
+HOT_PAGES = 30  # the cached phase cycles through the first 30 pages (all of the demo world)
+_PAGE_MARK = 987_654_321  # stands for the page number in the pre-built PW envelope
 
 
 Info = dict[str, str]
+Fetch = Callable[[requests.Session, int], int]
 
 
-def pw_page_request(info: Info) -> Callable[[requests.Session, int], int]:
-    """POST one ``getWorkOrders`` page (100 records); returns the response size."""
+@dataclass(frozen=True)
+class Rate:
+    """One phase: pages served, per second, and the server process's CPU milliseconds per page."""
+
+    pages: int
+    pages_per_second: float
+    cpu_ms_per_page: float
+
+
+def pw_page_request(info: Info) -> tuple[Fetch, int]:
+    """POST one ``getWorkOrders`` page (100 records), returning the response size; and the page count."""
     client = zeep.Client(info["pw_wsdl_url"])
     auth = (info["pw_username"], info["pw_password"])
     address = info["pw_wsdl_url"].split("?", 1)[0]
+    message = client.create_message(client.service, "getWorkOrders",
+                                    criteria={"pageNumber": _PAGE_MARK, "pageSize": PW_PAGE_SIZE})
+    template = bytes(etree.tostring(message))
 
-    def envelope(page: int) -> bytes:
-        message = client.create_message(client.service, "getWorkOrders",
-                                        criteria={"pageNumber": page, "pageSize": 100})
-        return bytes(etree.tostring(message))
-
-    bodies = [envelope(page) for page in range(1, 31)]
-
-    def fetch(session: requests.Session, n: int) -> int:
-        response = session.post(address, data=bodies[n % len(bodies)], auth=auth,
-                                headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+    def post(session: requests.Session, page: int) -> requests.Response:
+        body = template.replace(f">{_PAGE_MARK}<".encode(), f">{page}<".encode())
+        response = session.post(address, data=body, auth=auth, headers={"Content-Type": "text/xml; charset=utf-8"},
+                                timeout=120)
         response.raise_for_status()
-        return len(response.content)
+        return response
 
-    return fetch
+    def fetch(session: requests.Session, page: int) -> int:
+        return len(post(session, page).content)
+
+    with requests.Session() as session:  # a page past the end: no records, but the totalCount
+        past_end = post(session, _PAGE_MARK)
+    total = int(etree.fromstring(past_end.content).findtext(".//{*}totalCount") or 0)
+    return fetch, -(-total // PW_PAGE_SIZE)
 
 
-def sf_page_request(info: Info) -> Callable[[requests.Session, int], int]:
+def sf_page_request(info: Info) -> Fetch:
     """GET one ``/jobs`` page of 50, sorted (an unsorted /jobs hangs by design)."""
     token = requests.post(info["sf_token_url"], json={"grant_type": "client_credentials",
                                                       "client_id": info["sf_client_id"],
                                                       "client_secret": info["sf_client_secret"]},
                           timeout=30).json()["access_token"]
 
-    def fetch(session: requests.Session, n: int) -> int:
-        response = session.get(f"{info['sf_base_url']}/jobs", params={"sort": "id", "per-page": 50, "page": n % 3 + 1},
+    def fetch(session: requests.Session, page: int) -> int:
+        params: dict[str, str | int] = {"sort": "id", "per-page": 50, "page": page}
+        response = session.get(f"{info['sf_base_url']}/jobs", params=params,
                                headers={"Authorization": f"Bearer {token}"}, timeout=30)
         response.raise_for_status()
         return len(response.content)
@@ -77,24 +103,32 @@ def sf_page_request(info: Info) -> Callable[[requests.Session, int], int]:
     return fetch
 
 
-def pages_per_second(fetch: Callable[[requests.Session, int], int], seconds: float, threads: int) -> float:
-    """Pages served per second by ``threads`` clients hammering for ``seconds``."""
+def pages_per_second(fetch: Fetch, pages: Iterator[int], seconds: float, threads: int, server: psutil.Process
+                     ) -> Rate:
+    """``threads`` clients taking page numbers from ``pages`` (shared: each number is fetched once)
+    until it runs out or ``seconds`` pass."""
     counts = [0] * threads
     deadline = time.monotonic() + seconds
 
     def worker(slot: int) -> None:
         with requests.Session() as session:
-            while time.monotonic() < deadline:
-                fetch(session, counts[slot])
+            for page in pages:  # an itertools/range iterator: next() is atomic under the GIL
+                fetch(session, page)
                 counts[slot] += 1
+                if time.monotonic() >= deadline:
+                    return
 
     workers = [threading.Thread(target=worker, args=(slot,)) for slot in range(threads)]
+    cpu_before = sum(server.cpu_times()[:2])
     started = time.monotonic()
     for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
-    return sum(counts) / (time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    served = sum(counts)
+    cpu = sum(server.cpu_times()[:2]) - cpu_before
+    return Rate(served, served / elapsed, cpu / served * 1000)
 
 
 def measure(scale: str, seconds: float = 5.0) -> list[Figure]:
@@ -106,18 +140,32 @@ def measure(scale: str, seconds: float = 5.0) -> list[Figure]:
     try:
         assert server.stdout is not None
         info: Info = json.loads(server.stdout.readline())
-        pw = pages_per_second(pw_page_request(info), seconds, threads=2)
-        sf = pages_per_second(sf_page_request(info), seconds, threads=2)
+        watched = psutil.Process(server.pid)
+        fetch_pw, pw_pages = pw_page_request(info)
+        rates = {
+            "pw_cold": pages_per_second(fetch_pw, iter(range(1, pw_pages + 1)), seconds, 2, watched),
+            "pw": pages_per_second(fetch_pw, cycle(range(1, min(HOT_PAGES, pw_pages) + 1)), seconds, 2, watched),
+            "sf": pages_per_second(sf_page_request(info), cycle((1, 2, 3)), seconds, 2, watched),
+        }
     finally:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(timeout=60)
-    figures = [
-        Figure(f"PW getWorkOrders pages of 100 per second ({scale})", f"{pw:,.0f}",
-               f">= {TARGET_PAGES_PER_SECOND}", pw >= TARGET_PAGES_PER_SECOND),
-        Figure(f"SF /jobs pages of 50 per second ({scale})", f"{sf:,.0f}",
-               f">= {TARGET_PAGES_PER_SECOND}", sf >= TARGET_PAGES_PER_SECOND),
-    ]
-    write_results("sandbox", figures, {"scale": scale, "seconds": seconds, "load_average": load})
+    names = {"pw_cold": f"PW getWorkOrders pages of 100, each read once ({scale})",
+             "pw": f"PW getWorkOrders pages of 100, first {HOT_PAGES} again and again ({scale})",
+             "sf": f"SF /jobs pages of 50 ({scale})"}
+    figures = []
+    for key, rate in rates.items():
+        # The issue's target is on the cached PW pass and SF; the cold pass is context (at demo it is 30 pages).
+        judged = key != "pw_cold"
+        figures += [
+            Figure(f"{names[key]}: pages/s", f"{rate.pages_per_second:,.0f}",
+                   f">= {TARGET_PAGES_PER_SECOND}" if judged else "",
+                   rate.pages_per_second >= TARGET_PAGES_PER_SECOND if judged else None),
+            Figure(f"{names[key]}: server CPU ms/page", f"{rate.cpu_ms_per_page:.2f}", "", None),
+        ]
+    write_results("sandbox", figures, {"scale": scale, "seconds": seconds, "load_average": load,
+                                       "pw_pages_in_world": pw_pages, "load_average_after": os.getloadavg()[0],
+                                       **{f"{key}_pages": rate.pages for key, rate in rates.items()}})
     return figures
 
 
