@@ -17,6 +17,12 @@ always reads the work order itself.
 
 What the snapshot cannot see: a work order deleted in PW since ingest (no modified record)
 and changes made after the bulk read, while the step runs.
+
+`SfJobSnapshot` does the same for the safe-mode check before a *first* SF job create (decision
+0007): one read of the SF jobs changed since the ``sf/jobs`` mark minus the overlap instead of
+one ``po_number`` lookup per create. Jobs ingest landed were already excluded by the plan; the
+read adds those SF changed since. It answers only for first attempts: anything possibly sent
+before is looked up per item (`Gateway.lookup`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
+from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import reverify_work_order
 
@@ -34,6 +41,9 @@ ReadWorkOrder = Callable[[int], dict[str, Any] | None]
 StoredWorkOrder = Callable[[int], Mapping[str, Any] | None]
 #: The work orders PW changed since ingest (one ``iter_records`` stream).
 ReadChanged = Callable[[], Iterable[SourceRecord | RejectedRecord]]
+#: More changed SF jobs than this since the mark and the snapshot gives up (the step falls back to
+#: per-item lookups): a mark that old means no recent ingest, and per item is then the cheaper read.
+MAX_CHANGED_JOBS = 1_000
 
 
 class WorkOrderSnapshot:
@@ -88,3 +98,38 @@ def bulk_work_order_verifier(snapshot: WorkOrderSnapshot, planned: StoredWorkOrd
         return reverify_work_order(snapshot.current(work_order_id), plan_record, flags)
 
     return verify
+
+
+class SfJobSnapshot:
+    """SF jobs stamped with a PW work order, changed since the ``sf/jobs`` ingest (module docstring).
+
+    `stamped_jobs` answers "which SF jobs carry this work order's stamp" from one read, made at
+    the first question of the step; None when the read cannot answer (no mark, an undecodable
+    job, more than ``max_changed`` changed jobs), and the caller asks SF per item instead.
+    """
+
+    def __init__(self, read_changed: ReadChanged | None, *, max_changed: int = MAX_CHANGED_JOBS) -> None:
+        self.read_changed = read_changed
+        self.max_changed = max_changed
+        self._by_work_order: dict[int, list[int]] | None = None
+        self._usable = read_changed is not None
+
+    def _load(self) -> dict[int, list[int]]:
+        if self._by_work_order is None:
+            by_work_order: dict[int, list[int]] = {}
+            if self.read_changed is not None:
+                for n, record in enumerate(self.read_changed(), start=1):
+                    if not isinstance(record, SourceRecord) or n > self.max_changed:
+                        self._usable = False  # a job we cannot read may carry any stamp; too many: stale mark
+                        break
+                    for wo_id in stamped_work_order_ids(record.payload):
+                        by_work_order.setdefault(wo_id, []).append(record.source_id)
+            self._by_work_order = by_work_order
+        return self._by_work_order
+
+    def stamped_jobs(self, work_order_id: int) -> list[int] | None:
+        """Ids of the changed SF jobs stamped with ``work_order_id`` (sorted; empty: none), or None."""
+        if not self._usable:
+            return None
+        found = self._load().get(work_order_id, [])
+        return sorted(set(found)) if self._usable else None

@@ -4,10 +4,10 @@ For each due entry of one target::
 
     claim (planned|failed -> sending, advisory lock held)
       -> look up on the target first   if the write may have reached it before
-                                       (`requires_lookup`), always for creates in safe mode, and
-                                       for PW writes under pw_verify_strict (the re-read; from
-                                       the step's bulk snapshot, `sync.bulk_verify`, unless
-                                       requires_lookup)
+                                       (`requires_lookup`: always per item), for creates in safe
+                                       mode, and for PW writes under pw_verify_strict (the
+                                       re-read); those two on a first attempt may answer from
+                                       the step's bulk read, `sync.bulk_verify` (decision 0007)
       -> strict verification           pw_verify_strict: re-read the source record; stop if it
                                        no longer qualifies (dead letter with the reason)
       -> send

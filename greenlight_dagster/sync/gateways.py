@@ -4,7 +4,9 @@ Lookups are what make a lost response harmless, so each says exactly how it reco
 record on the target:
 
 * **SF job** - ``GET /jobs?filters[po_number]=PW-<id>``; the filter is a partial match, so only
-  jobs whose stamp parses to exactly this work order id count (`stamped_work_order_ids`).
+  jobs whose stamp parses to exactly this work order id count (`stamped_work_order_ids`). The
+  safe-mode check before a first create (`verify_lookup`) answers from the step's bulk read of
+  the jobs SF changed since ingest when it has one (`sync.bulk_verify.SfJobSnapshot`).
 * **SF customer** - matched on the PW id stamped in the ``PW Portfolio ID`` / ``PW Tenant ID``
   custom field, among the customers whose name contains the name we send (one request). After a
   create that may have been sent (`lookup`), a name that finds nothing is followed by a read of
@@ -29,7 +31,7 @@ from greenlight_dagster.core.ledger import LedgerEntry
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
 from greenlight_dagster.core.text import normalize_text
-from greenlight_dagster.sync.bulk_verify import WorkOrderSnapshot
+from greenlight_dagster.sync.bulk_verify import SfJobSnapshot, WorkOrderSnapshot
 from greenlight_dagster.sync.executor import Lookup
 
 #: Re-reads a PW work order just before its SF job is created: why it no longer qualifies, or None.
@@ -102,10 +104,11 @@ class ServiceFusionGateway:
     verify_by_lookup = False
 
     def __init__(self, client: ServiceFusionWriter, *, verifier: WorkOrderVerifier | None = None,
-                 customer_search: CustomerSearch | None = None) -> None:
+                 customer_search: CustomerSearch | None = None, job_snapshot: SfJobSnapshot | None = None) -> None:
         self.client = client
         self.verifier = verifier
         self.customer_search = customer_search
+        self.job_snapshot = job_snapshot
 
     def send(self, entry: LedgerEntry) -> str | None:
         if entry.operation == "create_job":
@@ -146,9 +149,18 @@ class ServiceFusionGateway:
         return Lookup.absent(f"no SF customer stamped {stamp[1]}")
 
     def verify_lookup(self, entry: LedgerEntry) -> Lookup:
-        """The safe-mode check before a first create: a customer by its name only (one request)."""
+        """The safe-mode check before a first create: a customer by its name only (one request); a job
+        from the step's bulk read of SF jobs changed since ingest (``job_snapshot``, decision 0007),
+        else by its own po_number lookup."""
         if entry.operation == "create_customer":
             return self._lookup_customer(entry, thorough=False)
+        if entry.operation == "create_job" and self.job_snapshot is not None:
+            wo_id = _work_order_id(entry)
+            ids = self.job_snapshot.stamped_jobs(wo_id)
+            if ids:
+                return Lookup.found(str(ids[0]), f"SF jobs changed since ingest stamped with work order {wo_id}: {ids}")
+            if ids is not None:
+                return Lookup.absent(f"no SF job changed since ingest is stamped with work order {wo_id}")
         return self.lookup(entry)
 
     def verify(self, entry: LedgerEntry) -> str | None:

@@ -28,7 +28,7 @@ from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
 from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sync.bulk_verify import WorkOrderSnapshot, bulk_work_order_verifier
+from greenlight_dagster.sync.bulk_verify import SfJobSnapshot, WorkOrderSnapshot, bulk_work_order_verifier
 from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
 from greenlight_dagster.sync.gateways import (
     PropertyWareGateway,
@@ -53,8 +53,8 @@ SF_CUSTOMERS = dg.AssetKey(["push", "sf_customers"])
 SF_JOBS = dg.AssetKey(["push", "sf_jobs"])
 PW_WORK_ORDERS = dg.AssetKey(["push", "pw_work_orders"])
 PW_OPERATIONS = ("update_work_order", "close_work_order", "attach_note")
-#: The ingest's clock-skew overlap (`defs.ingest.IngestConfig.overlap_minutes`): the bulk read of
-#: strict verification starts this long before the pw/work_orders high-water mark.
+#: The ingest's clock-skew overlap (`defs.ingest.IngestConfig.overlap_minutes`): the bulk reads of
+#: strict verification and of the safe-mode job check start this long before the ingest's mark.
 INGEST_OVERLAP = timedelta(minutes=5)
 
 
@@ -124,14 +124,28 @@ def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWar
     return bulk_work_order_verifier(snapshot, lambda wo_id: planned_work_order(engine, wo_id), flags)
 
 
+def _job_snapshot(warehouse: WarehouseResource, client: Any) -> SfJobSnapshot:
+    """SF jobs for the safe-mode check before first creates: one read of those changed since the sf/jobs
+    mark minus the overlap (decision 0007); without a mark, every create is looked up on its own."""
+    high_water = get_high_water(warehouse.get_engine(), "sf", "jobs")
+
+    def read_changed() -> Any:
+        assert high_water is not None
+        return client.iter_records("jobs", updated_from=high_water - INGEST_OVERLAP)
+
+    return SfJobSnapshot(read_changed if high_water is not None else None)
+
+
 def sf_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource, servicefusion: ServiceFusionResource,
                propertyware: PropertyWareResource | None = None) -> ServiceFusionGateway:
     """The SF side of a push step (the push assets and the dead-letter replay): customers looked up
-    by their PW stamp; with ``propertyware`` and pw_verify_strict, job creates re-verified against PW."""
+    by their PW stamp; in safe mode, first job creates checked against one bulk read of the jobs SF
+    changed since ingest; with ``propertyware`` and pw_verify_strict, job creates re-verified against PW."""
     client = servicefusion.build_client(log)
     verifier = (_work_order_verifier(warehouse, propertyware, flags, log)
                 if flags.pw_verify_strict and propertyware is not None else None)
-    return ServiceFusionGateway(client, verifier=verifier, customer_search=customer_search(client))
+    return ServiceFusionGateway(client, verifier=verifier, customer_search=customer_search(client),
+                                job_snapshot=_job_snapshot(warehouse, client) if flags.safe_mode else None)
 
 
 def pw_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource,
