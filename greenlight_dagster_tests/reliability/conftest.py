@@ -15,7 +15,13 @@ from greenlight_dagster_tests.reliability.harness import (
     warehouse_in_force,
     world,
 )
-from greenlight_dagster_tests.reliability.report import REPORT_KEY, REPORT_PATH, ReliabilityReport, is_full_run
+from greenlight_dagster_tests.reliability.report import (
+    REPORT_KEY,
+    REPORT_PATH,
+    ReliabilityReport,
+    earlier_rows,
+    is_full_run,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,7 +42,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.section("reliability figures")
     terminalreporter.write_line(report.markdown())
     if is_full_run(config):
-        REPORT_PATH.write_text(report.document(), encoding="utf-8")
+        earlier = earlier_rows(REPORT_PATH.read_text(encoding="utf-8")) if REPORT_PATH.exists() else []
+        REPORT_PATH.write_text(report.merged_with(earlier).document(), encoding="utf-8")
         terminalreporter.write_line(f"written to {REPORT_PATH}")
 
 

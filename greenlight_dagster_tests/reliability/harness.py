@@ -12,15 +12,19 @@ import hashlib
 import json
 import os
 import re
+import signal
+import subprocess
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
@@ -29,6 +33,7 @@ from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse import connection, migrate
+from greenlight_dagster.warehouse.instance import project_root
 
 
 @contextmanager
@@ -123,11 +128,15 @@ AFTER_CRASH: dict[str, Any] = {"ops": {f"push__{name}": {"config": {"orphan_grac
                                        for name in ("sf_customers", "sf_jobs", "pw_work_orders")}}
 
 
-def execute_sync(run_config: Mapping[str, Any] | None = None) -> dg.ExecuteInProcessResult:
-    """The ``sync`` job for today's partition, in this process, on an ephemeral instance."""
+def execute_sync(run_config: Mapping[str, Any] | None = None, *, persistent: bool = False) -> dg.ExecuteInProcessResult:
+    """The ``sync`` job for today's partition, in this process, on an ephemeral instance.
+
+    ``persistent``: on the instance of ``DAGSTER_HOME`` instead, so a webserver on that instance
+    shows the run (the load scenario).
+    """
     from greenlight_dagster.definitions import defs
 
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.DagsterInstance.get() if persistent else dg.DagsterInstance.ephemeral() as instance:
         return defs.resolve_job_def("sync").execute_in_process(
             instance=instance, partition_key=latest_partition_key(), raise_on_error=False,
             run_config=dict(run_config or {}))
@@ -319,3 +328,26 @@ def world(server_url: URL) -> Iterator[World]:
             Sandbox(seed=SEED, scale=SCALE, sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}) as sandbox, \
             environment(sandbox_env(sandbox)):
         yield World(sandbox, engine)
+
+
+# ---------------------------------------------------------------- Dagster processes
+
+
+def instance_home(directory: Path, *, max_concurrent_runs: int | None = None) -> Path:
+    """A DAGSTER_HOME with the project's dagster.yaml (PostgreSQL storage from the environment).
+
+    ``max_concurrent_runs``: overrides the queue's limit (0 keeps requested runs queued).
+    """
+    config = yaml.safe_load((project_root() / "dagster.yaml").read_text())
+    if max_concurrent_runs is not None:
+        config.setdefault("concurrency", {}).setdefault("runs", {})["max_concurrent_runs"] = max_concurrent_runs
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return directory
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc``'s process group (it was started in its own session): no shutdown hook runs."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)

@@ -20,12 +20,11 @@ sensor evaluated with the cursor it stored).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +32,6 @@ from typing import Any, TypeVar
 import dagster as dg
 import pytest
 import requests
-import yaml
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.defs.automation.sensors import sf_job_changes
@@ -41,7 +39,13 @@ from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV
 from greenlight_dagster.warehouse.instance import project_root
 from greenlight_dagster_tests.reliability.daemon_location import TICK_SECONDS_ENV
-from greenlight_dagster_tests.reliability.harness import SEED, environment, isolated_database
+from greenlight_dagster_tests.reliability.harness import (
+    SEED,
+    environment,
+    instance_home,
+    isolated_database,
+    kill_group,
+)
 from greenlight_dagster_tests.reliability.report import ReliabilityReport, measured
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
@@ -50,15 +54,6 @@ T = TypeVar("T")
 SENSOR = sf_job_changes.name
 #: Each wait is bounded: a daemon start loads the code location (about 25 s on a busy 2-core machine).
 WAIT_SECONDS = 120
-
-
-def instance_home(directory: Path) -> Path:
-    """A DAGSTER_HOME with the project's dagster.yaml, except that requested runs stay queued."""
-    config = yaml.safe_load((project_root() / "dagster.yaml").read_text())
-    config.setdefault("concurrency", {}).setdefault("runs", {})["max_concurrent_runs"] = 0
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return directory
 
 
 @contextmanager
@@ -73,13 +68,6 @@ def daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
         yield proc
     finally:
         kill_group(proc)
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the daemon and everything it started (its code server): no shutdown hook runs."""
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
 
 
 def wait_for(what: str, probe: Callable[[], T | None], proc: subprocess.Popen[bytes], log: Path) -> T:
@@ -129,7 +117,7 @@ def change_a_job(admin_url: str, job_id: int, status: str) -> str:
 @pytest.mark.timeout(420)
 def test_daemon_sigkill_keeps_the_sensor_cursor(warehouse_url: URL, tmp_path: Path,
                                                 reliability_report: ReliabilityReport) -> None:
-    home = instance_home(tmp_path / "dagster_home")
+    home = instance_home(tmp_path / "dagster_home", max_concurrent_runs=0)
     log = tmp_path / "daemon.log"
     with isolated_database(warehouse_url) as storage, Sandbox(seed=SEED, scale="small") as sandbox, \
             measured(reliability_report, "daemon SIGKILL with a sensor cursor", load="small world, real dagster-daemon,"
