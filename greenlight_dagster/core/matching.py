@@ -9,23 +9,34 @@ method        confidence  rule
 exact         1.0         identical name (after trimming)
 normalized    0.95        equal `normalize_name` (case, accents, punctuation, LLC/Inc/Co...)
 address       0.85        same normalised street (and postal code / line 2 when both have one)
-fuzzy         0.8 x sim   name similarity >= threshold (default 0.88)
+fuzzy         0.8 x sim   normalised names one typo apart (`one_edit_apart`), the same digits,
+                          and sim = 1 - 1 / (longer length) >= threshold (default 0.88, so
+                          names of 9+ characters)
 ============  ==========  ==========================================================
 
+The fuzzy rule is deliberately narrow and explainable ("one letter changed, added, dropped or
+two neighbours swapped"): it is the rule the warehouse applies in SQL (map_customer), so the
+two sides agree on every name, and it cannot pair "#17" with "#18" or "12 Oak" with "14 Oak".
+The warehouse adds what needs every entity at once: a customer stamped with one PW entity's id
+is never matched by name to another, and one customer is never given to two entities (ties are
+left unmapped). This function sees one entity, so where the warehouse refused a customer for
+those reasons it still finds it, and the push holds the create: the safe side.
+
 Several SF customers with the same name are already duplicates in SF: the lowest id (the
-oldest) wins, deterministically. Several *different* customers at one address, or a fuzzy tie,
-are ambiguous and give no match from that method: a wrong match would send jobs to the wrong
-customer, which is worse than listing the entity as unmapped.
+oldest) wins, deterministically. Several *different* customers at one address, or fuzzy hits
+on two different names, are ambiguous and give no match from that method: a wrong match would
+send jobs to the wrong customer, which is worse than listing the entity as unmapped.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from greenlight_dagster.core.fields import as_text, record_id
-from greenlight_dagster.core.text import normalize_street, normalize_text, similarity, tokens
+from greenlight_dagster.core.text import normalize_street, normalize_text, tokens
 
 #: Legal-form words dropped from the end of a name ("Oak Holdings, L.L.C." == "Oak Holdings").
 LEGAL_SUFFIXES = frozenset({
@@ -35,6 +46,7 @@ LEGAL_SUFFIXES = frozenset({
 DEFAULT_FUZZY_THRESHOLD = 0.88
 CONFIDENCE = {"exact": 1.0, "normalized": 0.95, "address": 0.85}
 FUZZY_WEIGHT = 0.8
+_DIGITS = re.compile(r"[^0-9]")
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,30 @@ def address_key(address: Mapping[str, Any] | str | None) -> AddressKey | None:
     return key if key.street else None
 
 
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when ``b`` is ``a`` with exactly one letter changed, added or dropped, or two
+    neighbouring letters swapped (optimal-string-alignment distance 1). The same test as the
+    fuzzy step of ``map_customer.sql``, there written with the first differing position."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    if len(a) > len(b):
+        return a[first + 1:] == b[first:]
+    if len(a) < len(b):
+        return b[first + 1:] == a[first:]
+    return a[first + 1:] == b[first + 1:] or (
+        a[first:first + 2] == b[first:first + 2][::-1] and a[first + 2:] == b[first + 2:]
+    )
+
+
+def fuzzy_similarity(a: str, b: str) -> float | None:
+    """Score of two normalised names under the fuzzy rule, or None when the rule does not apply:
+    one typo apart and the same digits (a house or store number never differs by a typo)."""
+    if not one_edit_apart(a, b) or _DIGITS.sub("", a) != _DIGITS.sub("", b):
+        return None
+    return 1 - 1 / max(len(a), len(b))
+
+
 def _single(ids: Iterable[int]) -> int | None:
     distinct = set(ids)
     return distinct.pop() if len(distinct) == 1 else None
@@ -136,10 +172,10 @@ def match_customer(
 
     if not key:
         return None
-    scored = [(similarity(key, normalize_name(candidate_name)), cid) for cid, candidate_name in names]
-    scored = [(score, cid) for score, cid in scored if score >= fuzzy_threshold]
-    if not scored:
-        return None
-    best = max(score for score, _ in scored)
-    winner = _single(cid for score, cid in scored if best - score < 1e-9)
-    return None if winner is None else Match(winner, "fuzzy", round(FUZZY_WEIGHT * best, 4))
+    scored = [(score, cid, candidate_key) for cid, candidate_name in names
+              if (score := fuzzy_similarity(key, candidate_key := normalize_name(candidate_name))) is not None
+              and score >= fuzzy_threshold]
+    if len({candidate_key for _, _, candidate_key in scored}) != 1:
+        return None  # no fuzzy hit, or hits on two different names: ambiguous
+    score, winner, _ = min(scored, key=lambda hit: hit[1])  # one name: the oldest duplicate
+    return Match(winner, "fuzzy", round(FUZZY_WEIGHT * score, 4))

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greenlight_dagster.core.matching import Match, address_key, match_customer, normalize_name
+from greenlight_dagster.core.matching import (
+    Match,
+    address_key,
+    fuzzy_similarity,
+    match_customer,
+    normalize_name,
+    one_edit_apart,
+)
+from greenlight_dagster.sandbox.generator import NAME_VARIANTS, generate_fixture, name_variant
 
 
 @pytest.mark.parametrize(
@@ -127,3 +135,75 @@ def test_address_key_shapes() -> None:
     assert address_key(None) is None
     other_unit = address_key({"street_1": "12 Oak St", "street_2": "Unit B"})
     assert other_unit is not None and not pw.matches(other_unit)
+
+
+# --- the fuzzy rule (the same in SQL: map_customer) ----------------------------------------------
+
+def osa_distance(a: str, b: str) -> int:
+    """Reference optimal-string-alignment distance (textbook dynamic programme)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [("okafor capital", "okafor caiptal", True),  # swapped neighbours (the generator's typo)
+     ("okafor capital", "okafor capitl", True),  # dropped
+     ("okafor capital", "okafor capitall", True),  # added at the end
+     ("okafor capital", "xokafor capital", True),  # added at the start
+     ("okafor capital", "okafor capitel", True),  # changed
+     ("okafor capital", "okafor capital", False),  # identical: not a typo
+     ("okafor capital", "okafor caiptl", False),  # two edits
+     ("okafor capital", "okafor capita", True),
+     ("okafor capital", "okafor capi", False),
+     ("ab", "ba", True), ("", "a", True), ("", "", False)],
+)
+def test_one_edit_apart(a: str, b: str, expected: bool) -> None:
+    assert one_edit_apart(a, b) is expected
+    assert one_edit_apart(b, a) is expected
+
+
+@given(st.text(alphabet="abc d", max_size=8), st.text(alphabet="abc d", max_size=8))
+def test_one_edit_apart_is_osa_distance_one(a: str, b: str) -> None:
+    assert one_edit_apart(a, b) == (osa_distance(a, b) == 1)
+
+
+def test_fuzzy_never_crosses_a_number() -> None:
+    assert fuzzy_similarity("hill country dental 18", "hill country dental 19") is None
+    assert fuzzy_similarity("12 oak residences", "13 oak residences") is None
+    assert match_customer("Hill Country Dental #18", None, [customer(1, "Hill Country Dental #19")]) is None
+    assert match_customer("Hill Country Dentl #18", None, [customer(1, "Hill Country Dental #18")]) == Match(
+        1, "fuzzy", round(0.8 * (1 - 1 / 22), 4))
+
+
+def test_fuzzy_needs_nine_characters() -> None:
+    # 1 - 1/8 < 0.88: on short names one letter is too often another person or business
+    assert match_customer("Ana Ruis", None, [customer(1, "Ana Ruiz")]) is None
+    assert match_customer("Noah Dias", None, [customer(1, "Noah Diaz")]) == Match(1, "fuzzy", round(0.8 * 8 / 9, 4))
+
+
+def test_fuzzy_same_named_duplicates_pick_the_oldest() -> None:
+    dupes = [customer(9, "Delgado Investments"), customer(4, "DELGADO INVESTMENTS LLC")]
+    found = match_customer("Delgado Inevstments", None, dupes)
+    assert found is not None and (found.customer_id, found.method) == (4, "fuzzy")
+
+
+def test_every_generator_name_variant_finds_its_customer_and_no_other() -> None:
+    """The sandbox's SF spellings of PW portfolio names (sandbox/generator.py `name_variant`):
+    each maps to its own customer, and no PW portfolio maps to another portfolio's customer."""
+    fixture = generate_fixture(0, "demo")
+    portfolios = fixture["propertyware"]["portfolios"]
+    customers = [customer(index, name_variant(p["name"], NAME_VARIANTS[index % len(NAME_VARIANTS)]))
+                 for index, p in enumerate(portfolios)]
+    expected_method = {"exact": "exact", "legal_suffix": "normalized", "upper_case": "normalized", "typo": "fuzzy"}
+    for index, portfolio in enumerate(portfolios):
+        found = match_customer(portfolio["name"], None, customers)
+        assert found is not None and found.customer_id == index, portfolio["name"]
+        assert found.method == expected_method[NAME_VARIANTS[index % len(NAME_VARIANTS)]]
+        others = [c for c in customers if c["id"] != index]
+        assert match_customer(portfolio["name"], None, others) is None, portfolio["name"]

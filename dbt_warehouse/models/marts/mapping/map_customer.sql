@@ -1,28 +1,59 @@
--- PW portfolio / building / tenant <-> SF customer (DESIGN.md §6, core/matching.py), one row per
--- PW entity, mapped or not. Methods, strongest first (the first that finds a customer wins):
+-- PW portfolio / building / tenant <-> SF customer (DESIGN.md §6), one row per PW entity, mapped
+-- or not. The same rules as core/matching.py (the push's check before it creates a customer), so
+-- the warehouse and the push agree on every name. Methods, strongest first (the first that finds
+-- exactly one customer wins):
 --   stamped_id  1.00  the SF customer carries the PW id in its custom field (we created it)
 --   exact       1.00  identical name (trimmed)
---   normalized  0.95  equal core.matching.normalize_name
+--   normalized  0.95  equal core.matching.normalize_name (case, punctuation, "&", "the", LLC/Inc...)
 --   address     0.85  exactly one SF customer has a location on the same normalised street
 --                     (postal code / line 2 must agree when both sides have one)
+--   fuzzy       0.8 x similarity  portfolios and tenants: normalised names one typo apart (one
+--                     letter changed, added or dropped, or two neighbours swapped), the same
+--                     digits, similarity = 1 - 1 / longer length >= customer_fuzzy_threshold
+--                     (0.88: names of 9+ characters). core.matching.fuzzy_similarity.
 --   portfolio   0.75  buildings only: no customer of its own, so jobs go to its portfolio's customer
--- Same-named SF customers are duplicates in SF already: the lowest id (the oldest) wins. Several
--- different customers at one address are ambiguous and give no match - a wrong match sends jobs
--- to the wrong customer, which is worse than listing the entity as unmapped. Tenants match only
--- among customers whose parent is their portfolio (payloads make tenants children of it), so
--- same-named tenants of different portfolios stay apart. Fuzzy name matching stays in Python
--- (core.matching), which runs over the unmapped rows listed here.
-{#- Which SF customers an entity may match: tenants only among their portfolio's children. -#}
+-- Which SF customers an entity may match: a portfolio, top-level customers; a tenant, children of
+-- its portfolio's SF customer (our payloads make tenants children of it); a building, top-level
+-- customers or children of its portfolio's customer. So portfolios are matched first.
+-- A wrong match sends a technician to the wrong customer, which is worse than an unmapped row:
+--   * a customer stamped with a PW id belongs to that entity; names and addresses never give it
+--     to another one;
+--   * same-named SF customers are duplicates in SF already: the lowest id (the oldest) wins; but
+--     several *different* customers at one address, or fuzzy hits on two different names, are
+--     ambiguous and give nothing;
+--   * one SF customer is never claimed by two PW entities (the building -> portfolio fallback
+--     aside): the strongest method keeps it, a tie leaves every claimant unmapped ("ambiguous"),
+--     and a portfolio's customer is never taken by one of its buildings or tenants.
+{%- set fuzzy_threshold = var('customer_fuzzy_threshold', 0.88) %}
+{%- set method_ranks = {'stamped_id': 1, 'exact': 2, 'normalized': 3, 'address': 4, 'fuzzy': 5} %}
+{#- Whether customer `c` may be matched to entity `e` (see above). -#}
 {%- set eligible -%}
-(keyed.pw_entity_type <> 'tenant' or keyed.parent_key = '' or customers.parent_customer_key = keyed.parent_key)
+(c.parent_customer_key = e.parent_key or (e.also_top_level and c.parent_customer_key = ''))
 {%- endset %}
 
 with customers as (
-    select * from {{ ref('stg_sf_customers') }}
+    select
+        customer_id,
+        customer_name,
+        customer_name_key,
+        coalesce(parent_customer_key, '') as parent_customer_key,
+        pw_portfolio_id,
+        pw_building_id,
+        pw_tenant_id,
+        length(customer_name_key) as name_length,
+        regexp_replace(customer_name_key, '[^0-9]', '', 'g') as name_digits
+    from {{ ref('stg_sf_customers') }}
+),
+
+claimable as (
+    select * from customers
+    where pw_portfolio_id is null and pw_building_id is null and pw_tenant_id is null
 ),
 
 locations as (
-    select * from {{ ref('stg_sf_customer_locations') }} where street_key is not null
+    select customer_id, street_key, street_2_key, postal_key
+    from {{ ref('stg_sf_customer_locations') }}
+    where street_key is not null
 ),
 
 portfolios as (
@@ -33,143 +64,282 @@ portfolios as (
         portfolio_name as pw_name,
         cast(null as text) as street,
         cast(null as text) as street_2,
-        cast(null as text) as postal_code,
-        cast(null as text) as parent_name
+        cast(null as text) as postal_code
     from {{ ref('stg_pw_portfolios') }}
 ),
 
 buildings as (
-    select
-        'building',
-        buildings.building_id,
-        buildings.portfolio_id,
-        buildings.building_name,
-        buildings.street,
-        buildings.street_2,
-        buildings.postal_code,
-        cast(null as text)
-    from {{ ref('stg_pw_buildings') }} as buildings
+    select 'building', building_id, portfolio_id, building_name, street, street_2, postal_code
+    from {{ ref('stg_pw_buildings') }}
 ),
 
 tenants as (
-    select
-        'tenant',
-        dim_tenant.tenant_id,
-        dim_tenant.portfolio_id,
-        dim_tenant.display_name,
-        cast(null as text),
-        cast(null as text),
-        cast(null as text),
-        portfolios.portfolio_name
-    from {{ ref('dim_tenant') }} as dim_tenant
-    left join {{ ref('stg_pw_portfolios') }} as portfolios on portfolios.portfolio_id = dim_tenant.portfolio_id
+    select 'tenant', tenant_id, portfolio_id, display_name, null, null, null
+    from {{ ref('dim_tenant') }}
 ),
 
-entities as (
-    select * from portfolios
-    union all
-    select * from buildings
-    union all
-    select * from tenants
+named as (
+    select
+        entities.*,
+        trim(entities.pw_name) as trimmed_name,
+        {{ normalize_name('entities.pw_name') }} as name_key,
+        nullif({{ normalize_street('entities.street') }}, '') as street_key,
+        nullif({{ normalize_street('entities.street_2') }}, '') as street_2_key,
+        nullif(left({{ normalize_text('entities.postal_code') }}, 5), '') as postal_key
+    from (
+        select * from portfolios
+        union all
+        select * from buildings
+        union all
+        select * from tenants
+    ) as entities
 ),
 
 keyed as (
     select
-        entities.*,
-        {{ normalize_name('entities.pw_name') }} as name_key,
-        {{ normalize_name('entities.parent_name') }} as parent_key,
-        nullif({{ normalize_street('entities.street') }}, '') as street_key,
-        nullif({{ normalize_street('entities.street_2') }}, '') as street_2_key,
-        nullif(left({{ normalize_text('entities.postal_code') }}, 5), '') as postal_key
-    from entities
+        named.*,
+        length(named.name_key) as name_length,
+        regexp_replace(named.name_key, '[^0-9]', '', 'g') as name_digits
+    from named
 ),
 
-by_stamp as (
-    select keyed.pw_entity_type, keyed.pw_entity_id, min(customers.customer_id) as customer_id
-    from keyed
-    inner join customers
-        on (keyed.pw_entity_type = 'portfolio' and customers.pw_portfolio_id = keyed.pw_entity_id)
-        or (keyed.pw_entity_type = 'building' and customers.pw_building_id = keyed.pw_entity_id)
-        or (keyed.pw_entity_type = 'tenant' and customers.pw_tenant_id = keyed.pw_entity_id)
+stamps as (
+    select e.pw_entity_type, e.pw_entity_id, min(c.customer_id) as customer_id
+    from keyed as e
+    inner join customers as c
+        on (e.pw_entity_type = 'portfolio' and c.pw_portfolio_id = e.pw_entity_id)
+        or (e.pw_entity_type = 'building' and c.pw_building_id = e.pw_entity_id)
+        or (e.pw_entity_type = 'tenant' and c.pw_tenant_id = e.pw_entity_id)
     group by 1, 2
 ),
 
-by_exact as (
-    select keyed.pw_entity_type, keyed.pw_entity_id, min(customers.customer_id) as customer_id
+{#- Two stages of the same matching: portfolios, then buildings and tenants, whose eligible
+    customers hang under their portfolio's matched customer. -#}
+{%- for stage in ['portfolio', 'dependent'] %}
+
+{{ stage }}_entities as (
+    {%- if stage == 'portfolio' %}
+    select keyed.*, '' as parent_key, false as also_top_level
     from keyed
-    inner join customers
-        on customers.customer_name = trim(keyed.pw_name)
-        and {{ eligible }}
+    where keyed.pw_entity_type = 'portfolio'
+    {%- else %}
+    select keyed.*, parents.customer_name_key as parent_key, keyed.pw_entity_type = 'building' as also_top_level
+    from keyed
+    left join portfolio_matches as parents on parents.pw_entity_id = keyed.portfolio_id
+    where keyed.pw_entity_type <> 'portfolio'
+    {%- endif %}
+),
+
+{{ stage }}_fuzzy_pairs as (
+    select
+        e.pw_entity_type,
+        e.pw_entity_id,
+        e.name_key,
+        e.name_length,
+        c.customer_id,
+        c.customer_name_key,
+        c.name_length as customer_name_length,
+        1 - 1.0 / greatest(e.name_length, c.name_length) as similarity,
+        mismatch.position
+    from {{ stage }}_entities as e
+    inner join claimable as c
+        on {{ eligible }}
+        and c.name_digits = e.name_digits
+        and abs(c.name_length - e.name_length) <= 1
+        and c.customer_name_key <> e.name_key
+        and 1 - 1.0 / greatest(e.name_length, c.name_length) >= {{ fuzzy_threshold }}
+    cross join lateral (
+        -- the first position where the two names differ (one past the shorter when none does)
+        select coalesce(min(i), least(e.name_length, c.name_length) + 1) as position
+        from generate_series(1, least(e.name_length, c.name_length)) as i
+        where substr(e.name_key, i, 1) <> substr(c.customer_name_key, i, 1)
+    ) as mismatch
+    where e.pw_entity_type in ('portfolio', 'tenant') and e.name_key <> ''
+),
+
+{{ stage }}_hits as (
+    select pw_entity_type, pw_entity_id, 'stamped_id' as match_method, customer_id, 1 as candidates,
+        cast(null as numeric) as similarity
+    from stamps
+    where pw_entity_type {{ "=" if stage == 'portfolio' else "<>" }} 'portfolio'
+
+    union all
+
+    select e.pw_entity_type, e.pw_entity_id, 'exact', min(c.customer_id), 1, null
+    from {{ stage }}_entities as e
+    inner join claimable as c on c.customer_name = e.trimmed_name and {{ eligible }}
+    where e.trimmed_name <> ''
     group by 1, 2
-),
 
-by_normalized as (
-    select keyed.pw_entity_type, keyed.pw_entity_id, min(customers.customer_id) as customer_id
-    from keyed
-    inner join customers
-        on keyed.name_key <> ''
-        and customers.customer_name_key = keyed.name_key
-        and {{ eligible }}
+    union all
+
+    select e.pw_entity_type, e.pw_entity_id, 'normalized', min(c.customer_id), 1, null
+    from {{ stage }}_entities as e
+    inner join claimable as c on c.customer_name_key = e.name_key and {{ eligible }}
+    where e.name_key <> ''
     group by 1, 2
-),
 
-address_hits as (
-    select keyed.pw_entity_type, keyed.pw_entity_id, locations.customer_id
-    from keyed
-    inner join locations
-        on locations.street_key = keyed.street_key
-        and (keyed.postal_key is null or locations.postal_key is null or locations.postal_key = keyed.postal_key)
-        and (keyed.street_2_key is null or locations.street_2_key is null
-            or locations.street_2_key = keyed.street_2_key)
-    inner join customers
-        on customers.customer_id = locations.customer_id
-        and {{ eligible }}
-),
+    union all
 
-by_address as (
+    select
+        e.pw_entity_type,
+        e.pw_entity_id,
+        'address',
+        case when count(distinct c.customer_id) = 1 then min(c.customer_id) end,
+        count(distinct c.customer_id),
+        null
+    from {{ stage }}_entities as e
+    inner join locations as l
+        on l.street_key = e.street_key
+        and (e.postal_key is null or l.postal_key is null or l.postal_key = e.postal_key)
+        and (e.street_2_key is null or l.street_2_key is null or l.street_2_key = e.street_2_key)
+    inner join claimable as c on c.customer_id = l.customer_id and {{ eligible }}
+    group by 1, 2
+
+    union all
+
+    -- one letter dropped / added / changed after the first difference, or two neighbours swapped
     select
         pw_entity_type,
         pw_entity_id,
-        case when count(distinct customer_id) = 1 then min(customer_id) end as customer_id,
-        count(distinct customer_id) as customers_at_address
-    from address_hits
+        'fuzzy',
+        case when count(distinct customer_name_key) = 1 then min(customer_id) end,
+        count(distinct customer_name_key),
+        max(similarity)
+    from {{ stage }}_fuzzy_pairs
+    where case
+        when name_length = customer_name_length + 1
+            then substr(name_key, position + 1) = substr(customer_name_key, position)
+        when customer_name_length = name_length + 1
+            then substr(customer_name_key, position + 1) = substr(name_key, position)
+        else substr(name_key, position + 1) = substr(customer_name_key, position + 1)
+            or (substr(name_key, position, 1) = substr(customer_name_key, position + 1, 1)
+                and substr(name_key, position + 1, 1) = substr(customer_name_key, position, 1)
+                and substr(name_key, position + 2) = substr(customer_name_key, position + 2))
+    end
     group by 1, 2
 ),
 
-direct as (
+{{ stage }}_best as (
+    select distinct on (pw_entity_type, pw_entity_id)
+        pw_entity_type,
+        pw_entity_id,
+        match_method,
+        case match_method
+            {%- for method, rank in method_ranks.items() %}
+            when '{{ method }}' then {{ rank }}
+            {%- endfor %}
+        end as method_rank,
+        customer_id,
+        similarity
+    from {{ stage }}_hits
+    where customer_id is not null
+    order by pw_entity_type, pw_entity_id, method_rank
+),
+
+{{ stage }}_claims as (
     select
-        keyed.*,
-        by_address.customers_at_address,
+        claims.*,
+        min(claims.method_rank) over by_customer as winning_rank,
+        count(*) over (partition by claims.customer_id, claims.method_rank) as claimants_at_rank,
+        first_value(claims.pw_entity_type || ' ' || claims.pw_entity_id || ' (' || claims.match_method || ')')
+            over (by_customer order by claims.method_rank, claims.pw_entity_type, claims.pw_entity_id) as strongest
+    from (
+        select * from {{ stage }}_best
+        {%- if stage == 'dependent' %}
+        union all
+        -- a portfolio keeps its customer: rank 0, never shown
+        select pw_entity_type, pw_entity_id, match_method, 0, customer_id, similarity from portfolio_matches
+        {%- endif %}
+    ) as claims
+    window by_customer as (partition by claims.customer_id)
+),
+
+{{ stage }}_matches as (
+    select
+        claims.*,
+        customers.customer_name_key
+    from {{ stage }}_claims as claims
+    inner join customers on customers.customer_id = claims.customer_id
+    where claims.method_rank = claims.winning_rank
+        and claims.claimants_at_rank = 1
+        {%- if stage == 'dependent' %}
+        and claims.method_rank > 0
+        {%- endif %}
+),
+
+{{ stage }}_lost as (
+    select
+        pw_entity_type,
+        pw_entity_id,
         case
-            when by_stamp.customer_id is not null then by_stamp.customer_id
-            when by_exact.customer_id is not null then by_exact.customer_id
-            when by_normalized.customer_id is not null then by_normalized.customer_id
-            else by_address.customer_id
-        end as sf_customer_id,
-        case
-            when by_stamp.customer_id is not null then 'stamped_id'
-            when by_exact.customer_id is not null then 'exact'
-            when by_normalized.customer_id is not null then 'normalized'
-            when by_address.customer_id is not null then 'address'
-        end as match_method
-    from keyed
-    left join by_stamp using (pw_entity_type, pw_entity_id)
-    left join by_exact using (pw_entity_type, pw_entity_id)
-    left join by_normalized using (pw_entity_type, pw_entity_id)
-    left join by_address using (pw_entity_type, pw_entity_id)
+            when method_rank = winning_rank
+                then 'ambiguous: SF customer ' || customer_id || ' matches ' || claimants_at_rank
+                    || ' PW entities equally (' || match_method || ')'
+            else 'ambiguous: SF customer ' || customer_id || ' (' || match_method || ') is matched more strongly by '
+                || strongest
+        end as reason
+    from {{ stage }}_claims
+    where (method_rank <> winning_rank or claimants_at_rank > 1)
+        {%- if stage == 'dependent' %}
+        and method_rank > 0
+        {%- endif %}
+),
+{%- endfor %}
+
+matches as (
+    select * from portfolio_matches
+    union all
+    select * from dependent_matches
+),
+
+lost as (
+    select * from portfolio_lost
+    union all
+    select * from dependent_lost
+),
+
+ambiguous_hits as (
+    select
+        pw_entity_type,
+        pw_entity_id,
+        string_agg(
+            case match_method
+                when 'address' then candidates || ' SF customers at this address'
+                else 'one typo from ' || candidates || ' different SF customer names'
+            end, '; ' order by match_method
+        ) as reason
+    from (
+        select * from portfolio_hits
+        union all
+        select * from dependent_hits
+    ) as hits
+    where customer_id is null
+    group by 1, 2
 ),
 
 resolved as (
     select
-        direct.*,
-        coalesce(direct.sf_customer_id, case when direct.pw_entity_type = 'building' then portfolio.sf_customer_id end)
-            as resolved_customer_id,
-        coalesce(direct.match_method,
-            case when direct.pw_entity_type = 'building' and portfolio.sf_customer_id is not null then 'portfolio' end)
-            as resolved_method
-    from direct
-    left join direct as portfolio
-        on portfolio.pw_entity_type = 'portfolio' and portfolio.pw_entity_id = direct.portfolio_id
+        keyed.*,
+        coalesce(matches.customer_id, case when keyed.pw_entity_type = 'building' then portfolio.customer_id end)
+            as sf_customer_id,
+        case
+            when matches.customer_id is not null then matches.match_method
+            when keyed.pw_entity_type = 'building' and portfolio.customer_id is not null then 'portfolio'
+        end as match_method,
+        matches.similarity,
+        portfolio.customer_id is not null as portfolio_is_mapped,
+        lost.reason as lost_reason,
+        ambiguous_hits.reason as ambiguous_reason
+    from keyed
+    left join matches
+        on matches.pw_entity_type = keyed.pw_entity_type and matches.pw_entity_id = keyed.pw_entity_id
+    left join portfolio_matches as portfolio
+        on keyed.pw_entity_type <> 'portfolio' and portfolio.pw_entity_id = keyed.portfolio_id
+    left join lost
+        on lost.pw_entity_type = keyed.pw_entity_type and lost.pw_entity_id = keyed.pw_entity_id
+    left join ambiguous_hits
+        on ambiguous_hits.pw_entity_type = keyed.pw_entity_type and ambiguous_hits.pw_entity_id = keyed.pw_entity_id
 )
 
 select
@@ -178,25 +348,34 @@ select
     resolved.pw_entity_id,
     resolved.pw_name,
     resolved.portfolio_id,
-    resolved.resolved_customer_id as sf_customer_id,
+    resolved.sf_customer_id,
     customers.customer_name as sf_customer_name,
-    resolved.resolved_method as match_method,
-    case resolved.resolved_method
+    resolved.match_method,
+    round(case resolved.match_method
         when 'stamped_id' then 1.0
         when 'exact' then 1.0
         when 'normalized' then 0.95
         when 'address' then 0.85
+        when 'fuzzy' then 0.8 * resolved.similarity
         when 'portfolio' then 0.75
-    end::numeric(4, 2) as confidence,
-    resolved.resolved_customer_id is not null as is_mapped,
+    end, 4)::numeric(5, 4) as confidence,
+    case resolved.match_method
+        when 'normalized' then 'same normalised name "' || resolved.name_key || '"'
+        when 'address' then 'the only SF customer on "' || resolved.street_key || '"'
+        when 'fuzzy' then '"' || resolved.name_key || '" is one typo from "' || customers.customer_name_key
+            || '" (similarity ' || round(resolved.similarity, 4) || ')'
+        when 'portfolio' then 'no SF customer of its own: its portfolio''s'
+    end as match_detail,
+    resolved.sf_customer_id is not null as is_mapped,
     case
-        when resolved.resolved_customer_id is not null then null
-        when resolved.customers_at_address > 1
-            then 'ambiguous: ' || resolved.customers_at_address || ' SF customers at this address'
-        when coalesce(resolved.name_key, '') = '' and resolved.street_key is null
-            then 'no name or address to match on'
+        when resolved.sf_customer_id is not null then null
+        when resolved.lost_reason is not null then resolved.lost_reason
+        when resolved.ambiguous_reason is not null then 'ambiguous: ' || resolved.ambiguous_reason
+        when resolved.name_key = '' and resolved.street_key is null then 'no name or address to match on'
         when resolved.pw_entity_type = 'tenant' and resolved.portfolio_id is null
-            then 'no SF customer with this stamp or name; tenant has no lease/portfolio'
+            then 'no SF customer with this stamp; tenant has no lease/portfolio'
+        when resolved.pw_entity_type = 'tenant' and not resolved.portfolio_is_mapped
+            then 'no SF customer with this stamp, and the portfolio is unmapped'
         when resolved.pw_entity_type = 'tenant'
             then 'no SF customer with this stamp or name under the portfolio''s customer'
         when resolved.pw_entity_type = 'building'
@@ -204,4 +383,4 @@ select
         else 'no SF customer with this stamp, name or address'
     end as unmapped_reason
 from resolved
-left join customers on customers.customer_id = resolved.resolved_customer_id
+left join customers on customers.customer_id = resolved.sf_customer_id
