@@ -53,7 +53,15 @@ from zeep.exceptions import LookupError as SchemaLookupError
 from zeep.transports import Transport
 from zeep.wsdl import Document
 
-from greenlight_dagster.clients.pw_wire import NS, SOAP_ENV_NS, WireField, WireSchema, WireValueError, parse_utc
+from greenlight_dagster.clients.pw_wire import (
+    NS,
+    SOAP_ENV_NS,
+    WireField,
+    WireSchema,
+    WireValueError,
+    lexical,
+    parse_utc,
+)
 from greenlight_dagster.sandbox import pw_xml
 from greenlight_dagster.sandbox.httpbase import SandboxHandler, SandboxHTTPServer
 from greenlight_dagster.sandbox.state import NotFound, SandboxState
@@ -392,13 +400,32 @@ def parse_envelope(raw: bytes) -> SoapRequest:
     return SoapRequest(str(qname.localname), element, root.find(f"{{{SOAP_ENV_NS}}}Header"))
 
 
-def fault_envelope(code: str, message: str) -> bytes:
-    """Through lxml, unlike responses: it refuses a message XML cannot carry instead of sending it."""
+def envelope(fill: Callable[[etree._Element], None]) -> bytes:
+    """An envelope built as an element tree: faults (lxml refuses a message XML cannot carry rather
+    than sending it) and the tests' stub pages; responses are written as text (`pw_xml`)."""
     root = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soapenv": SOAP_ENV_NS, "pw": NS})
-    fault = etree.SubElement(etree.SubElement(root, f"{{{SOAP_ENV_NS}}}Body"), f"{{{SOAP_ENV_NS}}}Fault")
-    etree.SubElement(fault, "faultcode").text = f"soapenv:{code}"
-    etree.SubElement(fault, "faultstring").text = message
+    fill(etree.SubElement(root, f"{{{SOAP_ENV_NS}}}Body"))
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def fault_envelope(code: str, message: str) -> bytes:
+    def fill(body: etree._Element) -> None:
+        fault = etree.SubElement(body, f"{{{SOAP_ENV_NS}}}Fault")
+        etree.SubElement(fault, "faultcode").text = f"soapenv:{code}"
+        etree.SubElement(fault, "faultstring").text = message
+    return envelope(fill)
+
+
+def emit(parent: etree._Element, wire: dict[str, Any]) -> None:
+    """Write a wire dict (from `WireSchema.to_wire`) as elements: how responses were built before
+    `pw_xml`, kept as the reference its output is tested against and for tests that build pages."""
+    for name, value in wire.items():
+        for item in value if isinstance(value, list) else [value]:
+            child = etree.SubElement(parent, f"{{{NS}}}{name}")
+            if isinstance(item, dict):
+                emit(child, item)
+            else:
+                child.text = lexical(item)
 
 
 def response_envelope(operation: str, response: dict[str, Any]) -> bytes:

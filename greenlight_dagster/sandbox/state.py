@@ -15,10 +15,9 @@ everything) gives the table and the record a new *version*, a number never hande
 The servers' read caches are keyed on these (`derived` holds what a list query matches until
 its table changes; the PW server keeps each record's rendered XML per record version), so a
 change through any path - the SOAP or REST servers, the admin API, a fixture load - is
-visible on the very next read.
-Records must therefore only be changed through these methods; a caller that edits a record
-dict in place has to do so before the next read after one of them (as some tests do to plant
-values no API accepts).
+visible on the very next read. Records must therefore only be changed through these methods:
+an edit made in place to a record dict (tests planting values no API accepts) is seen only if
+no read came between it and the record's last write or the last load.
 """
 
 from __future__ import annotations

@@ -19,9 +19,16 @@ import requests
 import zeep
 from lxml import etree
 
-from greenlight_dagster.clients.pw_wire import NS, SOAP_ENV_NS, format_utc, lexical, parse_utc
+from greenlight_dagster.clients.pw_wire import NS, format_utc, parse_utc
 from greenlight_dagster.sandbox.generator import generate_fixture
-from greenlight_dagster.sandbox.pw_server import LIST_OPERATIONS, PWService, response_envelope, wire_schema
+from greenlight_dagster.sandbox.pw_server import (
+    LIST_OPERATIONS,
+    PWService,
+    emit,
+    envelope,
+    response_envelope,
+    wire_schema,
+)
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.sandbox.state import SandboxState
 from greenlight_dagster_tests.sandbox.test_pw_server import FIXTURE, call, criteria, ids, start_server
@@ -30,21 +37,8 @@ PW = "propertyware"
 
 
 def lxml_envelope(operation: str, wire: dict[str, Any]) -> bytes:
-    """The serialiser the sandbox used before `pw_xml`: the oracle for byte equality."""
-    root = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soapenv": SOAP_ENV_NS, "pw": NS})
-    body = etree.SubElement(root, f"{{{SOAP_ENV_NS}}}Body")
-
-    def emit(parent: etree._Element, values: dict[str, Any]) -> None:
-        for name, value in values.items():
-            for item in value if isinstance(value, list) else [value]:
-                child = etree.SubElement(parent, f"{{{NS}}}{name}")
-                if isinstance(item, dict):
-                    emit(child, item)
-                else:
-                    child.text = lexical(item)
-
-    emit(etree.SubElement(body, f"{{{NS}}}{operation}Response"), wire)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    """The element-tree serialiser the sandbox used before `pw_xml`: the oracle for byte equality."""
+    return envelope(lambda body: emit(etree.SubElement(body, f"{{{NS}}}{operation}Response"), wire))
 
 
 def served_pages(service: PWService, operation: str, page_size: int) -> list[tuple[dict[str, Any], bytes]]:
