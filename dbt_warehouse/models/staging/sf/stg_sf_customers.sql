@@ -40,11 +40,7 @@ renamed as (
         stamps.pw_building_id,
         stamps.pw_tenant_id,
         {{ safe_timestamp("latest.payload->>'created_at'") }} as created_at,
-        coalesce(latest.source_modified_at, latest._loaded_at) as modified_at,
-        latest.source_modified_at,
-        latest._version_id,
-        latest._loaded_at,
-        latest._run_id
+        {{ version_metadata() }}
     from latest
     left join stamps on stamps.source_id = latest.source_id
 )

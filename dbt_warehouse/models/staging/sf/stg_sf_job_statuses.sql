@@ -9,7 +9,5 @@ select
     {{ normalize_text("payload->>'name'") }} as status_key,
     {{ clean_text("payload->>'category'") }} as status_category,
     coalesce({{ safe_boolean("payload->>'is_custom'") }}, false) as is_custom,
-    coalesce(source_modified_at, _loaded_at) as modified_at,
-    _version_id,
-    _loaded_at
+    {{ version_metadata() }}
 from latest

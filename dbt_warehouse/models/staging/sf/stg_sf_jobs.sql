@@ -46,11 +46,7 @@ renamed as (
         {{ safe_date("latest.payload->>'end_date'") }} as end_date,
         {{ safe_timestamp("latest.payload->>'created_at'") }} as created_at,
         {{ safe_timestamp("latest.payload->>'closed_at'") }} as closed_at,
-        coalesce(latest.source_modified_at, latest._loaded_at) as modified_at,
-        latest.source_modified_at,
-        latest._version_id,
-        latest._loaded_at,
-        latest._run_id
+        {{ version_metadata() }}
     from latest
     left join custom_stamps on custom_stamps.source_id = latest.source_id
 )

@@ -11,7 +11,5 @@ select
     {{ clean_text("payload->>'department'") }} as department,
     {{ clean_text("payload->>'title'") }} as title,
     coalesce({{ safe_boolean("payload->>'is_field_worker'") }}, false) as is_field_worker,
-    coalesce(source_modified_at, _loaded_at) as modified_at,
-    _version_id,
-    _loaded_at
+    {{ version_metadata() }}
 from latest
