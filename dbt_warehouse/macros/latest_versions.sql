@@ -4,8 +4,12 @@
     "Latest" orders by the source's last-modified time first and landing order second, so a late
     run that lands an *older* version (clock skew, a replayed window) never regresses staging;
     a tombstone carries the last payload's modified time and wins the tie by landing order.
-    ``_last_deleted_at`` is when the key was last tombstoned, for records that came back. -#}
-{% macro latest_versions(source_table) -%}
+    ``_last_deleted_at`` is when the key was last tombstoned, for records that came back.
+
+    ``keys``: optional SQL returning the source_ids to consider (an incremental model's changed
+    keys); every version of those keys is read through the (source_id, _version_id) index, so
+    the cost follows the change instead of the table's whole history. -#}
+{% macro latest_versions(source_table, keys=none) -%}
     select *
     from (
         select distinct on (source_id)
@@ -19,7 +23,35 @@
             _run_id,
             max(_loaded_at) filter (where _is_deleted) over (partition by source_id) as _last_deleted_at
         from {{ source_table }}
+        {% if keys is not none -%}
+        where source_id in ({{ keys }})
+        {% endif -%}
         order by source_id, source_modified_at desc nulls last, _version_id desc
     ) as latest
     where not _is_deleted
+{%- endmacro %}
+
+{#- The source_ids of `source_table` with a version landed after `relation`'s newest
+    `_version_id`: the keys an incremental staging model must re-read. _version_id is the landing
+    order (an identity), and the relation keeps each live key's latest version id, so every
+    version landed since the last build - a change, a late older copy, a tombstone - is above it.
+    A tombstoned key leaves the relation, so the mark can lag and re-read a few keys: harmless. -#}
+{% macro keys_landed_since(source_table, relation) -%}
+    select distinct source_id
+    from {{ source_table }}
+    where _version_id > (select coalesce(max(_version_id), 0) from {{ relation }})
+{%- endmacro %}
+
+{#- Pre-hook of an incremental staging model: remove the keys that got a tombstone since the last
+    build. A key that came back after its tombstone is in the same run's batch and is inserted
+    again by the model itself; a first build has nothing to remove. -#}
+{% macro delete_tombstoned_keys(source_table, key_column) -%}
+    {% if is_incremental() -%}
+    delete from {{ this }}
+    where {{ key_column }} in (
+        select source_id
+        from {{ source_table }}
+        where _is_deleted and _version_id > (select coalesce(max(_version_id), 0) from {{ this }})
+    )
+    {%- endif %}
 {%- endmacro %}

@@ -11,7 +11,7 @@
 {%- endmacro %}
 
 {#- Post-hook of fact_work_orders. Dropped first: the function returns the table's row type, and
-    dbt replaces the table on each build (the old type goes with the old table). -#}
+    a full refresh replaces the table (the old type goes with the old table). -#}
 {% macro create_work_orders_as_of_function() -%}
     drop function if exists {{ this.schema }}.work_orders_as_of(timestamptz);
     create function {{ this.schema }}.work_orders_as_of(as_of timestamptz)

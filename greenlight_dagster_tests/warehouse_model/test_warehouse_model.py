@@ -3,12 +3,14 @@
 One module-scoped build (dbt costs seconds per call): the scenario (scenario.py) is landed in
 three rounds into a database of its own - the session warehouse is shared with other modules,
 whose records must not leak into these counts - with round 1 materialized through Dagster
-(``dg.materialize`` with the project's resources), round 2 snapshotted, round 3 built again.
+(``dg.materialize`` with the project's resources), round 2 snapshotted, round 3 built again, then
+one more build with nothing landed (it must add no history).
 The tests then assert on the rows dbt produced and on the check results Dagster recorded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +22,30 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
+from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.defs import warehouse
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource, make_dbt_resource
 from greenlight_dagster.warehouse import migrate
+from greenlight_dagster.warehouse.loader import load_records
 from greenlight_dagster_tests.warehouse_model import scenario
+
+#: Every history row the SCD2 models hold, to compare before and after a run that landed nothing.
+NO_OP_PROBE = (
+    "select 'snapshot' as model, dbt_scd_id as version, dbt_valid_to::text as valid_to "
+    "from snapshots.snap_pw_work_orders union all "
+    "select 'fact', work_order_version_sk, valid_to::text from marts.fact_work_orders order by 1, 2"
+)
+REVERTED_WORK_ORDER = 9003
+
+
+def _land_revert(engine: Engine, status: str, modified: datetime, *, run_id: str) -> None:
+    """Work order 9003 goes Open -> Scheduled (round 2) -> Open again (round 3): a revert."""
+    load_records(engine, "pw", "work_orders",
+                 [SourceRecord(entity="work_orders", source_id=REVERTED_WORK_ORDER, modified_at=modified,
+                               payload={**scenario.work_order(REVERTED_WORK_ORDER, 20, None, status),
+                                        "lastModifiedDateTime": modified.isoformat()})],
+                 run_id=run_id)
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,7 @@ class BuiltWarehouse:
     engine: Engine
     url: URL
     round_1: dg.ExecuteInProcessResult
+    no_op: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -60,11 +82,17 @@ def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehou
         assert round_1.success, "round 1 dbt build through Dagster failed"
 
         scenario.land_round_2(engine)
-        dbt.cli(["snapshot", "--select", "snap_pw_work_orders"]).wait()
+        _land_revert(engine, "Scheduled", scenario.T1, run_id="wm-r2")
+        # Snapshot only (with the staging it reads): round 3's incremental marts catch up on two rounds.
+        dbt.cli(["build", "--select", "+snap_pw_work_orders", "--exclude", "resource_type:test"]).wait()
 
         scenario.land_round_3(engine)
+        _land_revert(engine, "Open", scenario.T2, run_id="wm-r3")
         dbt.cli(["build"]).wait()
-        yield BuiltWarehouse(engine, url, round_1)
+        built = BuiltWarehouse(engine, url, round_1)
+        before_no_op = built.rows(NO_OP_PROBE)
+        dbt.cli(["build", "--exclude", "resource_type:test"]).wait()  # nothing landed since
+        yield dataclasses.replace(built, no_op=(before_no_op, built.rows(NO_OP_PROBE)))
     finally:
         engine.dispose()
         # On a TCP server (GREENLIGHT_TEST_DATABASE_URL) the database must go. The embedded test
@@ -108,6 +136,20 @@ def test_every_work_order_has_exactly_one_current_version(built: BuiltWarehouse)
         "and a.valid_from < coalesce(b.valid_to, 'infinity') and b.valid_from < coalesce(a.valid_to, 'infinity')"
     )
     assert overlaps == []
+
+
+def test_no_op_run_adds_nothing(built: BuiltWarehouse) -> None:
+    before, after = built.no_op
+    assert before and after == before
+
+
+def test_revert_to_an_earlier_state_is_a_new_version(built: BuiltWarehouse) -> None:
+    versions = built.rows(
+        "select status, valid_from, is_current from marts.fact_work_orders where work_order_id = :wo "
+        "order by version_number", wo=REVERTED_WORK_ORDER
+    )
+    assert [(v["status"], v["valid_from"], v["is_current"]) for v in versions] == [
+        ("Open", scenario.T0, False), ("Scheduled", scenario.T1, False), ("Open", scenario.T2, True)]
 
 
 def test_tombstone_closes_the_current_row_with_a_deletion_version(built: BuiltWarehouse) -> None:

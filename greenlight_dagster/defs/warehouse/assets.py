@@ -9,8 +9,15 @@ The asset takes the shared ``warehouse`` resource so that the migrations (``raw`
 schemas) have run before dbt starts, and dbt builds exactly that resource's database.
 After ``map_customer`` is built its coverage per entity type is attached as metadata: coverage
 is a metric operators watch (DESIGN.md §6), not a number to dig out of SQL.
+
+The dbt assets are not partitioned (history is one table, not one per day), but they run inside
+the partitioned ``sync`` and ``backfill`` jobs. When a run covers a past range of daily
+partitions (a backfill), its time window goes to dbt as the vars ``window_start`` /
+``window_end``, and the incremental marts rebuild the keys with versions in that window as well
+as what changed (macros/incremental_window.sql). Today's partition is the regular sync: no vars.
 """
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +26,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import dbt_assets
 from sqlalchemy import Engine, text
 
+from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.warehouse.project import dbt_project, ensure_manifest
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource
@@ -47,6 +55,19 @@ def coverage_metadata(engine: Engine) -> dict[str, Any]:
     return metadata
 
 
+def partition_window_vars(context: AssetExecutionContext) -> dict[str, str]:
+    """dbt vars of a backfill run's partition window; empty for an unpartitioned run or one reaching today."""
+    if not context.has_partition_key_range and not context.has_partition_key:
+        return {}
+    keys = context.partition_key_range
+    if keys.end >= latest_partition_key():
+        return {}
+    return {
+        "window_start": DAILY_PARTITIONS.time_window_for_partition_key(keys.start).start.isoformat(),
+        "window_end": DAILY_PARTITIONS.time_window_for_partition_key(keys.end).end.isoformat(),
+    }
+
+
 @dbt_assets(
     manifest=ensure_manifest(dbt_project),
     project=dbt_project,
@@ -58,7 +79,9 @@ def dbt_warehouse_assets(
 ) -> Iterator[Any]:
     """``dbt build`` of the selected warehouse nodes, streaming results as they finish."""
     engine = warehouse.get_engine()  # runs the migrations once per process: raw/ops exist
-    for event in dbt.cli(["build"], context=context, url=warehouse.resolved_url()).stream():
+    window = partition_window_vars(context)
+    args = ["build", *(["--vars", json.dumps(window)] if window else [])]
+    for event in dbt.cli(args, context=context, url=warehouse.resolved_url()).stream():
         if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) == MAP_CUSTOMER_KEY:
             event = event.with_metadata({**event.metadata, **coverage_metadata(engine)})
         yield event

@@ -1,12 +1,44 @@
-{{ config(post_hook="{{ create_work_orders_as_of_function() }}") }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='work_order_id',
+    on_schema_change='sync_all_columns',
+    indexes=[{'columns': ['work_order_id']}, {'columns': ['work_order_version_sk'], 'unique': true}],
+    post_hook="{{ create_work_orders_as_of_function() }}",
+) }}
 
 -- One row per work-order version (SCD Type 2) from the snapshot, with surrogate keys to the
 -- conformed dimensions. valid_from is the source's last-modified time of the version (for a
 -- deletion row, when the deletion was observed, never before the version it ends); valid_to is
 -- the next version's valid_from, so versions are contiguous and never overlap by construction.
 -- As of any instant: marts.work_orders_as_of(timestamptz) or the work_orders_as_of macro.
-with snapshot as (
+--
+-- Incremental (delete+insert per work order): a run rebuilds every version of the work orders
+-- whose snapshot history changed since the last build, and only those. The snapshot only ever
+-- adds rows, and the row it adds last for a key is that key's current row (dbt_valid_to null),
+-- so "changed" is exactly "current snapshot row not built yet". Versions are numbered and
+-- chained per key, so rebuilding whole keys keeps validity contiguous and one row current.
+with
+{% if is_incremental() %}
+changed_keys as (
+    select current_rows.work_order_id
+    from {{ ref('snap_pw_work_orders') }} as current_rows
+    where current_rows.dbt_valid_to is null
+      and not exists (
+          select 1 from {{ this }} as built where built.work_order_version_sk = current_rows.dbt_scd_id
+      )
+    {% if has_partition_window() %}
+    union
+    select work_order_id from {{ ref('snap_pw_work_orders') }} where {{ in_partition_window('dbt_valid_from') }}
+    {% endif %}
+),
+{% endif %}
+
+snapshot as (
     select * from {{ ref('snap_pw_work_orders') }}
+    {% if is_incremental() %}
+    where work_order_id in (select work_order_id from changed_keys)
+    {% endif %}
 ),
 
 ordered as (

@@ -1,8 +1,11 @@
-{{ config(materialized='incremental', unique_key='work_order_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='work_order_id', on_schema_change='append_new_columns',
+          indexes=[{'columns': ['work_order_id'], 'unique': true}]) }}
 
 -- Each work order exactly as first received (its first landed version), for audit: what PW
 -- originally said, before edits and before the unit routing correction. Insert-only: a work
 -- order's first version never changes, so incremental runs only add work orders not seen yet.
+-- Those can only have versions landed after the newest first version already kept (_version_id
+-- is the landing order), so a run reads that tail of raw through its primary key, not all of it.
 with first_versions as (
     select distinct on (source_id)
         source_id,
@@ -12,9 +15,10 @@ with first_versions as (
         _loaded_at,
         _run_id,
         _version_id
-    from {{ source('raw_pw', 'pw_work_orders') }}
+    from {{ source('raw_pw', 'pw_work_orders') }} as raw_versions
     {% if is_incremental() %}
-    where source_id not in (select work_order_id from {{ this }})
+    where _version_id > (select coalesce(max(raw_version_id), 0) from {{ this }})
+      and not exists (select 1 from {{ this }} as kept where kept.work_order_id = raw_versions.source_id)
     {% endif %}
     order by source_id, _version_id
 )

@@ -2,34 +2,10 @@
 --   multi-unit building: unitID must be a unit of that building; no unit, the building id in the
 --     unit column, or another building's unit -> unit_id NULL, row flagged, held back from SF;
 --   single-family building: no unit or the building id route to the building (or its one unit).
--- source_unit_id keeps what PW sent, so the correction is auditable.
-with latest as (
-    {{ latest_versions(source('raw_pw', 'pw_work_orders')) }}
-),
-
-renamed as (
-    select
-        source_id as work_order_id,
-        {{ safe_bigint("payload->>'number'") }} as work_order_number,
-        {{ safe_bigint("payload->>'portfolioID'") }} as portfolio_id,
-        {{ safe_bigint("payload->>'buildingID'") }} as building_id,
-        {{ safe_bigint("payload->>'unitID'") }} as source_unit_id,
-        {{ clean_text("payload->>'status'") }} as status,
-        {{ normalize_text("payload->>'status'") }} as status_key,
-        upper({{ clean_text("payload->>'priority'") }}) as priority,
-        {{ clean_text("payload->>'type'") }} as work_order_type,
-        {{ clean_text("payload->>'category'") }} as category,
-        {{ clean_text("payload->>'source'") }} as request_source,
-        {{ clean_text("payload->>'description'") }} as description,
-        {{ clean_text("payload->>'lease'") }} as lease_name,
-        {{ clean_text("payload->>'requestedBy'") }} as requested_by,
-        {{ safe_numeric("payload->>'costEstimate'") }} as cost_estimate,
-        {{ safe_date("payload->>'startDate'") }} as start_date,
-        {{ safe_date("payload->>'scheduledEndDate'") }} as scheduled_end_date,
-        {{ safe_date("payload->>'completedDate'") }} as completed_date,
-        {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
-        {{ version_metadata() }}
-    from latest
+-- source_unit_id keeps what PW sent, so the correction is auditable. A view over the incremental
+-- stg_pw_work_orders_latest: a building or unit change re-routes its work orders at once.
+with renamed as (
+    select * from {{ ref('stg_pw_work_orders_latest') }}
 ),
 
 buildings as (
@@ -46,21 +22,33 @@ units_per_building as (
     group by building_id
 ),
 
-context as (
+-- The routing facts of each building, computed once per building rather than once per work
+-- order (is_multi_unit normalizes text with regular expressions). A full join: units may name a
+-- building that is not on record, and then their count alone decides, as in core.routing.
+building_context as (
     select
-        renamed.*,
+        coalesce(buildings.building_id, units_per_building.building_id) as building_id,
         buildings.building_id is not null as building_found,
         {{ is_multi_unit('buildings.multi_unit_declared', 'buildings.unit_count_declared',
                          'coalesce(units_per_building.units_on_record, 0)') }} as is_multi_unit_building,
         case when units_per_building.units_on_record = 1 then units_per_building.only_unit_id end
-            as only_unit_id,
-        exists (
-            select 1 from units
-            where units.unit_id = renamed.source_unit_id and units.building_id = renamed.building_id
-        ) as unit_belongs_to_building
+            as only_unit_id
+    from buildings
+    full join units_per_building on units_per_building.building_id = buildings.building_id
+),
+
+context as (
+    select
+        renamed.*,
+        coalesce(building_context.building_found, false) as building_found,
+        coalesce(building_context.is_multi_unit_building, false) as is_multi_unit_building,
+        building_context.only_unit_id,
+        source_unit.unit_id is not null as unit_belongs_to_building
     from renamed
-    left join buildings on buildings.building_id = renamed.building_id
-    left join units_per_building on units_per_building.building_id = renamed.building_id
+    left join building_context on building_context.building_id = renamed.building_id
+    -- a join, not a correlated EXISTS: that re-scanned every unit for each of the work orders
+    left join units as source_unit
+        on source_unit.unit_id = renamed.source_unit_id and source_unit.building_id = renamed.building_id
 ),
 
 verdict as (
