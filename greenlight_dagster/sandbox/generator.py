@@ -24,6 +24,7 @@ import copy
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta
 from itertools import count
 from typing import Any, TypeVar
@@ -284,6 +285,12 @@ def _person(rng: random.Random) -> tuple[str, str]:
     return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
 
 
+def _phrase(fixed: str, choices: Sequence[str], rng: random.Random, *, prefix: bool) -> str:
+    """``fixed`` before (or after) one random word of ``choices``: a candidate name for `_unique`."""
+    word = rng.choice(choices)
+    return f"{fixed} {word}" if prefix else f"{word} {fixed}"
+
+
 def _unique(rng: random.Random, make: Callable[[random.Random], str], taken: set[str]) -> str:
     """Draw from ``make`` until the value is new (names and addresses must not collide)."""
     for _ in range(10_000):
@@ -311,7 +318,7 @@ def _portfolios(world: _World) -> None:
         stem = owner["lastName"]
         if all(f"{stem} {word}" in names for word in PORTFOLIO_WORDS):
             stem = f"{owner['firstName']} {stem}"
-        name = _unique(rng, lambda r, s=stem: f"{s} {r.choice(PORTFOLIO_WORDS)}", names)
+        name = _unique(rng, partial(_phrase, stem, PORTFOLIO_WORDS, prefix=True), names)
         portfolio_id = next(ids)
         world.home_city[portfolio_id] = rng.choice(CITIES)[0]
         world.pw["portfolios"].append({
@@ -471,7 +478,7 @@ def _vendors(world: _World) -> None:
     names = set[str]()
     for index in range(world.spec.vendors):
         trade = trades[index % len(trades)]
-        name = _unique(rng, lambda r, t=trade: f"{r.choice(brands)} {t}", names)
+        name = _unique(rng, partial(_phrase, trade, brands, prefix=False), names)
         world.pw["vendors"].append({
             "id": next(ids), "name": name, "companyName": f"{name} LLC", "nameOnCheck": f"{name} LLC",
             "type": trade, "active": rng.random() < 0.92, "email": f"office@{name.lower().replace(' ', '')}.example",
@@ -484,7 +491,7 @@ def _work_order_slots(world: _World, rng: random.Random) -> list[tuple[datetime,
     """(created, unit) for every work order, sorted by creation; more recent days are busier."""
     calendar, units = _Calendar(), world.pw["units"]
     midnight = world.clock.replace(hour=0, minute=0, second=0, microsecond=0)
-    slots = []
+    slots: list[tuple[datetime, Record]] = []
     while len(slots) < world.spec.work_orders:
         unit = rng.choice(units)
         day = int(HISTORY_DAYS * rng.random() ** 1.25)
