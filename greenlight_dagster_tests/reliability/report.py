@@ -11,6 +11,7 @@ figures of the rest and never passes old figures off as new.
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import time
@@ -39,7 +40,9 @@ class ScenarioResult:
     lost: int
     duplicates: int
     seconds: float
-    measured: str = field(default_factory=lambda: datetime.now(UTC).strftime(STAMP_FORMAT))
+    #: When, and how busy the machine was (1-minute load average): a time means little without it.
+    measured: str = field(default_factory=lambda: f"{datetime.now(UTC).strftime(STAMP_FORMAT)}, "
+                                                  f"load {os.getloadavg()[0]:.1f}")
 
     def cells(self) -> tuple[str, ...]:
         return (self.scenario, self.load, self.faults, self.outcome, str(self.lost), str(self.duplicates),
@@ -94,7 +97,8 @@ class ReliabilityReport:
             "# Reliability figures\n\n"
             f"Written by `make reliability` (`pytest -m reliability`) on {stamp}, {platform.system()} "
             f"{platform.machine()}, Python {platform.python_version()}; a run of some scenarios (`-k`) replaces "
-            "their rows and keeps the others, and *measured* says when each row was. Every row is one scenario of "
+            "their rows and keeps the others, and *measured* says when each row was (with the machine's 1-minute "
+            "load average, when recorded). Every row is one scenario of "
             "`greenlight_dagster_tests/reliability/` run against the sandbox servers and a real PostgreSQL; "
             "*records lost* and *duplicates* are counted by comparing the converged SF/PW sandbox state and the "
             "warehouse marts with a fault-free run of the same seed (see `harness.py` for what is compared and "

@@ -1,0 +1,318 @@
+"""Load: a big sandbox world synced twice (full, then incremental) while the Dagster UI is queried every second.
+
+What must hold under that load: the warehouse agrees with the sandbox (per entity, the raw
+layer's current records = the sandbox's records), no version is landed twice, no SF job is
+created twice, every UI query answers, and memory stays bounded - the peak RSS of the run's
+process (and of its dbt children) and of the webserver (and its code server) are reported.
+
+The syncs run as separate processes on the same PostgreSQL-backed instance the webserver
+reads (``sync_process --persistent``), as a deployment's run workers do; the webserver is
+``dagster-webserver`` on the project's code location, queried through ``/graphql`` with what
+the UI's run list and asset catalog ask (``runsOrError``, ``assetNodes``).
+
+Scale: ``GREENLIGHT_LOAD_SCALE`` (default ``medium``, 60,000 work orders; ``large`` is
+300,000, see docs/decisions/0006-sandbox-scales.md): on the shared 2-core machine a medium
+full cycle took about 15 minutes (dbt 6 of them), so ``large`` is for a machine of its own.
+Between the cycles 1 % of the work orders change, so the incremental cycle has real work.
+The short version in ``make test`` runs the same checks on the tests' small world.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
+
+from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV
+from greenlight_dagster.warehouse.instance import project_root
+from greenlight_dagster.warehouse.tables import RAW_ENTITIES, raw_table_name
+from greenlight_dagster_tests.reliability.harness import (
+    SEED,
+    SF_RATE_LIMIT,
+    duplicate_jobs,
+    instance_home,
+    isolated_database,
+    kill_group,
+    sandbox_env,
+    warehouse_in_force,
+)
+from greenlight_dagster_tests.reliability.report import ReliabilityReport, measured
+
+pytestmark = pytest.mark.integration
+
+SCALE = os.environ.get("GREENLIGHT_LOAD_SCALE", "medium")
+#: The sandbox's SF limit for this scenario: pushes are paced by the machine, not by the limit.
+LOAD_SF_RATE_LIMIT = SF_RATE_LIMIT * 10
+CHANGED_SHARE = 0.01
+#: Peak RSS bounds (MiB): a sync that holds a whole entity in memory would pass them at `large`.
+RUN_RSS_LIMIT_MIB = 1024
+WEBSERVER_RSS_LIMIT_MIB = 1024
+UI_QUERY = """
+query LoadProbe {
+  runsOrError(limit: 20) { __typename ... on Runs { results { runId status } } }
+  assetNodes { id assetKey { path } }
+}
+"""
+#: Raw table -> (sandbox system, entity, filter): the records the source serves for that table.
+TENANT = ("type", "TENANT")
+SANDBOX_ENTITY = {"pw_work_orders": ("propertyware", "workOrders"), "pw_tenants": ("propertyware", "contacts")}
+
+
+# ---------------------------------------------------------------- measuring
+
+@dataclass
+class PeakRss:
+    """Samples a process (and its descendants) every half second; keeps the peaks in bytes."""
+
+    pid: int
+    own: int = 0
+    tree: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> PeakRss:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                proc = psutil.Process(self.pid)
+                own = proc.memory_info().rss
+                tree = own + sum(_rss(child) for child in proc.children(recursive=True))
+            except psutil.Error:
+                return
+            self.own, self.tree = max(self.own, own), max(self.tree, tree)
+            self._stop.wait(0.5)
+
+
+def _rss(proc: psutil.Process) -> int:
+    try:
+        return int(proc.memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
+def mib(n: int) -> float:
+    return n / 2**20
+
+
+@dataclass
+class UiProbe:
+    """Queries the webserver's GraphQL endpoint once a second from a thread; counts answers and errors."""
+
+    url: str
+    answered: int = 0
+    failed: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> UiProbe:
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=70)
+
+    def query(self) -> dict[str, Any]:
+        reply = requests.post(self.url, json={"query": UI_QUERY}, timeout=60)
+        reply.raise_for_status()
+        body: dict[str, Any] = reply.json()
+        if body.get("errors"):
+            raise RuntimeError(str(body["errors"])[:300])
+        return body["data"]
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                data = self.query()
+                if data["runsOrError"]["__typename"] != "Runs" or not data["assetNodes"]:
+                    raise RuntimeError(f"unexpected answer {str(data)[:200]}")
+                self.answered += 1
+            except (requests.RequestException, RuntimeError, KeyError, ValueError) as exc:
+                self.failed.append(f"{type(exc).__name__}: {exc}"[:300])
+            self.latencies.append(time.monotonic() - began)
+            self._stop.wait(max(0.0, 1.0 - (time.monotonic() - began)))
+
+    def p95(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
+
+
+# ---------------------------------------------------------------- the processes
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def webserver(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``dagster-webserver`` on the project's location, 127.0.0.1, until it answers; killed as a group on exit."""
+    port = _free_port()
+    cmd = [str(Path(sys.executable).with_name("dagster-webserver")), "-h", "127.0.0.1", "-p", str(port),
+           "-m", "greenlight_dagster.definitions"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=project_root(), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                requests.get(f"{base}/server_info", timeout=2).raise_for_status()
+                break
+            except requests.RequestException:
+                time.sleep(1)
+        else:
+            raise AssertionError(f"the webserver never answered: {log.read_text(errors='replace')[-2000:]}")
+        yield proc, f"{base}/graphql"
+    finally:
+        kill_group(proc)
+
+
+@dataclass(frozen=True)
+class LoadCycle:
+    kind: str
+    ok: bool
+    seconds: float
+    run_rss: int
+    run_tree_rss: int
+
+
+def sync_cycle(kind: str, env: dict[str, str], log: Path) -> LoadCycle:
+    """One sync as its own process on the webserver's instance, its peak memory sampled."""
+    began = time.monotonic()
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster_tests.reliability.sync_process",
+                                 "--persistent"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        with PeakRss(proc.pid) as peak:
+            code = proc.wait(timeout=3600)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    return LoadCycle(kind, code == 0, time.monotonic() - began, peak.own, peak.tree)
+
+
+# ---------------------------------------------------------------- consistency
+
+def sandbox_count(snapshot: dict[str, Any], source: str, entity: str) -> int:
+    system, name = SANDBOX_ENTITY.get(raw_table_name(source, entity),
+                                      ("propertyware" if source == "pw" else "servicefusion", entity))
+    records = snapshot[system][name]
+    if raw_table_name(source, entity) == "pw_tenants":
+        return sum(1 for r in records if str(r.get(TENANT[0], "")).upper() == TENANT[1])
+    return len(records)
+
+
+def consistency(engine: Engine, sandbox: Sandbox) -> tuple[dict[str, tuple[int, int]], int]:
+    """Per raw table (warehouse current records, sandbox records), and versions landed twice."""
+    snapshot = sandbox.state.snapshot()
+    counts: dict[str, tuple[int, int]] = {}
+    twice = 0
+    with engine.connect() as conn:
+        for source, entity in RAW_ENTITIES:
+            table = f'raw."{raw_table_name(source, entity)}"'
+            current = conn.execute(text(
+                f"select count(*) from (select distinct on (source_id) _is_deleted from {table}"
+                " order by source_id, _version_id desc) latest where not _is_deleted")).scalar_one()
+            twice += conn.execute(text(
+                f"select count(*) - count(distinct (source_id, _source_hash)) from {table}")).scalar_one()
+            counts[raw_table_name(source, entity)] = (int(current), sandbox_count(snapshot, source, entity))
+    return counts, int(twice)
+
+
+def change_work_orders(sandbox: Sandbox, share: float) -> int:
+    """What a day of property managers does: reword ``share`` of the work orders (spread over all ids)."""
+    ids = [wo["id"] for wo in sandbox.state.snapshot()["propertyware"]["workOrders"]]
+    step = max(1, int(1 / share))
+    for n, wo_id in enumerate(ids[::step]):
+        sandbox.state.patch("propertyware", "workOrders", wo_id, {"description": f"load test change {n}"})
+    return len(ids[::step])
+
+
+# ---------------------------------------------------------------- the scenario
+
+@pytest.mark.reliability
+@pytest.mark.timeout(5400)
+def test_big_world_synced_twice_while_the_ui_is_queried(warehouse_url: URL, tmp_path: Path,
+                                                        reliability_report: ReliabilityReport) -> None:
+    load_scenario(warehouse_url, tmp_path, reliability_report, SCALE)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_small_world_synced_twice_while_the_ui_is_queried(warehouse_url: URL, tmp_path: Path,
+                                                          reliability_report: ReliabilityReport) -> None:
+    """The short version in ``make test``: the same checks on the tests' small world."""
+    load_scenario(warehouse_url, tmp_path, reliability_report, "small")
+
+
+def load_scenario(warehouse_url: URL, tmp_path: Path, reliability_report: ReliabilityReport, scale: str) -> None:
+    """Sync a ``scale`` world twice under UI queries; record and check the figures (module docstring)."""
+    log = tmp_path / "load.log"
+    home = instance_home(tmp_path / "dagster_home")
+    with isolated_database(warehouse_url) as warehouse, isolated_database(warehouse_url) as storage, \
+            warehouse_in_force(warehouse) as engine, \
+            Sandbox(seed=SEED, scale=scale, sf_options={"rate_limit_per_minute": LOAD_SF_RATE_LIMIT}) as sandbox, \
+            measured(reliability_report, f"load: {scale} world, UI queried every second",
+                     load=f"{scale} world ({len(sandbox.state.snapshot()['propertyware']['workOrders']):,} work "
+                          f"orders), full + incremental sync in their own processes",
+                     faults=f"none; {CHANGED_SHARE:.0%} of work orders changed between the cycles; GraphQL "
+                            "runsOrError + assetNodes every second") as row:
+        env = {**os.environ, **sandbox_env(sandbox), "DAGSTER_HOME": str(home),
+               DAGSTER_STORAGE_URL_ENV: storage.render_as_string(hide_password=False),
+               "GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE": str(LOAD_SF_RATE_LIMIT)}
+        cycles: list[LoadCycle] = []
+        with webserver(env, log) as (server, graphql), UiProbe(graphql) as probe, PeakRss(server.pid) as ui_peak:
+            cycles.append(sync_cycle("full", env, log))
+            changed = change_work_orders(sandbox, CHANGED_SHARE)
+            cycles.append(sync_cycle("incremental", env, log))
+            runs = probe.query()["runsOrError"]["results"]
+        counts, twice = consistency(engine, sandbox)
+        mismatched = {name: pair for name, pair in counts.items() if pair[0] != pair[1]}
+        row.duplicates = twice + duplicate_jobs(sandbox)
+        row.lost = sum(max(0, expected - got) for got, expected in counts.values())
+        row.outcome = (
+            "; ".join(f"{c.kind} {'ok' if c.ok else 'FAILED'} in {c.seconds:.0f} s, run process peak "
+                      f"{mib(c.run_rss):.0f} MiB (with dbt {mib(c.run_tree_rss):.0f} MiB)" for c in cycles)
+            + f"; {changed} work orders changed between; webserver peak {mib(ui_peak.own):.0f} MiB (with its code "
+            f"server {mib(ui_peak.tree):.0f} MiB); UI {probe.answered} answers, {len(probe.failed)} errors, p95 "
+            f"{probe.p95():.2f} s; raw = sandbox for {len(counts) - len(mismatched)}/{len(counts)} tables"
+            f"{f' (differ: {mismatched})' if mismatched else ''}; load {os.getloadavg()[0]:.1f}")
+        assert all(c.ok for c in cycles), f"{cycles}; log: {log.read_text(errors='replace')[-3000:]}"
+        assert not mismatched, counts
+        assert (row.lost, row.duplicates) == (0, 0)
+        assert not probe.failed and probe.answered > 0, probe.failed[:5]
+        assert sorted(r["status"] for r in runs) == ["SUCCESS", "SUCCESS"], runs
+        assert max(c.run_rss for c in cycles) < RUN_RSS_LIMIT_MIB * 2**20
+        assert ui_peak.own < WEBSERVER_RSS_LIMIT_MIB * 2**20
