@@ -1,5 +1,5 @@
 {#- The current state of a raw landing table: one row per source_id, its latest version, with
-    keys whose latest row is a tombstone removed (deleted in the source).
+    keys whose latest row is a tombstone removed (deleted in the source) unless `keep_deleted`.
 
     "Latest" orders by the source's last-modified time first and landing order second, so a late
     run that lands an *older* version (clock skew, a replayed window) never regresses staging;
@@ -9,7 +9,7 @@
     ``keys``: optional SQL returning the source_ids to consider (an incremental model's changed
     keys); every version of those keys is read through the (source_id, _version_id) index, so
     the cost follows the change instead of the table's whole history. -#}
-{% macro latest_versions(source_table, keys=none) -%}
+{% macro latest_versions(source_table, keys=none, keep_deleted=false) -%}
     select *
     from (
         select distinct on (source_id)
@@ -28,30 +28,19 @@
         {% endif -%}
         order by source_id, source_modified_at desc nulls last, _version_id desc
     ) as latest
+    {% if not keep_deleted -%}
     where not _is_deleted
+    {%- endif %}
 {%- endmacro %}
 
 {#- The source_ids of `source_table` with a version landed after `relation`'s newest
     `_version_id`: the keys an incremental staging model must re-read. _version_id is the landing
-    order (an identity), and the relation keeps each live key's latest version id, so every
-    version landed since the last build - a change, a late older copy, a tombstone - is above it.
-    A tombstoned key leaves the relation, so the mark can lag and re-read a few keys: harmless. -#}
+    order (an identity) and the relation keeps each key's latest version id, so every version
+    landed since the last build - a change, a late older copy, a tombstone - is above it. A late
+    older copy does not become the key's latest, so the mark can lag and re-read a few keys:
+    harmless. -#}
 {% macro keys_landed_since(source_table, relation) -%}
     select distinct source_id
     from {{ source_table }}
     where _version_id > (select coalesce(max(_version_id), 0) from {{ relation }})
-{%- endmacro %}
-
-{#- Pre-hook of an incremental staging model: remove the keys that got a tombstone since the last
-    build. A key that came back after its tombstone is in the same run's batch and is inserted
-    again by the model itself; a first build has nothing to remove. -#}
-{% macro delete_tombstoned_keys(source_table, key_column) -%}
-    {% if is_incremental() -%}
-    delete from {{ this }}
-    where {{ key_column }} in (
-        select source_id
-        from {{ source_table }}
-        where _is_deleted and _version_id > (select coalesce(max(_version_id), 0) from {{ this }})
-    )
-    {%- endif %}
 {%- endmacro %}

@@ -3,7 +3,8 @@
     incremental_strategy='delete+insert',
     unique_key='work_order_id',
     on_schema_change='sync_all_columns',
-    indexes=[{'columns': ['work_order_id']}, {'columns': ['work_order_version_sk'], 'unique': true}],
+    indexes=[{'columns': ['work_order_id']}, {'columns': ['work_order_version_sk'], 'unique': true},
+             {'columns': ['raw_version_id']}],
     post_hook="{{ create_work_orders_as_of_function() }}",
 ) }}
 
@@ -14,19 +15,19 @@
 -- As of any instant: marts.work_orders_as_of(timestamptz) or the work_orders_as_of macro.
 --
 -- Incremental (delete+insert per work order): a run rebuilds every version of the work orders
--- whose snapshot history changed since the last build, and only those. The snapshot only ever
--- adds rows, and the row it adds last for a key is that key's current row (dbt_valid_to null),
--- so "changed" is exactly "current snapshot row not built yet". Versions are numbered and
--- chained per key, so rebuilding whole keys keeps validity contiguous and one row current.
+-- whose snapshot history changed since the last build, and only those. The snapshot only adds
+-- rows, each carrying the raw _version_id it was made from, and it only records versions newer
+-- than any it holds, so the rows added since the last build are those above the newest
+-- raw_version_id built (an index range scan). Versions are numbered and chained per key, so
+-- rebuilding whole keys keeps validity contiguous and exactly one row current.
+{%- set snapshot_columns = adapter.get_columns_in_relation(ref('snap_pw_work_orders')) | map(attribute='name') | list
+    if execute else [] %}
 with
 {% if is_incremental() %}
 changed_keys as (
-    select current_rows.work_order_id
-    from {{ ref('snap_pw_work_orders') }} as current_rows
-    where current_rows.dbt_valid_to is null
-      and not exists (
-          select 1 from {{ this }} as built where built.work_order_version_sk = current_rows.dbt_scd_id
-      )
+    select work_order_id
+    from {{ ref('snap_pw_work_orders') }}
+    where _version_id > (select coalesce(max(raw_version_id), 0) from {{ this }})
     {% if has_partition_window() %}
     union
     select work_order_id from {{ ref('snap_pw_work_orders') }} where {{ in_partition_window('dbt_valid_from') }}
@@ -44,7 +45,11 @@ snapshot as (
 ordered as (
     select
         snapshot.*,
-        coalesce(dbt_is_deleted = 'True', false) as is_deleted,
+        -- a deletion is a version of its own (stg_pw_work_order_changes); snapshots built before that
+        -- recorded deletions with dbt's hard_deletes: new_record (dbt_is_deleted)
+        (coalesce(_is_deleted, false)
+            {%- if 'dbt_is_deleted' in snapshot_columns %} or coalesce(dbt_is_deleted = 'True', false){% endif %})
+            as is_deleted,
         greatest(
             dbt_valid_from,
             max(dbt_valid_from) over (
@@ -97,5 +102,6 @@ select
     modified_at,
     completed_date,
     _loaded_at as landed_at,
-    _run_id as landed_by_run_id
+    _run_id as landed_by_run_id,
+    _version_id as raw_version_id
 from versioned

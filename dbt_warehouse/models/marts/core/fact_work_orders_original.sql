@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', unique_key='work_order_id', on_schema_change='append_new_columns',
-          indexes=[{'columns': ['work_order_id'], 'unique': true}]) }}
+          indexes=[{'columns': ['work_order_id'], 'unique': true}],
+          post_hook="create index if not exists {{ this.identifier }}__raw_version_id on {{ this }} (raw_version_id)") }}
 
 -- Each work order exactly as first received (its first landed version), for audit: what PW
 -- originally said, before edits and before the unit routing correction. Insert-only: a work

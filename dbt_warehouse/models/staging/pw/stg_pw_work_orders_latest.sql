@@ -4,21 +4,18 @@
     unique_key='work_order_id',
     on_schema_change='sync_all_columns',
     indexes=[{'columns': ['work_order_id'], 'unique': true}, {'columns': ['_version_id']}],
-    pre_hook="{{ delete_tombstoned_keys(source('raw_pw', 'pw_work_orders'), 'work_order_id') }}",
 ) }}
 
--- Work orders, latest version per key, typed (before the unit routing rule: stg_pw_work_orders).
--- The largest raw table, so it is kept as a table and maintained incrementally: a run re-reads
--- only the work orders with a version landed since the last build (every version of those keys,
--- for the ordering rule of latest_versions), replaces their rows (delete+insert), and the
--- pre-hook drops the keys whose latest version is now a tombstone.
+-- Work orders, latest version per key, typed (before the unit routing rule: stg_pw_work_orders),
+-- deleted keys included (_is_deleted: the latest version is a tombstone, so the snapshot can
+-- record the deletion as a version). The largest raw table, so it is kept as a table and
+-- maintained incrementally: a run re-reads only the work orders with a version landed since the
+-- last build (every version of those keys, for the ordering rule of latest_versions) and
+-- replaces their rows (delete+insert).
+{%- set raw_work_orders = source('raw_pw', 'pw_work_orders') %}
 with latest as (
-    {% if is_incremental() %}
-    {{ latest_versions(source('raw_pw', 'pw_work_orders'),
-                       keys=keys_landed_since(source('raw_pw', 'pw_work_orders'), this)) }}
-    {% else %}
-    {{ latest_versions(source('raw_pw', 'pw_work_orders')) }}
-    {% endif %}
+    {{ latest_versions(raw_work_orders, keep_deleted=true,
+                       keys=keys_landed_since(raw_work_orders, this) if is_incremental() else none) }}
 )
 
 select
@@ -41,5 +38,6 @@ select
     {{ safe_date("payload->>'scheduledEndDate'") }} as scheduled_end_date,
     {{ safe_date("payload->>'completedDate'") }} as completed_date,
     {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
-    {{ version_metadata() }}
+    {{ version_metadata() }},
+    _is_deleted
 from latest
