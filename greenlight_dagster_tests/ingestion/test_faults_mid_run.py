@@ -97,7 +97,9 @@ def own_sandbox(clean_raw: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def test_a_token_expiring_mid_run_is_renewed_between_pages_and_every_job_lands(
         own_sandbox: Callable[..., Ingest]) -> None:
     ingest = own_sandbox(token_ttl_seconds=1)
-    # At least 0.2 s a page (latency jitters 0.5-1.5x): six pages outlive the one-second token.
+    assert _job_pages(ingest) >= 6
+    # At least 0.2 s a page (latency jitters 0.5-1.5x): the sixth page is asked for after the client's
+    # renewal point (0.9 s into the token's life), so the renewal falls between two pages.
     ingest.sandbox.state.faults.add({"server": "sf", "operation": "GET /jobs", "kind": "latency", "ms": 400})
 
     result = ingest.run([SF_JOBS], resources=_paged_sf())
