@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,36 +75,45 @@ SANDBOX_ENTITY = {"pw_work_orders": ("propertyware", "workOrders"), "pw_tenants"
 
 # ---------------------------------------------------------------- measuring
 
+@contextmanager
+def every(seconds: float, tick: Callable[[], bool]) -> Iterator[None]:
+    """Call ``tick`` every ``seconds`` from a thread while the block runs (until it returns False)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            began = time.monotonic()
+            if not tick():
+                return
+            stop.wait(max(0.0, seconds - (time.monotonic() - began)))
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=70)
+
+
 @dataclass
 class PeakRss:
-    """Samples a process (and its descendants) every half second; keeps the peaks in bytes."""
+    """Peak resident memory of a process and of it with its descendants, in bytes (`sample` via `every`)."""
 
     pid: int
     own: int = 0
     tree: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def __enter__(self) -> PeakRss:
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                proc = psutil.Process(self.pid)
-                own = proc.memory_info().rss
-                tree = own + sum(_rss(child) for child in proc.children(recursive=True))
-            except psutil.Error:
-                return
-            self.own, self.tree = max(self.own, own), max(self.tree, tree)
-            self._stop.wait(0.5)
+    def sample(self) -> bool:
+        """One sample; False once the process is gone."""
+        try:
+            proc = psutil.Process(self.pid)
+            own = proc.memory_info().rss
+            tree = own + sum(_rss(child) for child in proc.children(recursive=True))
+        except psutil.Error:
+            return False
+        self.own, self.tree = max(self.own, own), max(self.tree, tree)
+        return True
 
 
 def _rss(proc: psutil.Process) -> int:
@@ -120,24 +129,12 @@ def mib(n: int) -> float:
 
 @dataclass
 class UiProbe:
-    """Queries the webserver's GraphQL endpoint once a second from a thread; counts answers and errors."""
+    """What the UI asks the webserver's GraphQL endpoint (`poll` via `every`): answers, errors, latencies."""
 
     url: str
     answered: int = 0
     failed: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> UiProbe:
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=70)
 
     def query(self) -> dict[str, Any]:
         reply = requests.post(self.url, json={"query": UI_QUERY}, timeout=60)
@@ -147,18 +144,17 @@ class UiProbe:
             raise RuntimeError(str(body["errors"])[:300])
         return body["data"]
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            began = time.monotonic()
-            try:
-                data = self.query()
-                if data["runsOrError"]["__typename"] != "Runs" or not data["assetNodes"]:
-                    raise RuntimeError(f"unexpected answer {str(data)[:200]}")
-                self.answered += 1
-            except (requests.RequestException, RuntimeError, KeyError, ValueError) as exc:
-                self.failed.append(f"{type(exc).__name__}: {exc}"[:300])
-            self.latencies.append(time.monotonic() - began)
-            self._stop.wait(max(0.0, 1.0 - (time.monotonic() - began)))
+    def poll(self) -> bool:
+        began = time.monotonic()
+        try:
+            data = self.query()
+            if data["runsOrError"]["__typename"] != "Runs" or not data["assetNodes"]:
+                raise RuntimeError(f"unexpected answer {str(data)[:200]}")
+            self.answered += 1
+        except (requests.RequestException, RuntimeError, KeyError, ValueError) as exc:
+            self.failed.append(f"{type(exc).__name__}: {exc}"[:300])
+        self.latencies.append(time.monotonic() - began)
+        return True
 
     def p95(self) -> float:
         ordered = sorted(self.latencies)
@@ -214,8 +210,9 @@ def sync_cycle(kind: str, env: dict[str, str], log: Path) -> LoadCycle:
         proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster_tests.reliability.sync_process",
                                  "--persistent"], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+    peak = PeakRss(proc.pid)
     try:
-        with PeakRss(proc.pid) as peak:
+        with every(0.5, peak.sample):
             code = proc.wait(timeout=3600)
     finally:
         if proc.poll() is None:
@@ -293,10 +290,12 @@ def load_scenario(warehouse_url: URL, tmp_path: Path, reliability_report: Reliab
                DAGSTER_STORAGE_URL_ENV: storage.render_as_string(hide_password=False),
                "GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE": str(LOAD_SF_RATE_LIMIT)}
         cycles: list[LoadCycle] = []
-        with webserver(env, log) as (server, graphql), UiProbe(graphql) as probe, PeakRss(server.pid) as ui_peak:
-            cycles.append(sync_cycle("full", env, log))
-            changed = change_work_orders(sandbox, CHANGED_SHARE)
-            cycles.append(sync_cycle("incremental", env, log))
+        with webserver(env, log) as (server, graphql):
+            probe, ui_peak = UiProbe(graphql), PeakRss(server.pid)
+            with every(1.0, probe.poll), every(0.5, ui_peak.sample):
+                cycles.append(sync_cycle("full", env, log))
+                changed = change_work_orders(sandbox, CHANGED_SHARE)
+                cycles.append(sync_cycle("incremental", env, log))
             runs = probe.query()["runsOrError"]["results"]
         counts, twice = consistency(engine, sandbox)
         mismatched = {name: pair for name, pair in counts.items() if pair[0] != pair[1]}
