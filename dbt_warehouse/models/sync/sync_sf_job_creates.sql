@@ -96,6 +96,20 @@ candidates as (
     left join pw_statuses on pw_statuses.status_key = work_orders.status_key
     where not exists (select 1 from with_job where with_job.work_order_id = work_orders.work_order_id)
         and coalesce(pw_statuses.category, 'open') <> 'closed'
+),
+
+-- One hash join of candidates to their customers' jobs, not a subquery per candidate: a
+-- correlated subquery re-read the whole SF jobs view for every row (6 minutes on medium).
+nearby_jobs as (
+    select
+        candidates.work_order_id,
+        jsonb_agg(sf_jobs.job order by sf_jobs.job_id) as sf_jobs
+    from candidates
+    inner join sf_jobs
+        on sf_jobs.customer_id = candidates.customer_id
+        and sf_jobs.created_at between candidates.created_at - interval '7 days'
+            and candidates.created_at + interval '7 days'
+    group by candidates.work_order_id
 )
 
 select
@@ -108,11 +122,6 @@ select
     candidates.routing_ok,
     candidates.routing_reason,
     candidates.pw_category,
-    coalesce((
-        select jsonb_agg(sf_jobs.job order by sf_jobs.job_id)
-        from sf_jobs
-        where sf_jobs.customer_id = candidates.customer_id
-            and sf_jobs.created_at between candidates.created_at - interval '7 days'
-                and candidates.created_at + interval '7 days'
-    ), '[]'::jsonb) as sf_jobs
+    coalesce(nearby_jobs.sf_jobs, '[]'::jsonb) as sf_jobs
 from candidates
+left join nearby_jobs on nearby_jobs.work_order_id = candidates.work_order_id
