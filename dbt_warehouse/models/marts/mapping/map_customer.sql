@@ -26,9 +26,11 @@
 --     and a portfolio's customer is never taken by one of its buildings or tenants.
 {%- set fuzzy_threshold = var('customer_fuzzy_threshold', 0.88) %}
 {%- set method_ranks = {'stamped_id': 1, 'exact': 2, 'normalized': 3, 'address': 4, 'fuzzy': 5} %}
-{#- Whether customer `c` may be matched to entity `e` (see above). -#}
+{#- Whether customer `c` may be matched to entity `e` (see above): each entity row carries one
+    scope (a parent customer's name key, '' for top level) per place it may look, so every match
+    is an equi-join PostgreSQL can hash, not an OR that made each join a nested loop. -#}
 {%- set eligible -%}
-(c.parent_customer_key = e.parent_key or (e.also_top_level and c.parent_customer_key = ''))
+c.parent_customer_key = e.scope_key
 {%- endset %}
 
 with customers as (
@@ -119,14 +121,20 @@ stamps as (
 
 {{ stage }}_entities as (
     {%- if stage == 'portfolio' %}
-    select keyed.*, '' as parent_key, false as also_top_level
+    select keyed.*, '' as scope_key
     from keyed
     where keyed.pw_entity_type = 'portfolio'
     {%- else %}
-    select keyed.*, parents.customer_name_key as parent_key, keyed.pw_entity_type = 'building' as also_top_level
+    select keyed.*, parents.customer_name_key as scope_key
     from keyed
-    left join portfolio_matches as parents on parents.pw_entity_id = keyed.portfolio_id
+    inner join portfolio_matches as parents on parents.pw_entity_id = keyed.portfolio_id
     where keyed.pw_entity_type <> 'portfolio'
+
+    union all
+
+    select keyed.*, ''
+    from keyed
+    where keyed.pw_entity_type = 'building'
     {%- endif %}
 ),
 
