@@ -83,15 +83,15 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
     flags = sync_flags.resolve(engine)
     store = LedgerStore(engine)
     pushed = push_in_stages(
-        store, gateway_for(flags), flags, operations, run_id=context.run_id, waiting=waiting,
-        options=lambda: ExecuteOptions(max_claims=remaining_creates(store, flags, context.run_id, operations),
+        store, gateway_for(flags), flags, operations, run_id=context.run.run_id, waiting=waiting,
+        options=lambda: ExecuteOptions(max_claims=remaining_creates(store, flags, context.run.run_id, operations),
                                        orphan_grace=timedelta(minutes=config.orphan_grace_minutes)))
     report = pushed.report
     for error in report.errors[:20]:
         context.log.warning(error)
     metadata = {**pushed.as_metadata(), "follow_up_held": dg.MetadataValue.json(pushed.follow_up_held),
                 "flags": dg.MetadataValue.json(flags.as_dict()), "duration_seconds": round(time.monotonic() - began, 3)}
-    record_run(engine, context.run_id, kind="sync", flags=flags, stats={name: pushed.as_metadata()})
+    record_run(engine, context.run.run_id, kind="sync", flags=flags, stats={name: pushed.as_metadata()})
     if report.stopped_early:
         raise dg.Failure(f"{name} stopped: {report.stopped_early}", metadata=metadata)
     if report.skipped_reason:

@@ -80,13 +80,13 @@ def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str,
         return {"sent": 0}
     flags: SyncFlags = sync_flags.resolve(engine)
     operations = tuple(sorted({e.operation for e in entries}))
-    report = send_replayed(store, gateway_for(flags), flags, entries, run_id=context.run_id, options=ExecuteOptions(
-        max_claims=remaining_creates(store, flags, context.run_id, operations),
+    report = send_replayed(store, gateway_for(flags), flags, entries, run_id=context.run.run_id, options=ExecuteOptions(
+        max_claims=remaining_creates(store, flags, context.run.run_id, operations),
         orphan_grace=timedelta(minutes=config.orphan_grace_minutes)))
     for error in report.errors[:20]:
         context.log.warning(error)
     stats = report.as_metadata()
-    record_run(engine, context.run_id, kind="replay", flags=flags, stats={f"replay_{target}": stats})
+    record_run(engine, context.run.run_id, kind="replay", flags=flags, stats={f"replay_{target}": stats})
     if report.stopped_early:
         raise dg.Failure(f"replay to {target} stopped: {report.stopped_early}", metadata=stats)
     if report.skipped_reason:
