@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/run_all.py [--repeat 3] [--scale demo] [--only daily,peer,...]
 
-Runs, in this order: the daily sync at production latency (headline; push efficiency is read
-from the same runs), ingestion (`ingest`, called, not copied), history cost, the dlt peer
-and start-up. Prints one table - figure | value | target | verdict, ratios in the values of
+Runs, in this order: the daily sync at production latency (headline; the push steps' efficiency
+is read from the same runs), ingestion (`ingest`, called, not copied), history cost, the push of
+1,000 new SF jobs (`push.run_scenario`), the dlt peer, start-up and the sandbox.
+Prints one table - figure | value | target | verdict, ratios in the values of
 comparisons - and writes the same table to ``benchmarks/RESULTS.md`` with CPU count, RAM, date,
 git commit and the load average around each benchmark: these machines are shared, so a figure
 is only readable next to how busy the machine was while it was taken.
@@ -46,7 +47,7 @@ from benchmarks.common import MIB, RESULTS_DIR, Figure, write_results
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 REPO = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("daily", "ingest", "history", "peer", "startup", "sandbox")
+BENCHMARKS = ("daily", "ingest", "history", "push", "peer", "startup", "sandbox")
 
 
 @dataclass
@@ -81,7 +82,7 @@ def daily_and_push(scale: str, repeat: int) -> tuple[list[Figure], list[Figure]]
     daily = daily_sync.figures(result)
     write_results("daily_sync", daily, daily_sync.details(result))
     pushed = push.figures(result)
-    write_results("push", pushed, {"days": len(result.days)})
+    write_results("push_daily", pushed, {"days": len(result.days)})
     return daily, pushed
 
 
@@ -99,6 +100,14 @@ def run_history(scale: str, repeat: int) -> list[Figure]:
 
 def run_peer(scale: str, repeat: int) -> list[Figure]:
     return peer.figures(peer.run(scale=scale, repeat=repeat))
+
+
+def run_push() -> list[Figure]:
+    """The issue's push figure: 1,000 new SF jobs at a scaled-up rate limit (its own world)."""
+    result = push.run_scenario()
+    figures = push.scenario_figures(result)
+    write_results("push", figures, push.scenario_details(result))
+    return figures
 
 
 def run_startup(repeat: int) -> list[Figure]:
@@ -183,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, tuple[str, Callable[[], list[Figure]]]] = {
         "ingest": ("Ingestion", lambda: run_ingest(args.scale, args.repeat)),
         "history": ("History cost", lambda: run_history(args.scale, args.repeat)),
+        "push": ("Push: 1,000 new ServiceFusion jobs", run_push),
         "peer": ("Peer: ours vs dlt, same data and server", lambda: run_peer(args.scale, args.repeat)),
         "startup": ("Start-up", lambda: run_startup(args.repeat)),
         "sandbox": ("Sandbox throughput", lambda: sandbox.measure(args.scale)),

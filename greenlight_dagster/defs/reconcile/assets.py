@@ -81,10 +81,10 @@ def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     flags = sync_flags.resolve(engine)
     context.log.info(f"flags in force: {json.dumps(flags.as_dict())}")
     candidates = load_candidates(engine, sf_job_category_names(servicefusion, context.log))
-    result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run_id, now=datetime.now(UTC))
+    result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run.run_id, now=datetime.now(UTC))
     plan, recorded, logged = result.plan, result.recorded, result.decisions_logged
     summary = plan.summary()
-    record_run(engine, context.run_id, kind="sync", flags=flags,
+    record_run(engine, context.run.run_id, kind="sync", flags=flags,
                stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back)}})
     return dg.MaterializeResult(metadata={
         "planned": len(plan.writes),
