@@ -45,8 +45,10 @@ dev: install
 demo: install
 	$(VENV)/bin/greenlight demo
 
+# The fault scenarios and docs/reliability.md; `make reliability LOAD_SCALE=large` for the load scenario's
+# 300,000-work-order world (medium by default: a full medium cycle is ~47 min on a busy 2-core machine).
 reliability: install
-	$(PY) -m pytest -m reliability -p no:cacheprovider
+	GREENLIGHT_LOAD_SCALE=$(or $(LOAD_SCALE),medium) $(PY) -m pytest -m reliability -p no:cacheprovider
 
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -11,8 +11,9 @@ reads (``sync_process --persistent``), as a deployment's run workers do; the web
 the UI's run list and asset catalog ask (``runsOrError``, ``assetNodes``).
 
 Scale: ``GREENLIGHT_LOAD_SCALE`` (default ``medium``, 60,000 work orders; ``large`` is
-300,000, see docs/decisions/0006-sandbox-scales.md): on the shared 2-core machine a medium
-full cycle took about 15 minutes (dbt 6 of them), so ``large`` is for a machine of its own.
+300,000, see docs/decisions/0006-sandbox-scales.md): on the shared 2-core machine (load 8-12)
+a medium full cycle took 47 minutes - 9,353 SF customer creates 34 of them, dbt 6, the PW
+work-order ingest 44 s - so ``large`` (5x) is for a machine of its own.
 Between the cycles 1 % of the work orders change, so the incremental cycle has real work.
 The short version in ``make test`` runs the same checks on the tests' small world.
 """
