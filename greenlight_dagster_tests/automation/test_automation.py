@@ -1,4 +1,4 @@
-"""The schedule, the SF job-change sensor and the run-failure recorder decide exactly once per event."""
+"""The schedule and the sensors (SF job changes, push after plan, run failures) decide exactly once per event."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ import pytest
 from sqlalchemy import Engine, text
 
 from greenlight_dagster.defs.automation import business_hours_sync
+from greenlight_dagster.defs.automation.jobs import PUSH_JOB_NAME, SYNC_JOB_NAME
 from greenlight_dagster.defs.automation.schedules import BUSINESS_HOURS_CRON
-from greenlight_dagster.defs.automation.sensors import record_run_failures, sf_job_changes
+from greenlight_dagster.defs.automation.sensors import (
+    PUSH_PLAN_KEY,
+    push_after_plan,
+    record_run_failures,
+    sf_job_changes,
+)
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sandbox.runner import Sandbox
@@ -88,6 +94,35 @@ def test_failed_runs_are_recorded_in_the_error_log(warehouse_engine: Engine) -> 
     assert run.status == "failed" and run.finished_at is not None
 
 
-@pytest.mark.parametrize("sensor", [sf_job_changes, record_run_failures])
+def _plan_materialized_by(job_name: str, instance: dg.DagsterInstance) -> str:
+    """A run of ``job_name`` that materializes an asset keyed like reconcile/push_plan; its run id."""
+
+    @dg.asset(key=PUSH_PLAN_KEY)
+    def push_plan() -> None:
+        """Stands in for the real plan: the sensor only reads which run materialized it."""
+
+    job = dg.define_asset_job(job_name, selection=[push_plan]).resolve(asset_graph=dg.Definitions(
+        assets=[push_plan]).resolve_asset_graph())
+    return job.execute_in_process(instance=instance).run_id
+
+
+def test_push_after_plan_pushes_a_plan_rebuilt_outside_a_sync_once() -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    assert push_after_plan.job_name == PUSH_JOB_NAME
+    nothing = push_after_plan.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert not nothing.run_requests
+
+    by_hand = _plan_materialized_by("__ASSET_JOB", instance)
+    tick = push_after_plan.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert [r.run_key for r in tick.run_requests] == [f"push-after-plan-{by_hand}"]
+    again = push_after_plan.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+    assert not again.run_requests, "the same plan must not launch a second push"
+
+    _plan_materialized_by(SYNC_JOB_NAME, instance)
+    synced = push_after_plan.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+    assert not synced.run_requests and "pushes it itself" in (synced.skip_message or "")
+
+
+@pytest.mark.parametrize("sensor", [sf_job_changes, record_run_failures, push_after_plan])
 def test_sensors_have_descriptions(sensor: dg.SensorDefinition) -> None:
     assert sensor.description

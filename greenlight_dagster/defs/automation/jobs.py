@@ -38,6 +38,16 @@ backfill_job = dg.define_asset_job(
     tags={"greenlight/kind": "backfill"},
 )
 
+PUSH_JOB_NAME = "push"
+
+push_job = dg.define_asset_job(
+    PUSH_JOB_NAME,
+    selection=dg.AssetSelection.groups("push"),
+    description="Send what the ledger holds: the push assets alone, from the last reconcile/push_plan. The "
+                "push_after_plan sensor launches it when a plan was rebuilt outside a sync (a sync pushes itself).",
+    tags={"greenlight/kind": "push"},
+)
+
 REPLAY_DEAD_LETTERS_JOB_NAME = "replay_dead_letters"
 
 

@@ -9,6 +9,11 @@
   PropertyWare without waiting for the next scheduled sync. Its cursor is the newest
   ``updated_at`` seen; the run key is that timestamp, so a change launches exactly one run.
   It ships stopped, like the schedule.
+* ``push_after_plan`` launches the ``push`` job when ``reconcile/push_plan`` was materialized by
+  anything but a sync (an operator rebuilt the plan from the UI after fixing data or changing a
+  flag): the push follows its upstream asset without anyone launching it. A sync run pushes in
+  the same run, so its plans are skipped; the run key is the planning run's id, so one plan is
+  pushed at most once by the sensor. It ships stopped; every send still goes through the ledger.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import dagster as dg
 from sqlalchemy import insert
 
 from greenlight_dagster.clients.records import SourceRecord
-from greenlight_dagster.defs.automation.jobs import sync_job
+from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME, push_job, sync_job
 from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
@@ -77,3 +82,20 @@ def sf_job_changes(context: dg.SensorEvaluationContext,
         return dg.SkipReason(f"cursor initialised at {newest.isoformat()}; later changes will request a sync")
     return dg.RunRequest(run_key=f"sf-jobs-{newest.isoformat()}", partition_key=latest_partition_key(),
                          tags={"greenlight/trigger": "sf_job_changes"})
+
+
+PUSH_PLAN_KEY = dg.AssetKey(["reconcile", "push_plan"])
+
+
+@dg.asset_sensor(
+    asset_key=PUSH_PLAN_KEY,
+    job=push_job,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Launches the push when reconcile/push_plan was rebuilt outside a sync run (a sync pushes itself).",
+)
+def push_after_plan(context: dg.SensorEvaluationContext,
+                    asset_event: dg.EventLogEntry) -> dg.RunRequest | dg.SkipReason:
+    if asset_event.job_name == SYNC_JOB_NAME:
+        return dg.SkipReason(f"plan of sync run {asset_event.run_id}: that run pushes it itself")
+    return dg.RunRequest(run_key=f"push-after-plan-{asset_event.run_id}",
+                         tags={"greenlight/trigger": "push_after_plan", "greenlight/plan_run": asset_event.run_id})
