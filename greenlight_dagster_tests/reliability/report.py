@@ -132,8 +132,8 @@ def measured(report: ReliabilityReport, scenario: str, *, load: str, faults: str
     found = Outcome()
     try:
         yield found
-    except BaseException as exc:
-        found.outcome = f"FAILED ({type(exc).__name__})"
+    except BaseException as exc:  # keep what the scenario found before it failed: the figures explain the failure
+        found.outcome = f"FAILED ({type(exc).__name__})" + (f": {found.outcome}" if found.outcome != "ok" else "")
         raise
     finally:
         report.add(ScenarioResult(scenario, load, faults, found.outcome, found.lost, found.duplicates,
