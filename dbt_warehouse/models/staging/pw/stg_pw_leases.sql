@@ -1,36 +1,8 @@
-with latest as (
-    {{ latest_versions(source('raw_pw', 'pw_leases')) }}
-),
-
-renamed as (
-    select
-        source_id as lease_id,
-        {{ safe_bigint("payload->>'unitID'") }} as unit_id,
-        {{ safe_bigint("payload->>'buildingID'") }} as building_id,
-        {{ safe_bigint("payload->>'portfolioID'") }} as portfolio_id,
-        {{ clean_text("payload->>'leaseName'") }} as lease_name,
-        {{ clean_text("payload->>'status'") }} as lease_status,
-        {{ safe_boolean("payload->>'active'") }} as is_active,
-        {{ safe_date("payload->>'startDate'") }} as start_date,
-        {{ safe_date("payload->>'endDate'") }} as end_date,
-        {{ safe_date("payload->>'moveInDate'") }} as move_in_date,
-        {{ safe_date("payload->>'moveOutDate'") }} as move_out_date,
-        {{ safe_numeric("payload->>'baseRent'") }} as base_rent,
-        -- fixtures/SaveLease give primaryContactID; REST gives contacts[] with primary=true
-        coalesce(
-            {{ safe_bigint("payload->>'primaryContactID'") }},
-            (
-                select {{ safe_bigint("c->>'id'") }}
-                from jsonb_array_elements(
-                    case when jsonb_typeof(payload->'contacts') = 'array' then payload->'contacts' else '[]'::jsonb end
-                ) as c
-                where {{ safe_boolean("c->>'primary'") }}
-                limit 1
-            )
-        ) as primary_tenant_id,
-        payload,
-        {{ version_metadata() }}
-    from latest
-)
-
-select * from renamed
+-- Leases, current state: the live keys of the incremental stg_pw_leases_latest.
+select
+    lease_id, unit_id, building_id, portfolio_id, lease_name, lease_status,
+    is_active, start_date, end_date, move_in_date, move_out_date, base_rent,
+    primary_tenant_id, payload, modified_at, source_modified_at, _version_id, _loaded_at,
+    _run_id
+from {{ ref('stg_pw_leases_latest') }}
+where not _is_deleted

@@ -1,25 +1,8 @@
-with latest as (
-    {{ latest_versions(source('raw_pw', 'pw_units')) }}
-),
-
-renamed as (
-    select
-        source_id as unit_id,
-        {{ safe_bigint("payload->>'buildingID'") }} as building_id,
-        {{ safe_bigint("payload->>'portfolioID'") }} as portfolio_id,
-        {{ safe_bigint("payload->>'leaseID'") }} as lease_id,
-        {{ clean_text("payload->>'name'") }} as unit_name,
-        {{ clean_text("payload->>'abbreviation'") }} as abbreviation,
-        {{ clean_text("payload->>'category'") }} as category,
-        {{ clean_text("payload->>'status'") }} as occupancy_status,
-        {{ safe_boolean("payload->>'active'") }} as is_active,
-        {{ clean_text("payload->'address'->>'address'") }} as street,
-        {{ clean_text("payload->'address'->>'addressCont'") }} as street_2,
-        {{ clean_text("payload->'address'->>'city'") }} as city,
-        {{ clean_text("payload->'address'->>'stateRegion'") }} as state_region,
-        {{ clean_text("payload->'address'->>'postalCode'") }} as postal_code,
-        {{ version_metadata() }}
-    from latest
-)
-
-select * from renamed
+-- Units, current state: the live keys of the incremental stg_pw_units_latest.
+select
+    unit_id, building_id, portfolio_id, lease_id, unit_name, abbreviation,
+    category, occupancy_status, is_active, street, street_2, city,
+    state_region, postal_code, modified_at, source_modified_at, _version_id, _loaded_at,
+    _run_id
+from {{ ref('stg_pw_units_latest') }}
+where not _is_deleted

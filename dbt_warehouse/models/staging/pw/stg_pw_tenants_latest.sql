@@ -1,0 +1,44 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='tenant_id',
+    on_schema_change='sync_all_columns',
+    indexes=[{'columns': ['tenant_id'], 'unique': true}, {'columns': ['_version_id']}],
+) }}
+
+-- Tenants (PW contacts), latest version per key, typed, deleted keys included (_is_deleted), under the
+-- current-state view stg_pw_tenants. Kept as a table maintained like stg_pw_work_orders_latest:
+-- a run re-reads only the keys with a version landed since the last build and replaces their
+-- rows, instead of every reader re-sorting all versions and re-parsing every payload
+-- (dim_tenant and, through it, map_customer read them on every run).
+{%- set raw_tenants = source('raw_pw', 'pw_tenants') %}
+with latest as (
+    {{ latest_versions(raw_tenants, keep_deleted=true,
+                       keys=keys_landed_since(raw_tenants, this) if is_incremental() else none) }}
+),
+
+renamed as (
+    select
+        source_id as tenant_id,
+        {{ clean_text("payload->>'type'") }} as contact_type,
+        {{ clean_text("payload->>'firstName'") }} as first_name,
+        {{ clean_text("payload->>'lastName'") }} as last_name,
+        {{ clean_text("payload->>'company'") }} as company,
+        -- the SF customer name a tenant gets (core.payloads._customer_name): company, else the person
+        coalesce(
+            {{ clean_text("payload->>'company'") }},
+            {{ clean_text("concat_ws(' ', " ~ clean_text("payload->>'firstName'") ~ ", " ~ clean_text("payload->>'lastName'") ~ ")") }}
+        ) as display_name,
+        lower({{ clean_text("payload->>'email'") }}) as email,
+        {{ clean_text("payload->>'mobilePhone'") }} as mobile_phone,
+        {{ clean_text("payload->>'homePhone'") }} as home_phone,
+        {{ clean_text("payload->>'workPhone'") }} as work_phone,
+        {{ clean_text("payload->'address'->>'address'") }} as street,
+        {{ clean_text("payload->'address'->>'city'") }} as city,
+        {{ clean_text("payload->'address'->>'postalCode'") }} as postal_code,
+        {{ version_metadata() }},
+        _is_deleted
+    from latest
+)
+
+select * from renamed
