@@ -1,4 +1,7 @@
--- Calendar dimension shared by PW and SF facts; date_key = yyyymmdd.
+{{ config(materialized='incremental', unique_key='date_key') }}
+
+-- Calendar dimension shared by PW and SF facts; date_key = yyyymmdd. A fixed calendar, so it is
+-- built once (and on --full-refresh): an incremental run adds nothing instead of rebuilding it.
 with days as (
     select generate_series('2015-01-01'::date, '2035-12-31'::date, interval '1 day')::date as calendar_date
 )
@@ -16,3 +19,6 @@ select
     extract(isodow from calendar_date) in (6, 7) as is_weekend,
     date_trunc('week', calendar_date)::date as week_start
 from days
+{%- if is_incremental() %}
+where false
+{%- endif %}
