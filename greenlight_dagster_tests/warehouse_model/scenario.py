@@ -1,8 +1,9 @@
 """Hand-built raw records for the warehouse model tests, landed in three rounds.
 
 Each record exists to exercise one rule, named beside it. Round 1 is the initial state; round 2
-changes work order 9000 and deletes 9005 (a tombstone from a full refresh); round 3 changes
-9000 again and lands a *late, older* version of 9001 that must not rewrite history.
+changes work order 9000 and deletes 9005 and unit 102 (tombstones from full refreshes); round 3
+changes 9000 again, changes tenant 501's e-mail and lands a *late, older* version of 9001 that
+must not rewrite history.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ BUILDINGS = [
 UNITS = [
     {"id": 100, "buildingID": 10, "portfolioID": 1, "name": "Unit A"},
     {"id": 101, "buildingID": 10, "portfolioID": 1, "name": "Unit B"},
-    {"id": 102, "buildingID": 10, "portfolioID": 1, "name": "Unit C"},
+    {"id": 102, "buildingID": 10, "portfolioID": 1, "name": "Unit C"},  # deleted in round 2 (tombstone)
     {"id": 200, "buildingID": 20, "portfolioID": 2, "name": "Main"},
     {"id": 300, "buildingID": 30, "portfolioID": 3, "name": "Unit 1"},
     {"id": 301, "buildingID": 30, "portfolioID": 3, "name": "Unit 2"},
@@ -57,6 +58,8 @@ TENANTS = [
     {"id": 500, "type": "TENANT", "firstName": "Ana", "lastName": "Ruiz", "email": "ana@example.com"},
     {"id": 501, "type": "TENANT", "firstName": "Bob", "lastName": "Lee", "email": "bob@example.com"},
 ]
+DELETED_UNIT = 102
+CHANGED_TENANT = {**TENANTS[1], "email": "bob.lee@example.com"}  # round 3
 LEASES = [
     {"id": 400, "unitID": 100, "buildingID": 10, "portfolioID": 1, "status": "Active", "active": True,
      "startDate": "2025-06-01", "endDate": "2026-05-31", "tenantIDs": [500], "primaryContactID": 500},
@@ -123,15 +126,17 @@ def land_round_1(engine: Engine) -> None:
 
 
 def land_round_2(engine: Engine) -> None:
-    """9000 scheduled; 9005 disappears from a full refresh (tombstone)."""
+    """9000 scheduled; 9005 and unit 102 disappear from full refreshes (tombstones)."""
     load_records(engine, "pw", "work_orders", [_record("work_orders", work_order(9000, 10, 100, "Scheduled"), T1)],
                  run_id="wm-r2")
     present = [wo["id"] for wo in WORK_ORDERS_R1 if wo["id"] != 9005]
     mark_deleted(engine, "pw", "work_orders", present, run_id="wm-r2")
+    mark_deleted(engine, "pw", "units", [u["id"] for u in UNITS if u["id"] != DELETED_UNIT], run_id="wm-r2")
 
 
 def land_round_3(engine: Engine) -> None:
-    """9000 in progress; a late, older version of 9001 that must not become current."""
+    """9000 in progress; tenant 501 changed; a late, older version of 9001 that must not become current."""
+    load_records(engine, "pw", "tenants", [_record("tenants", CHANGED_TENANT, T2)], run_id="wm-r3")
     load_records(engine, "pw", "work_orders",
                  [_record("work_orders", work_order(9000, 10, 100, "In Progress"), T2),
                   _record("work_orders", work_order(9001, 10, 10, "Open", description="stale copy"), T_LATE)],

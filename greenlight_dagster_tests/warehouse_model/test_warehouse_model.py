@@ -162,6 +162,28 @@ def test_tombstone_closes_the_current_row_with_a_deletion_version(built: BuiltWa
     assert built.rows("select 1 from staging.stg_pw_work_orders where work_order_id = 9005") == []
 
 
+def test_deleted_unit_leaves_current_state_and_gets_a_deletion_version(built: BuiltWarehouse) -> None:
+    # deleted in round 2, when only the work orders' lineage was built: the incremental staging
+    # table dropped it then, and round 3's unit snapshot records the deletion (hard_deletes)
+    assert built.rows("select unit_id from staging.stg_pw_units where unit_id = :u", u=scenario.DELETED_UNIT) == []
+    assert built.rows("select unit_id from marts.dim_unit where unit_id = :u", u=scenario.DELETED_UNIT) == []
+    versions = built.rows(
+        "select dbt_is_deleted, dbt_valid_to is null as is_current from snapshots.snap_pw_units where unit_id = :u "
+        "order by dbt_valid_from", u=scenario.DELETED_UNIT
+    )
+    assert [(v["dbt_is_deleted"], v["is_current"]) for v in versions] == [("False", False), ("True", True)]
+
+
+def test_changed_tenant_is_current_and_versioned(built: BuiltWarehouse) -> None:
+    assert built.rows("select email from marts.dim_tenant where tenant_id = 501") == [{"email": "bob.lee@example.com"}]
+    versions = built.rows(
+        "select email, dbt_valid_from, dbt_valid_to from snapshots.snap_pw_tenants where tenant_id = 501 "
+        "order by dbt_valid_from"
+    )
+    assert [(v["email"], v["dbt_valid_from"], v["dbt_valid_to"]) for v in versions] == [
+        ("bob@example.com", scenario.T0, scenario.T2), ("bob.lee@example.com", scenario.T2, None)]
+
+
 def test_late_older_version_does_not_rewrite_history(built: BuiltWarehouse) -> None:
     versions = built.rows("select description from marts.fact_work_orders where work_order_id = 9001")
     assert versions == [{"description": "Work order 9001"}]
@@ -217,7 +239,7 @@ def test_routing_rule_matches_core_routing(built: BuiltWarehouse) -> None:
     for wo in scenario.WORK_ORDERS_R1:
         if wo["id"] not in staged:
             continue
-        units = [u for u in scenario.UNITS if u["buildingID"] == wo["buildingID"]]
+        units = [u for u in scenario.UNITS if u["buildingID"] == wo["buildingID"] and u["id"] != scenario.DELETED_UNIT]
         verdict = check_unit_routing(wo, buildings.get(wo["buildingID"]), units)
         assert staged[wo["id"]]["is_unit_routing_violation"] == (not verdict.ok), wo["id"]
         assert staged[wo["id"]]["unit_id"] == verdict.unit_id, wo["id"]
