@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from greenlight_dagster.clients.resilience import (
+    WINDOW_RESET_MARGIN,
     CallStats,
     CircuitBreaker,
     CircuitOpenError,
@@ -192,4 +193,17 @@ def test_token_bucket_paces_to_the_rate_and_believes_the_server() -> None:
 
     bucket = TokenBucket(60, clock=clock, sleep=clock.sleep, wall_clock=clock)
     bucket.observe(remaining=0, reset_epoch=clock.now + 30)
-    assert bucket.acquire() == pytest.approx(31.0, rel=0.01)
+    assert bucket.acquire() == pytest.approx(30.0 + WINDOW_RESET_MARGIN, rel=0.01)
+    # The server's new window is whole at once, not trickled back at one call a second.
+    assert sum(bucket.acquire() for _ in range(59)) == 0.0
+    assert bucket.acquire() == pytest.approx(1.0, rel=0.01)
+
+
+def test_token_bucket_takes_the_stricter_of_its_count_and_the_servers() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(60, clock=clock, sleep=clock.sleep, wall_clock=clock)
+    bucket.observe(remaining=2, reset_epoch=clock.now + 30)
+    assert [bucket.acquire() for _ in range(2)] == [0.0, 0.0]
+    assert bucket.acquire() == pytest.approx(1.0, rel=0.01), "refills at the rate once the server's count is used"
+    bucket.observe(remaining=50, reset_epoch=clock.now + 30)
+    assert bucket.acquire() == pytest.approx(1.0, rel=0.01), "a looser server count does not add calls"
