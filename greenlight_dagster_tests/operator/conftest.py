@@ -3,7 +3,6 @@ state, and a warehouse with built marts for the commands and the report that rea
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +19,10 @@ from greenlight_dagster.core.flags import ENV_VARS
 from greenlight_dagster.core.ledger import ErrorClass, Failed
 from greenlight_dagster.core.plan import PlannedWrite
 from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
-from greenlight_dagster.warehouse import connection, migrate
+from greenlight_dagster.warehouse import connection
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.loader import load_records
+from greenlight_dagster_tests.databases import migrated_database
 from greenlight_dagster_tests.push.conftest import clean_ops
 from greenlight_dagster_tests.warehouse_model import scenario
 
@@ -81,26 +81,13 @@ DRIFT_JOBS = [
 @pytest.fixture(scope="package")
 def marts_url(warehouse_url: URL) -> Iterator[URL]:
     """A database of its own with the warehouse scenario (plus drift records) built by dbt."""
-    name = f"op_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    url = warehouse_url.set(database=name)
-    engine = create_engine(url)
-    try:
-        migrate.upgrade(engine)
+    with migrated_database(warehouse_url, "op") as (url, engine):
         scenario.land_round_1(engine)
         load_records(engine, "pw", "work_orders", [_record("pw", "work_orders", wo) for wo in DRIFT_WORK_ORDERS],
                      run_id="op-drift")
         load_records(engine, "sf", "jobs", [_record("sf", "jobs", job) for job in DRIFT_JOBS], run_id="op-drift")
         make_dbt_resource(url.render_as_string(hide_password=False)).cli(["build"], raise_on_error=False).wait()
         yield url
-    finally:
-        engine.dispose()
-        if url.host is not None:  # see warehouse_model: the embedded test server is discarded whole
-            with admin.connect() as conn:
-                conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 @pytest.fixture

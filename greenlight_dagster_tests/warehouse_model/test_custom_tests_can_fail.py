@@ -21,21 +21,20 @@ rule that one SF customer is never given to two PW entities.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.core.matching import match_customer
 from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
-from greenlight_dagster.warehouse import migrate
 from greenlight_dagster.warehouse.loader import load_records
+from greenlight_dagster_tests.databases import migrated_database
 
 CLEAN_AT = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 BROKEN_AT = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)
@@ -215,14 +214,7 @@ def _outcomes(run_results: dict[str, Any], names: dict[str, str]) -> dict[str, l
 
 @pytest.fixture(scope="module")
 def outcomes(warehouse_url: URL) -> Iterator[Outcomes]:
-    name = f"cf_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    url = warehouse_url.set(database=name)
-    engine = create_engine(url)
-    try:
-        migrate.upgrade(engine)
+    with migrated_database(warehouse_url, "cf") as (url, engine):
         dbt = make_dbt_resource(url.render_as_string(hide_password=False))
 
         _land(engine, CLEAN, CLEAN_AT)
@@ -243,14 +235,6 @@ def outcomes(warehouse_url: URL) -> Iterator[Outcomes]:
             clean_build={r["unique_id"]: r["status"] for r in clean_results["results"]},
             broken=_outcomes(broken_run.get_artifact("run_results.json"), names),
         )
-    finally:
-        engine.dispose()
-        # As in test_warehouse_model: only a TCP server's database is dropped (the embedded test
-        # server is thrown away whole, and DROP DATABASE can crash it when run as root).
-        if url.host is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def test_every_custom_test_has_a_breaking_fixture(outcomes: Outcomes) -> None:

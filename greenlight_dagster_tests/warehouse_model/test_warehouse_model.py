@@ -11,7 +11,6 @@ The tests then assert on the rows dbt produced and on the check results Dagster 
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,15 +18,15 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.defs import warehouse
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource, make_dbt_resource
-from greenlight_dagster.warehouse import migrate
 from greenlight_dagster.warehouse.loader import load_records
+from greenlight_dagster_tests.databases import migrated_database
 from greenlight_dagster_tests.warehouse_model import scenario
 
 #: Every history row the SCD2 models hold, to compare before and after a run that landed nothing.
@@ -62,14 +61,7 @@ class BuiltWarehouse:
 
 @pytest.fixture(scope="module")
 def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehouse]:
-    name = f"wm_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    url = warehouse_url.set(database=name)
-    engine = create_engine(url)
-    try:
-        migrate.upgrade(engine)
+    with migrated_database(warehouse_url, "wm") as (url, engine):
         url_text = url.render_as_string(hide_password=False)
         dbt = make_dbt_resource(url_text)
 
@@ -93,15 +85,6 @@ def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehou
         before_no_op = built.rows(NO_OP_PROBE)
         dbt.cli(["build", "--exclude", "resource_type:test"]).wait()  # nothing landed since
         yield dataclasses.replace(built, no_op=(before_no_op, built.rows(NO_OP_PROBE)))
-    finally:
-        engine.dispose()
-        # On a TCP server (GREENLIGHT_TEST_DATABASE_URL) the database must go. The embedded test
-        # server is thrown away whole; DROP DATABASE forces a checkpoint, which crashes it when the
-        # suite runs as root (its data dir sits under root's 0700 pytest temp dir).
-        if url.host is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:

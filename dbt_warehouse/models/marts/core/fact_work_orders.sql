@@ -22,8 +22,10 @@
 -- rebuilding whole keys keeps validity contiguous and exactly one row current.
 {%- set snapshot_columns = adapter.get_columns_in_relation(ref('snap_pw_work_orders')) | map(attribute='name') | list
     if execute else [] %}
+{#- A table built before raw_version_id existed is rebuilt whole once (see relation_has_column). -#}
+{%- set keyed_increment = is_incremental() and relation_has_column(this, 'raw_version_id') %}
 with
-{% if is_incremental() %}
+{% if keyed_increment %}
 changed_keys as (
     select work_order_id
     from {{ ref('snap_pw_work_orders') }}
@@ -37,7 +39,7 @@ changed_keys as (
 
 snapshot as (
     select * from {{ ref('snap_pw_work_orders') }}
-    {% if is_incremental() %}
+    {% if keyed_increment %}
     where work_order_id in (select work_order_id from changed_keys)
     {% endif %}
 ),

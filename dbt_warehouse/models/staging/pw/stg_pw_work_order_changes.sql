@@ -17,7 +17,8 @@
 {%- set snapshot = adapter.get_relation(snapshot_node.database, snapshot_node.schema, snapshot_node.alias)
     if snapshot_node is not none else none -%}
 {%- set latest = ref('stg_pw_work_orders_latest') -%}
-{%- if snapshot is none -%}
+{#- A snapshot recorded before versions carried _version_id is offered every live key once. -#}
+{%- if snapshot is none or not relation_has_column(snapshot, '_version_id') -%}
 {{ route_work_orders("select * from " ~ latest ~ " where not _is_deleted", with_deleted_flag=true) }}
 {%- else -%}
 {{ route_work_orders(
