@@ -23,17 +23,24 @@ and changes made after the bulk read, while the step runs.
 one ``po_number`` lookup per create. Jobs ingest landed were already excluded by the plan; the
 read adds those SF changed since. It answers only for first attempts: anything possibly sent
 before is looked up per item (`Gateway.lookup`).
+
+`SfCustomerSnapshot` is the same check for a first SF customer create (decision 0008): one
+newest-first read of the customers changed since the ``sf/customers`` mark minus the overlap,
+indexed by their PW id stamp, instead of one name search per create.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.core.dedup import stamped_work_order_ids
+from greenlight_dagster.core.fields import as_text
 from greenlight_dagster.core.flags import SyncFlags
+from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.plan import reverify_work_order
+from greenlight_dagster.core.text import normalize_text
 
 #: One work order read from PW (``getWorkOrder``), None when PW has no such id.
 ReadWorkOrder = Callable[[int], dict[str, Any] | None]
@@ -41,9 +48,13 @@ ReadWorkOrder = Callable[[int], dict[str, Any] | None]
 StoredWorkOrder = Callable[[int], Mapping[str, Any] | None]
 #: The work orders PW changed since ingest (one ``iter_records`` stream).
 ReadChanged = Callable[[], Iterable[SourceRecord | RejectedRecord]]
-#: More changed SF jobs than this since the mark and the snapshot gives up (the step falls back to
-#: per-item lookups): a mark that old means no recent ingest, and per item is then the cheaper read.
+#: More changed SF jobs (or customers) than this since the mark and the snapshot gives up (the step falls
+#: back to per-item lookups): a mark that old means no recent ingest, and per item is then the cheaper read.
 MAX_CHANGED_JOBS = 1_000
+MAX_CHANGED_CUSTOMERS = 1_000
+#: A customer's PW id stamp: (normalized custom field name, value), e.g. ("pw tenant id", "500123").
+CustomerStamp = tuple[str, str]
+_STAMP_FIELDS = frozenset(normalize_text(name) for name in CUSTOMER_ID_FIELDS.values())
 
 
 class WorkOrderSnapshot:
@@ -100,7 +111,44 @@ def bulk_work_order_verifier(snapshot: WorkOrderSnapshot, planned: StoredWorkOrd
     return verify
 
 
-class SfJobSnapshot:
+K = TypeVar("K", bound=Hashable)
+
+
+class _ChangedSince(Generic[K]):
+    """SF records changed since an ingest mark, indexed by what they are stamped with (one read, at the
+    first question). None from `ids` when the read cannot vouch for "not there": no mark, a record it
+    cannot decode (it may carry any stamp), more than ``max_changed`` records (a stale mark)."""
+
+    def __init__(self, read_changed: ReadChanged | None, keys: Callable[[Mapping[str, Any]], Iterable[K]], *,
+                 max_changed: int) -> None:
+        self.read_changed = read_changed
+        self.keys = keys
+        self.max_changed = max_changed
+        self._index: dict[K, list[int]] | None = None
+        self._usable = read_changed is not None
+
+    def _load(self) -> dict[K, list[int]]:
+        if self._index is None:
+            index: dict[K, list[int]] = {}
+            if self.read_changed is not None:
+                for n, record in enumerate(self.read_changed(), start=1):
+                    if not isinstance(record, SourceRecord) or n > self.max_changed:
+                        self._usable = False  # a record we cannot read may carry any stamp; too many: stale mark
+                        break
+                    for key in self.keys(record.payload):
+                        index.setdefault(key, []).append(record.source_id)
+            self._index = index
+        return self._index
+
+    def ids(self, key: K) -> list[int] | None:
+        """Ids of the changed records stamped ``key`` (sorted; empty: none), or None (ask per item)."""
+        if not self._usable:
+            return None
+        found = self._load().get(key, [])
+        return sorted(set(found)) if self._usable else None
+
+
+class SfJobSnapshot(_ChangedSince[int]):
     """SF jobs stamped with a PW work order, changed since the ``sf/jobs`` ingest (module docstring).
 
     `stamped_jobs` answers "which SF jobs carry this work order's stamp" from one read, made at
@@ -109,27 +157,35 @@ class SfJobSnapshot:
     """
 
     def __init__(self, read_changed: ReadChanged | None, *, max_changed: int = MAX_CHANGED_JOBS) -> None:
-        self.read_changed = read_changed
-        self.max_changed = max_changed
-        self._by_work_order: dict[int, list[int]] | None = None
-        self._usable = read_changed is not None
-
-    def _load(self) -> dict[int, list[int]]:
-        if self._by_work_order is None:
-            by_work_order: dict[int, list[int]] = {}
-            if self.read_changed is not None:
-                for n, record in enumerate(self.read_changed(), start=1):
-                    if not isinstance(record, SourceRecord) or n > self.max_changed:
-                        self._usable = False  # a job we cannot read may carry any stamp; too many: stale mark
-                        break
-                    for wo_id in stamped_work_order_ids(record.payload):
-                        by_work_order.setdefault(wo_id, []).append(record.source_id)
-            self._by_work_order = by_work_order
-        return self._by_work_order
+        super().__init__(read_changed, stamped_work_order_ids, max_changed=max_changed)
 
     def stamped_jobs(self, work_order_id: int) -> list[int] | None:
         """Ids of the changed SF jobs stamped with ``work_order_id`` (sorted; empty: none), or None."""
-        if not self._usable:
-            return None
-        found = self._load().get(work_order_id, [])
-        return sorted(set(found)) if self._usable else None
+        return self.ids(work_order_id)
+
+
+def customer_stamps(customer: Mapping[str, Any]) -> list[CustomerStamp]:
+    """The PW id stamps a customer (or a customer create body) carries in its custom fields."""
+    stamps: list[CustomerStamp] = []
+    for field in customer.get("custom_fields") or ():
+        if isinstance(field, Mapping):
+            name, value = normalize_text(as_text(field.get("name"))), as_text(field.get("value"))
+            if name in _STAMP_FIELDS:
+                stamps.append((name, value))
+    return stamps
+
+
+class SfCustomerSnapshot(_ChangedSince[CustomerStamp]):
+    """SF customers with a PW id stamp, changed since the ``sf/customers`` ingest (decision 0008).
+
+    Customers stamped before ingest are in the warehouse and the plan already matched them; this
+    read adds the ones SF changed since (created or edited by someone else, whatever their name).
+    Customers have no server-side time filter: the read is newest first and stops below the mark.
+    """
+
+    def __init__(self, read_changed: ReadChanged | None, *, max_changed: int = MAX_CHANGED_CUSTOMERS) -> None:
+        super().__init__(read_changed, customer_stamps, max_changed=max_changed)
+
+    def stamped_customers(self, stamp: CustomerStamp) -> list[int] | None:
+        """Ids of the changed SF customers carrying ``stamp`` (sorted; empty: none), or None."""
+        return self.ids(stamp)

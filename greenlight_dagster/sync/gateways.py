@@ -11,7 +11,9 @@ record on the target:
   custom field, among the customers whose name contains the name we send (one request). After a
   create that may have been sent (`lookup`), a name that finds nothing is followed by a read of
   every customer, newest first: an office user may have renamed it. The safe-mode check before
-  a first create (`verify_lookup`) trusts the name search.
+  a first create (`verify_lookup`) answers from the step's bulk read of the customers SF changed
+  since ingest when it has one (`sync.bulk_verify.SfCustomerSnapshot`, decision 0008), else
+  trusts the name search.
 * **PW update** - the work order already has the target status; **PW close** - it is already
   in a terminal status; **PW note** - the exact note text is already attached (the note names
   the SF job, so the text is unique). Re-sending an update is harmless; the note lookup is
@@ -31,7 +33,12 @@ from greenlight_dagster.core.ledger import LedgerEntry
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
 from greenlight_dagster.core.text import normalize_text
-from greenlight_dagster.sync.bulk_verify import SfJobSnapshot, WorkOrderSnapshot
+from greenlight_dagster.sync.bulk_verify import (
+    CustomerStamp,
+    SfCustomerSnapshot,
+    SfJobSnapshot,
+    WorkOrderSnapshot,
+)
 from greenlight_dagster.sync.executor import Lookup
 
 #: Re-reads a PW work order just before its SF job is created: why it no longer qualifies, or None.
@@ -89,6 +96,14 @@ def _id_of(record: Mapping[str, Any] | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _customer_stamp(entry: LedgerEntry) -> CustomerStamp | None:
+    """The PW id stamp a customer create carries (its first custom field), None when it carries none."""
+    stamp = next(((normalize_text(as_text(f.get("name"))), as_text(f.get("value")))
+                  for f in entry.payload.get("custom_fields") or () if isinstance(f, Mapping)), None)
+    wanted_names = {normalize_text(name) for name in CUSTOMER_ID_FIELDS.values()}
+    return stamp if stamp is not None and stamp[0] in wanted_names else None
+
+
 def _work_order_id(entry: LedgerEntry) -> int:
     wo_id = as_int(entry.payload.get("workOrderID")) if entry.target == "pw" else parse_cross_system_id(
         entry.payload.get("po_number"))
@@ -104,11 +119,13 @@ class ServiceFusionGateway:
     verify_by_lookup = False
 
     def __init__(self, client: ServiceFusionWriter, *, verifier: WorkOrderVerifier | None = None,
-                 customer_search: CustomerSearch | None = None, job_snapshot: SfJobSnapshot | None = None) -> None:
+                 customer_search: CustomerSearch | None = None, job_snapshot: SfJobSnapshot | None = None,
+                 customer_snapshot: SfCustomerSnapshot | None = None) -> None:
         self.client = client
         self.verifier = verifier
         self.customer_search = customer_search
         self.job_snapshot = job_snapshot
+        self.customer_snapshot = customer_snapshot
 
     def send(self, entry: LedgerEntry) -> str | None:
         if entry.operation == "create_job":
@@ -133,10 +150,8 @@ class ServiceFusionGateway:
     def _lookup_customer(self, entry: LedgerEntry, *, thorough: bool) -> Lookup:
         if self.customer_search is None:
             return Lookup.unsearchable("no customer search configured")
-        stamp = next(((normalize_text(as_text(f.get("name"))), as_text(f.get("value")))
-                      for f in entry.payload.get("custom_fields") or () if isinstance(f, Mapping)), None)
-        wanted_names = {normalize_text(name) for name in CUSTOMER_ID_FIELDS.values()}
-        if stamp is None or stamp[0] not in wanted_names:
+        stamp = _customer_stamp(entry)
+        if stamp is None:
             return Lookup.unsearchable("the customer body carries no PW id stamp")
         name = as_text(entry.payload.get("customer_name")) or None
         searches = (name, None) if thorough else (name,)
@@ -149,10 +164,18 @@ class ServiceFusionGateway:
         return Lookup.absent(f"no SF customer stamped {stamp[1]}")
 
     def verify_lookup(self, entry: LedgerEntry) -> Lookup:
-        """The safe-mode check before a first create: a customer by its name only (one request); a job
-        from the step's bulk read of SF jobs changed since ingest (``job_snapshot``, decision 0007),
-        else by its own po_number lookup."""
+        """The safe-mode check before a first create: from the step's bulk read of what SF changed since
+        ingest - customers by their PW stamp (``customer_snapshot``, decision 0008), jobs by their
+        po_number stamp (``job_snapshot``, decision 0007) - else per item: a customer by its name
+        only (one request), a job by its own po_number lookup."""
         if entry.operation == "create_customer":
+            stamp = _customer_stamp(entry)
+            found = (self.customer_snapshot.stamped_customers(stamp)
+                     if self.customer_snapshot is not None and stamp is not None else None)
+            if found:
+                return Lookup.found(str(found[0]), f"SF customers changed since ingest stamped {stamp}: {found}")
+            if found is not None:
+                return Lookup.absent(f"no SF customer changed since ingest is stamped {stamp}")
             return self._lookup_customer(entry, thorough=False)
         if entry.operation == "create_job" and self.job_snapshot is not None:
             wo_id = _work_order_id(entry)

@@ -28,7 +28,12 @@ from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
 from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sync.bulk_verify import SfJobSnapshot, WorkOrderSnapshot, bulk_work_order_verifier
+from greenlight_dagster.sync.bulk_verify import (
+    SfCustomerSnapshot,
+    SfJobSnapshot,
+    WorkOrderSnapshot,
+    bulk_work_order_verifier,
+)
 from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
 from greenlight_dagster.sync.gateways import (
     PropertyWareGateway,
@@ -136,16 +141,30 @@ def _job_snapshot(warehouse: WarehouseResource, client: Any) -> SfJobSnapshot:
     return SfJobSnapshot(read_changed if high_water is not None else None)
 
 
+def _customer_snapshot(warehouse: WarehouseResource, client: Any) -> SfCustomerSnapshot:
+    """SF customers for the safe-mode check before first creates: one newest-first read of those changed
+    since the sf/customers mark minus the overlap (decision 0008); without a mark, a name search per create."""
+    high_water = get_high_water(warehouse.get_engine(), "sf", "customers")
+
+    def read_changed() -> Any:
+        assert high_water is not None
+        return client.iter_records("customers", updated_from=high_water - INGEST_OVERLAP)
+
+    return SfCustomerSnapshot(read_changed if high_water is not None else None)
+
+
 def sf_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource, servicefusion: ServiceFusionResource,
                propertyware: PropertyWareResource | None = None) -> ServiceFusionGateway:
     """The SF side of a push step (the push assets and the dead-letter replay): customers looked up
-    by their PW stamp; in safe mode, first job creates checked against one bulk read of the jobs SF
-    changed since ingest; with ``propertyware`` and pw_verify_strict, job creates re-verified against PW."""
+    by their PW stamp; in safe mode, first customer and job creates checked against one bulk read each
+    of what SF changed since ingest (read only when the step asks); with ``propertyware`` and
+    pw_verify_strict, job creates re-verified against PW."""
     client = servicefusion.build_client(log)
     verifier = (_work_order_verifier(warehouse, propertyware, flags, log)
                 if flags.pw_verify_strict and propertyware is not None else None)
     return ServiceFusionGateway(client, verifier=verifier, customer_search=customer_search(client),
-                                job_snapshot=_job_snapshot(warehouse, client) if flags.safe_mode else None)
+                                job_snapshot=_job_snapshot(warehouse, client) if flags.safe_mode else None,
+                                customer_snapshot=_customer_snapshot(warehouse, client) if flags.safe_mode else None)
 
 
 def pw_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource,
