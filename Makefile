@@ -46,9 +46,11 @@ demo: install
 	$(VENV)/bin/greenlight demo
 
 # The fault scenarios and docs/reliability.md; `make reliability LOAD_SCALE=large` for the load scenario's
-# 300,000-work-order world (medium by default: a full medium cycle is ~47 min on a busy 2-core machine).
+# 300,000-work-order world (medium by default). The load world is a migrated account (SF already holds the
+# customers); LOAD_WORLD=fresh makes its first sync create every tenant as an SF customer (test_load.py).
 reliability: install
-	GREENLIGHT_LOAD_SCALE=$(or $(LOAD_SCALE),medium) $(PY) -m pytest -m reliability -p no:cacheprovider
+	GREENLIGHT_LOAD_SCALE=$(or $(LOAD_SCALE),medium) GREENLIGHT_LOAD_WORLD=$(or $(LOAD_WORLD),migrated) \
+		$(PY) -m pytest -m reliability -p no:cacheprovider
 
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
