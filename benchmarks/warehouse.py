@@ -10,7 +10,10 @@ size of the world (issue 5: on the ``large`` sandbox, the run after a 1 % change
   ``dbt build --exclude resource_type:test`` - the first build of an account's history;
 * **after a 1 % change**: 1 % of every incremental entity changed in the sandbox
   (`ingest.change_one_percent`), the changed records landed (untimed), then the same
-  ``dbt build``: staging and marts re-read the changed keys, snapshots add the new versions.
+  ``dbt build``: staging and marts re-read the changed keys, snapshots add the new versions;
+* **with nothing changed**: the same ``dbt build`` once more. Its time is the floor every run pays
+  whatever changed - dbt's process start and parse plus each node's own overhead - so the
+  run after 1 % minus this one is what the change itself costs.
 
 Raw is landed straight from the sandbox's state with the production loader
 (`warehouse.loader.load_records`): the records the APIs serve, without the SOAP/REST round
@@ -70,6 +73,7 @@ class HistoryResult:
     incremental: Spread
     full_rss_mib: Spread
     incremental_rss_mib: Spread
+    unchanged: Spread  # seconds of a build with nothing changed since the previous one
     loads: tuple[str, ...]  # load average next to each timing
     last_full: Build
     last_incremental: Build
@@ -162,6 +166,7 @@ def run(*, scale: str = "large", repeat: int = 3, log: Any = print) -> HistoryRe
     loads: list[str] = []
     full: list[Build] = []
     incremental: list[Build] = []
+    unchanged: list[Build] = []
     with BenchWorld(scale=scale) as world:
         assert world.sandbox is not None
         sandbox = world.sandbox
@@ -185,13 +190,16 @@ def run(*, scale: str = "large", repeat: int = 3, log: Any = print) -> HistoryRe
                 loads.append(f"after 1 % {n + 1}: {_load()}")
                 log(f"history: after a 1 % change ({changed:,} records, {landed:,} versions landed) "
                     f"{n + 1}/{repeat}: {incremental[-1].seconds:.1f} s (load {_load()})")
+                unchanged.append(dbt_build(env, scratch))
+                loads.append(f"unchanged {n + 1}: {_load()}")
+                log(f"history: nothing changed {n + 1}/{repeat}: {unchanged[-1].seconds:.1f} s (load {_load()})")
         finally:
             engine.dispose()
             shutil.rmtree(scratch, ignore_errors=True)
     return HistoryResult(Spread.of([b.seconds for b in full]), Spread.of([b.seconds for b in incremental]),
                          Spread.of([b.peak_rss_bytes / MIB for b in full]),
                          Spread.of([b.peak_rss_bytes / MIB for b in incremental]),
-                         tuple(loads), full[-1], incremental[-1])
+                         Spread.of([b.seconds for b in unchanged]), tuple(loads), full[-1], incremental[-1])
 
 
 def figures(result: HistoryResult) -> list[Figure]:
@@ -204,6 +212,11 @@ def figures(result: HistoryResult) -> list[Figure]:
                f"{result.incremental.median:.1f} s ({result.incremental.min:.1f}-{result.incremental.max:.1f})", "-"),
         Figure("  history cost: after 1 % change / full build", f"{ratio.median:.2f} ({ratio.min:.2f}-{ratio.max:.2f})",
                f"< {TARGET_RATIO:.2f}", ratio.median < TARGET_RATIO),
+        Figure("dbt build with nothing changed (the floor of any run)",
+               f"{result.unchanged.median:.1f} s ({result.unchanged.min:.1f}-{result.unchanged.max:.1f}) = "
+               f"{result.unchanged.median / result.full.median:.2f} of the full build", "-"),
+        Figure("  what the 1 % change itself costs: (after 1 % - nothing changed) / full build",
+               f"{(result.incremental.median - result.unchanged.median) / result.full.median:.2f}", "-"),
         Figure("  dbt's fixed cost (start, parse; outside its node run), full / after 1 %",
                f"{result.last_full.fixed_seconds:.1f} / {result.last_incremental.fixed_seconds:.1f} s", "-"),
         Figure("  node run alone (fixed cost left out): after 1 % / full build",
@@ -236,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run(scale=args.scale, repeat=args.repeat)
     table = figures(result)
     print_table(f"History cost ({args.scale}, load {_load()})", table)
-    raw = {"full": result.full.runs, "incremental": result.incremental.runs, "loads": list(result.loads),
+    raw = {"full": result.full.runs, "incremental": result.incremental.runs, "unchanged": result.unchanged.runs,
+           "loads": list(result.loads),
            "run_seconds_full": result.last_full.run_seconds,
            "run_seconds_incremental": result.last_incremental.run_seconds,
            "node_seconds_full": result.last_full.node_seconds,

@@ -25,6 +25,7 @@ select
     tenants.last_name,
     tenants.company,
     tenants.display_name,
+    tenants.name_key,
     tenants.email,
     coalesce(tenants.mobile_phone, tenants.home_phone, tenants.work_phone) as phone,
     current_lease.lease_id as current_lease_id,

@@ -63,36 +63,39 @@ locations as (
     where street_key is not null
 ),
 
+-- Each entity with its match keys. Normalising is a chain of regular expressions per value, so
+-- each key is computed only where it can exist: addresses for buildings alone, and the tenants
+-- (most of the entities) bring the name key their staging computed once per version.
 portfolios as (
     select
         'portfolio' as pw_entity_type,
         portfolio_id as pw_entity_id,
         portfolio_id,
         portfolio_name as pw_name,
-        cast(null as text) as street,
-        cast(null as text) as street_2,
-        cast(null as text) as postal_code
+        {{ normalize_name('portfolio_name') }} as name_key,
+        cast(null as text) as street_key,
+        cast(null as text) as street_2_key,
+        cast(null as text) as postal_key
     from {{ ref('stg_pw_portfolios') }}
 ),
 
 buildings as (
-    select 'building', building_id, portfolio_id, building_name, street, street_2, postal_code
+    select 'building', building_id, portfolio_id, building_name, {{ normalize_name('building_name') }},
+        nullif({{ normalize_street('street') }}, ''),
+        nullif({{ normalize_street('street_2') }}, ''),
+        nullif(left({{ normalize_text('postal_code') }}, 5), '')
     from {{ ref('stg_pw_buildings') }}
 ),
 
 tenants as (
-    select 'tenant', tenant_id, portfolio_id, display_name, null, null, null
+    select 'tenant', tenant_id, portfolio_id, display_name, name_key, null, null, null
     from {{ ref('dim_tenant') }}
 ),
 
 named as (
     select
         entities.*,
-        trim(entities.pw_name) as trimmed_name,
-        {{ normalize_name('entities.pw_name') }} as name_key,
-        nullif({{ normalize_street('entities.street') }}, '') as street_key,
-        nullif({{ normalize_street('entities.street_2') }}, '') as street_2_key,
-        nullif(left({{ normalize_text('entities.postal_code') }}, 5), '') as postal_key
+        trim(entities.pw_name) as trimmed_name
     from (
         select * from portfolios
         union all

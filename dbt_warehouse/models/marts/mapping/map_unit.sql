@@ -16,16 +16,24 @@ locations as (
     select * from {{ ref('stg_sf_customer_locations') }} where street_key is not null
 ),
 
+located_customers as (
+    select distinct customer_id from locations
+),
+
+-- Normalising a street (a regular expression per abbreviation) is the costly part, so only the
+-- units whose customer has a location to compare with get their keys.
 keyed as (
     select
         units.*,
         building_customers.sf_customer_id,
         building_customers.match_method as customer_match_method,
-        nullif({{ normalize_street('units.street') }}, '') as street_key,
-        nullif({{ normalize_street('units.street_2') }}, '') as street_2_key,
-        nullif({{ normalize_street('units.unit_name') }}, '') as unit_name_key
+        {%- for column in ['street', 'street_2', 'unit_name'] %}
+        case when located_customers.customer_id is not null
+            then nullif({{ normalize_street('units.' ~ column) }}, '') end as {{ column }}_key{{ ',' if not loop.last }}
+        {%- endfor %}
     from units
     left join building_customers on building_customers.building_id = units.building_id
+    left join located_customers on located_customers.customer_id = building_customers.sf_customer_id
 ),
 
 location_hits as (

@@ -5,8 +5,11 @@ with jobs as (
     select * from {{ ref('stg_sf_jobs') }} where pw_work_order_id is not null
 ),
 
+-- the live work orders' ids and numbers, which the routing rule (stg_pw_work_orders) does not
+-- change: read from the indexed table under that view, so the few stamped jobs are looked up by
+-- key instead of routing every work order to find them
 work_orders as (
-    select work_order_id, work_order_number from {{ ref('stg_pw_work_orders') }}
+    select work_order_id, work_order_number from {{ ref('stg_pw_work_orders_latest') }} where not _is_deleted
 )
 
 select

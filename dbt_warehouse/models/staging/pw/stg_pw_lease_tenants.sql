@@ -1,38 +1,24 @@
--- Lease <-> tenant bridge: one row per tenant named on a lease. Fixtures (SaveLease) list
--- tenantIDs; REST serves contacts[] (LeaseContact); a lease may carry either or both.
+-- Lease <-> tenant bridge: one row per tenant named on a lease - the tenants its payload lists
+-- (stg_pw_leases_latest.tenant_ids: fixtures/SaveLease tenantIDs, REST contacts[]) and its
+-- primary tenant.
 with leases as (
-    select lease_id, primary_tenant_id, payload from {{ ref('stg_pw_leases') }}
+    select lease_id, primary_tenant_id, tenant_ids from {{ ref('stg_pw_leases') }}
 ),
 
-from_tenant_ids as (
-    select leases.lease_id, {{ safe_bigint("t.value") }} as tenant_id
+named as (
+    select leases.lease_id, leases.primary_tenant_id, tenants.tenant_id
     from leases
-    cross join lateral jsonb_array_elements_text(
-        case when jsonb_typeof(leases.payload->'tenantIDs') = 'array' then leases.payload->'tenantIDs' else '[]'::jsonb end
-    ) as t(value)
-),
-
-from_contacts as (
-    select leases.lease_id, {{ safe_bigint("c->>'id'") }} as tenant_id
-    from leases
-    cross join lateral jsonb_array_elements(
-        case when jsonb_typeof(leases.payload->'contacts') = 'array' then leases.payload->'contacts' else '[]'::jsonb end
-    ) as c
-),
-
-unioned as (
-    select lease_id, tenant_id from from_tenant_ids
-    union
-    select lease_id, tenant_id from from_contacts
-    union
-    select lease_id, primary_tenant_id from leases where primary_tenant_id is not null
+    cross join lateral (
+        select t.value::bigint as tenant_id from jsonb_array_elements_text(leases.tenant_ids) as t(value)
+        union
+        select leases.primary_tenant_id
+    ) as tenants
+    where tenants.tenant_id is not null
 )
 
 select
-    {{ surrogate_key(['unioned.lease_id', 'unioned.tenant_id']) }} as lease_tenant_key,
-    unioned.lease_id,
-    unioned.tenant_id,
-    coalesce(unioned.tenant_id = leases.primary_tenant_id, false) as is_primary
-from unioned
-inner join leases on leases.lease_id = unioned.lease_id
-where unioned.tenant_id is not null
+    {{ surrogate_key(['lease_id', 'tenant_id']) }} as lease_tenant_key,
+    lease_id,
+    tenant_id,
+    coalesce(tenant_id = primary_tenant_id, false) as is_primary
+from named

@@ -13,8 +13,10 @@
 -- (fact_leases, dim_tenant and the lease-tenant bridge read them on every run).
 {%- set raw_leases = source('raw_pw', 'pw_leases') %}
 with latest as (
+    {#- a table built before tenant_ids existed is rebuilt whole once, so no row lacks it -#}
     {{ latest_versions(raw_leases, keep_deleted=true,
-                       keys=keys_landed_since(raw_leases, this) if is_incremental() else none) }}
+                       keys=keys_landed_since(raw_leases, this)
+                            if is_incremental() and relation_has_column(this, 'tenant_ids') else none) }}
 ),
 
 renamed as (
@@ -43,6 +45,24 @@ renamed as (
                 limit 1
             )
         ) as primary_tenant_id,
+        -- every tenant the lease names (fixtures/SaveLease: tenantIDs; REST: contacts[]), parsed
+        -- once per version here rather than by every reader of the lease-tenant bridge
+        -- (jsonb, not bigint[]: dbt's on_schema_change cannot add an array column to an old table)
+        (
+            select coalesce(jsonb_agg(distinct named.tenant_id order by named.tenant_id), '[]'::jsonb)
+            from (
+                select {{ safe_bigint("t.value") }} as tenant_id
+                from jsonb_array_elements_text(
+                    case when jsonb_typeof(payload->'tenantIDs') = 'array' then payload->'tenantIDs' else '[]'::jsonb end
+                ) as t(value)
+                union all
+                select {{ safe_bigint("c->>'id'") }}
+                from jsonb_array_elements(
+                    case when jsonb_typeof(payload->'contacts') = 'array' then payload->'contacts' else '[]'::jsonb end
+                ) as c
+            ) as named
+            where named.tenant_id is not null
+        ) as tenant_ids,
         payload,
         {{ version_metadata() }},
         _is_deleted

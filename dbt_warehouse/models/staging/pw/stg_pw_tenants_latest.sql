@@ -13,8 +13,10 @@
 -- (dim_tenant and, through it, map_customer read them on every run).
 {%- set raw_tenants = source('raw_pw', 'pw_tenants') %}
 with latest as (
+    {#- a table built before name_key existed is rebuilt whole once, so no row lacks it -#}
     {{ latest_versions(raw_tenants, keep_deleted=true,
-                       keys=keys_landed_since(raw_tenants, this) if is_incremental() else none) }}
+                       keys=keys_landed_since(raw_tenants, this)
+                            if is_incremental() and relation_has_column(this, 'name_key') else none) }}
 ),
 
 renamed as (
@@ -41,4 +43,9 @@ renamed as (
     from latest
 )
 
-select * from renamed
+select
+    renamed.*,
+    -- core.matching.normalize_name of the customer name, which map_customer matches on: a chain
+    -- of regular expressions, so computed once per version here, not for every tenant each run
+    {{ normalize_name('renamed.display_name') }} as name_key
+from renamed
