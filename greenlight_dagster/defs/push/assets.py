@@ -15,11 +15,12 @@ work orders whose customer now exists), record that plan, and send again while i
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
 import dagster as dg
+from sqlalchemy import text
 
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
@@ -29,6 +30,7 @@ from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sync.bulk_verify import (
+    PlannedWorkOrders,
     SfCustomerSnapshot,
     SfJobSnapshot,
     WorkOrderSnapshot,
@@ -43,6 +45,7 @@ from greenlight_dagster.sync.gateways import (
 )
 from greenlight_dagster.sync.planning import push_in_stages
 from greenlight_dagster.warehouse.candidates import (
+    SYNC_SCHEMA,
     Candidates,
     customer_candidates,
     ingested_work_order,
@@ -123,10 +126,17 @@ def _work_order_snapshot(warehouse: WarehouseResource, client: Any) -> WorkOrder
 def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWareResource, flags: SyncFlags,
                          log: Any) -> WorkOrderVerifier:
     """Strict verification of a job create: the current work order (from the step's bulk snapshot)
-    against the warehouse copy the plan used."""
+    against the warehouse copy the plan used (the job candidates view, read once per step)."""
     engine = warehouse.get_engine()
     snapshot = _work_order_snapshot(warehouse, propertyware.build_client(log))
-    return bulk_work_order_verifier(snapshot, lambda wo_id: planned_work_order(engine, wo_id), flags)
+
+    def read_all() -> Iterator[tuple[int, Mapping[str, Any]]]:
+        with engine.connect() as conn:
+            yield from ((int(wo_id), work_order) for wo_id, work_order in conn.execute(text(
+                f'select work_order_id, work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates"')))
+
+    planned = PlannedWorkOrders(read_all, lambda wo_id: planned_work_order(engine, wo_id))
+    return bulk_work_order_verifier(snapshot, planned, flags)
 
 
 def _job_snapshot(warehouse: WarehouseResource, client: Any) -> SfJobSnapshot:
