@@ -2,6 +2,9 @@
 
 In safe mode every customer create is looked up first; reading every customer for each of them
 made a first sync quadratic in the number of customers (80 s for 61 customers at 60 req/min).
+These gateways have no bulk read of the customers changed since ingest, as a push step without
+an ``sf/customers`` mark: with one, a first create asks nothing per item (decision 0008,
+``test_sf_customer_snapshot.py``).
 """
 
 from __future__ import annotations
