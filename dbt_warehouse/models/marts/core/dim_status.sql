@@ -16,18 +16,23 @@ with seed_mapping as (
     group by 1, 2
 ),
 
+-- Each source is reduced to its distinct statuses first (a hash aggregate), so the work-order
+-- history is read once without sorting every version of every work order by status.
 observed as (
-    select 'pw' as system, status_key, status, 'pw_work_orders' as seen_in
+    select 'pw' as system, status_key, min(status) as status, 'pw_work_orders' as seen_in
     from {{ ref('snap_pw_work_orders') }}
     where status_key <> ''
+    group by status_key
     union all
-    select 'sf', status_key, status, 'sf_jobs'
+    select 'sf', status_key, min(status), 'sf_jobs'
     from {{ ref('stg_sf_jobs') }}
     where status_key <> ''
+    group by status_key
     union all
-    select 'sf', status_key, status_name, 'sf_job_statuses'
+    select 'sf', status_key, min(status_name), 'sf_job_statuses'
     from {{ ref('stg_sf_job_statuses') }}
     where status_key <> ''
+    group by status_key
 ),
 
 observed_keys as (
