@@ -29,7 +29,7 @@ lint: install
 # The whole suite on the embedded PostgreSQL; under CI, also the warehouse-facing tests
 # against the machine's TCP server when one answers at 127.0.0.1:5432.
 test: lint browser
-	$(PY) -m pytest -m "not reliability" -p no:cacheprovider
+	$(PY) -m pytest -m "not reliability" -p no:cacheprovider --durations=15
 	@if [ "$$CI" = "true" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-tcp; \
 	else echo "(TCP PostgreSQL run skipped: set CI=true with a server at 127.0.0.1:5432 to run it)"; fi
