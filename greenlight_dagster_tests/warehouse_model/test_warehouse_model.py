@@ -4,7 +4,8 @@ One module-scoped build (dbt costs seconds per call): the scenario (scenario.py)
 three rounds into a database of its own - the session warehouse is shared with other modules,
 whose records must not leak into these counts - with round 1 materialized through Dagster
 (``dg.materialize`` with the project's resources), round 2 snapshotted, round 3 built again, then
-one more build with nothing landed (it must add no history).
+one more build with nothing landed (it must add no history), then a fourth round for the unit
+snapshot alone (a unit reverted, a late older copy of another).
 The tests then assert on the rows dbt produced and on the check results Dagster recorded.
 """
 
@@ -29,13 +30,19 @@ from greenlight_dagster.warehouse.loader import load_records
 from greenlight_dagster_tests.databases import migrated_database
 from greenlight_dagster_tests.warehouse_model import scenario
 
+#: The SCD2 snapshots and their keys.
+SNAPSHOTS = {"snap_pw_work_orders": "work_order_id", "snap_pw_units": "unit_id",
+             "snap_pw_leases": "lease_id", "snap_pw_tenants": "tenant_id"}
 #: Every history row the SCD2 models hold, to compare before and after a run that landed nothing.
-NO_OP_PROBE = (
-    "select 'snapshot' as model, dbt_scd_id as version, dbt_valid_to::text as valid_to "
-    "from snapshots.snap_pw_work_orders union all "
-    "select 'fact', work_order_version_sk, valid_to::text from marts.fact_work_orders order by 1, 2"
+NO_OP_PROBE = " union all ".join(
+    [f"select '{name}' as model, dbt_scd_id as version, dbt_valid_to::text as valid_to from snapshots.{name}"
+     for name in SNAPSHOTS]
+    + ["select 'fact', work_order_version_sk, valid_to::text from marts.fact_work_orders order by 1, 2"]
 )
 REVERTED_WORK_ORDER = 9003
+#: Unit 101 is renamed in round 2 and gets its first name back in round 4 (a revert); unit 100 gets
+#: a late copy older than anything landed for it in round 4.
+REVERTED_UNIT, LATE_UNIT = 101, 100
 
 
 def _land_revert(engine: Engine, status: str, modified: datetime, *, run_id: str) -> None:
@@ -44,6 +51,14 @@ def _land_revert(engine: Engine, status: str, modified: datetime, *, run_id: str
                  [SourceRecord(entity="work_orders", source_id=REVERTED_WORK_ORDER, modified_at=modified,
                                payload={**scenario.work_order(REVERTED_WORK_ORDER, 20, None, status),
                                         "lastModifiedDateTime": modified.isoformat()})],
+                 run_id=run_id)
+
+
+def _land_unit(engine: Engine, unit_id: int, modified: datetime, *, run_id: str, **changes: Any) -> None:
+    unit = next(u for u in scenario.UNITS if u["id"] == unit_id)
+    load_records(engine, "pw", "units",
+                 [SourceRecord(entity="units", source_id=unit_id, modified_at=modified,
+                               payload={**unit, **changes, "lastModifiedDateTime": modified.isoformat()})],
                  run_id=run_id)
 
 
@@ -75,7 +90,9 @@ def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehou
 
         scenario.land_round_2(engine)
         _land_revert(engine, "Scheduled", scenario.T1, run_id="wm-r2")
-        # Snapshot only (with the staging it reads): round 3's incremental marts catch up on two rounds.
+        _land_unit(engine, REVERTED_UNIT, scenario.T1, run_id="wm-r2", name="Unit B (renovated)")
+        # Snapshot only (with the staging it reads): round 3's incremental marts catch up on two rounds,
+        # and so does the unit snapshot (its staging table took round 2's unit changes already).
         dbt.cli(["build", "--select", "+snap_pw_work_orders", "--exclude", "resource_type:test"]).wait()
 
         scenario.land_round_3(engine)
@@ -84,7 +101,12 @@ def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehou
         built = BuiltWarehouse(engine, url, round_1)
         before_no_op = built.rows(NO_OP_PROBE)
         dbt.cli(["build", "--exclude", "resource_type:test"]).wait()  # nothing landed since
-        yield dataclasses.replace(built, no_op=(before_no_op, built.rows(NO_OP_PROBE)))
+        after_no_op = built.rows(NO_OP_PROBE)
+
+        _land_unit(engine, REVERTED_UNIT, scenario.T2, run_id="wm-r4")  # its round-1 name again
+        _land_unit(engine, LATE_UNIT, scenario.T_LATE, run_id="wm-r4", name="stale copy")
+        dbt.cli(["build", "--select", "+snap_pw_units", "--exclude", "resource_type:test"]).wait()
+        yield dataclasses.replace(built, no_op=(before_no_op, after_no_op))
 
 
 def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -147,14 +169,57 @@ def test_tombstone_closes_the_current_row_with_a_deletion_version(built: BuiltWa
 
 def test_deleted_unit_leaves_current_state_and_gets_a_deletion_version(built: BuiltWarehouse) -> None:
     # deleted in round 2, when only the work orders' lineage was built: the incremental staging
-    # table dropped it then, and round 3's unit snapshot records the deletion (hard_deletes)
+    # table took the tombstone then, and round 3's unit snapshot records the deletion as a version
+    # of its own, valid from when the tombstone landed (as a work order's)
     assert built.rows("select unit_id from staging.stg_pw_units where unit_id = :u", u=scenario.DELETED_UNIT) == []
     assert built.rows("select unit_id from marts.dim_unit where unit_id = :u", u=scenario.DELETED_UNIT) == []
     versions = built.rows(
-        "select dbt_is_deleted, dbt_valid_to is null as is_current from snapshots.snap_pw_units where unit_id = :u "
+        "select _is_deleted, dbt_valid_from, dbt_valid_to from snapshots.snap_pw_units where unit_id = :u "
         "order by dbt_valid_from", u=scenario.DELETED_UNIT
     )
-    assert [(v["dbt_is_deleted"], v["is_current"]) for v in versions] == [("False", False), ("True", True)]
+    assert [(v["_is_deleted"], v["dbt_valid_to"] is None) for v in versions] == [(False, False), (True, True)]
+    (landed,) = built.rows("select _loaded_at from raw.pw_units where source_id = :u and _is_deleted",
+                           u=scenario.DELETED_UNIT)
+    assert versions[0]["dbt_valid_from"] == scenario.T0
+    assert versions[0]["dbt_valid_to"] == versions[1]["dbt_valid_from"] == landed["_loaded_at"]
+
+
+def test_snapshots_carry_the_deletion_flag_not_dbt_hard_deletes(built: BuiltWarehouse) -> None:
+    for name in SNAPSHOTS:
+        columns = {r["column_name"] for r in built.rows(
+            "select column_name from information_schema.columns where table_schema = 'snapshots' "
+            "and table_name = :t", t=name)}
+        assert "_is_deleted" in columns and "_version_id" in columns, name
+        assert "dbt_is_deleted" not in columns, name
+
+
+def test_every_snapshot_key_has_one_current_row_and_no_overlap(built: BuiltWarehouse) -> None:
+    for name, key in SNAPSHOTS.items():
+        assert built.rows(f"select {key} from snapshots.{name} group by 1 "
+                          "having count(*) filter (where dbt_valid_to is null) <> 1") == [], name
+        assert built.rows(
+            f"select a.{key} from snapshots.{name} a join snapshots.{name} b "
+            f"on a.{key} = b.{key} and a.dbt_scd_id <> b.dbt_scd_id and a.dbt_valid_from < coalesce(b.dbt_valid_to, "
+            "'infinity') and b.dbt_valid_from < coalesce(a.dbt_valid_to, 'infinity')") == [], name
+
+
+def test_reverted_unit_is_a_new_version(built: BuiltWarehouse) -> None:
+    versions = built.rows(
+        "select unit_name, dbt_valid_from, dbt_valid_to, _is_deleted from snapshots.snap_pw_units "
+        "where unit_id = :u order by dbt_valid_from", u=REVERTED_UNIT
+    )
+    assert [(v["unit_name"], v["dbt_valid_from"], v["dbt_valid_to"], v["_is_deleted"]) for v in versions] == [
+        ("Unit B", scenario.T0, scenario.T1, False), ("Unit B (renovated)", scenario.T1, scenario.T2, False),
+        ("Unit B", scenario.T2, None, False)]
+
+
+def test_late_older_unit_copy_does_not_rewrite_history(built: BuiltWarehouse) -> None:
+    versions = built.rows(
+        "select unit_name, dbt_valid_from, dbt_valid_to from snapshots.snap_pw_units where unit_id = :u", u=LATE_UNIT
+    )
+    assert versions == [{"unit_name": "Unit A", "dbt_valid_from": scenario.T0, "dbt_valid_to": None}]
+    assert built.rows("select unit_name from staging.stg_pw_units where unit_id = :u", u=LATE_UNIT) == [
+        {"unit_name": "Unit A"}]
 
 
 def test_changed_tenant_is_current_and_versioned(built: BuiltWarehouse) -> None:
