@@ -379,7 +379,8 @@ def load_scenario(warehouse_url: URL, tmp_path: Path, reliability_report: Reliab
     with isolated_database(warehouse_url) as warehouse, isolated_database(warehouse_url) as storage, \
             warehouse_in_force(warehouse) as engine, \
             Sandbox(fixture, sf_options={"rate_limit_per_minute": LOAD_SF_RATE_LIMIT}) as sandbox, \
-            measured(reliability_report, f"load: {scale} world, UI queried every second",
+            measured(reliability_report, f"load: {scale} world{' (fresh)' if world == 'fresh' else ''}, UI queried "
+                                         "every second",
                      load=describe_world(fixture, scale, world),
                      faults=f"none; {CHANGED_SHARE:.0%} of work orders changed between the cycles; GraphQL "
                             "runsOrError + assetNodes every second") as row:
