@@ -23,9 +23,12 @@ one-off tenant import. ``fresh`` is the generated world itself: its first sync c
 tenant as an SF customer (~9,350 at medium, ~44,800 at large). Measured before decision 0008, a
 fresh medium full cycle took 47 minutes on the shared 2-core machine (load 8-12), 34 of them
 customer creates at ~5/s (a name search before each create made the sandbox rebuild its sorted
-customer list every time); with 0008's one read per step see docs/decisions/0008 and the row's
-figures. The sandbox's SF rate limit is raised (``LOAD_SF_RATE_LIMIT``) in both: the scenario
-tests load, not SF's 60 calls a minute.
+customer list every time); after it, a fresh medium first sync (the ``sync`` job alone, load
+~2-2.5) took 418 s: 9,353 customer creates in 313 s, 2,828 job creates in 47 s. At ``large`` the
+sandbox's own create cost grows with its tables (a customer create 11 ms at 49,000 customers),
+so a fresh large first sync is ~45 minutes of this machine; the migrated one took 13 (the row).
+The sandbox's SF rate limit is raised (``LOAD_SF_RATE_LIMIT``) in both: the scenario tests load,
+not SF's 60 calls a minute.
 The short version in ``make test`` runs the same checks on the tests' small world (migrated).
 """
 
