@@ -203,6 +203,13 @@ def test_every_snapshot_key_has_one_current_row_and_no_overlap(built: BuiltWareh
             "'infinity') and b.dbt_valid_from < coalesce(a.dbt_valid_to, 'infinity')") == [], name
 
 
+def test_every_snapshot_has_planner_statistics(built: BuiltWarehouse) -> None:
+    # without them dbt's merge joins every current row with every changed one (analyze_once)
+    for name in SNAPSHOTS:
+        assert built.rows("select 1 from pg_stats where schemaname = 'snapshots' and tablename = :t "
+                          "and attname = 'dbt_valid_to'", t=name), name
+
+
 def test_reverted_unit_is_a_new_version(built: BuiltWarehouse) -> None:
     versions = built.rows(
         "select unit_name, dbt_valid_from, dbt_valid_to, _is_deleted from snapshots.snap_pw_units "
