@@ -11,7 +11,7 @@ primary; the job gets a string ``number``. Nothing is stored unless the whole bo
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 from greenlight_dagster.core.fields import as_int
@@ -25,6 +25,8 @@ _CUSTOMER_NESTED = ("contacts", "locations", "custom_fields")
 _JOB_NESTED = ("custom_fields", "techs_assigned", "notes")
 _JOB_SERVER_OWNED = (*_SERVER_OWNED, "number", "customer_id", "closed_at")
 Table = Mapping[int, dict[str, Any]]
+#: Lower-cased name -> ids of the records that carry it.
+Names = Mapping[Hashable, set[int]]
 
 
 class _Errors:
@@ -92,23 +94,40 @@ def _required_items(raw: object, path: str, required: tuple[str, ...], errors: _
     return items
 
 
-def resolve(table: Table, value: object, *name_fields: str) -> dict[str, Any] | None:
-    """A referenced record by id, else by name (case-insensitive; the lowest id wins a tie)."""
+def resolve(table: Table, value: object, names: Names) -> dict[str, Any] | None:
+    """A referenced record by id, else by name (``names``: see `name_index`; the lowest id wins a tie)."""
     ident = as_int(value)
     if ident is not None and ident in table:
         return table[ident]
-    wanted = _text(value).lower()
-    return next((table[k] for k in sorted(table)
-                 if wanted and any(_text(table[k].get(f)).lower() == wanted for f in name_fields)), None)
+    holders = names.get(_text(value).lower())
+    return table[min(holders)] if holders else None
 
 
-def _reference(body: Mapping[str, Any], name: str, table: Table, name_fields: tuple[str, ...],
+def _lowered(*fields: str) -> Callable[[Mapping[str, Any]], Iterator[str]]:
+    return lambda record: (text for f in fields if (text := _text(record.get(f)).lower()))
+
+
+def name_index(table: Table, *fields: str) -> Names:
+    """Lower-cased name (any of ``fields``) -> ids, for a small table built on the fly."""
+    names: dict[Hashable, set[int]] = {}
+    for record_id, record in table.items():
+        for name in _lowered(*fields)(record):
+            names.setdefault(name, set()).add(record_id)
+    return names
+
+
+def _state_names(state: SandboxState, entity: str, *fields: str) -> Names:
+    """`name_index` of a sandbox table, kept current by the state instead of rebuilt per request."""
+    return state.index(SF, entity, "names:" + ",".join(fields), _lowered(*fields))
+
+
+def _reference(body: Mapping[str, Any], name: str, state: SandboxState, entity: str, name_fields: tuple[str, ...],
                errors: _Errors) -> dict[str, Any] | None:
-    """An optional reference field; given but unresolvable is a 422."""
+    """An optional reference field to a record of ``entity``; given but unresolvable is a 422."""
     value = body.get(name)
     if value is None or value == "":
         return None
-    found = resolve(table, value, *name_fields)
+    found = resolve(state.table(SF, entity), value, _state_names(state, entity, *name_fields))
     if found is None:
         errors.add(name, f"{name} {value!r} does not exist.")
     return found
@@ -123,11 +142,14 @@ def _append_primary(items: list[dict[str, Any]], item: dict[str, Any]) -> None:
     items.append(item)
 
 
-def _nested_ids(table: Table, key: str) -> Iterator[int]:
-    """Fresh ids for nested objects (contacts, notes...) unique across the whole table."""
-    used = [as_int(item.get("id")) or 0 for rec in table.values() for item in rec.get(key) or []
-            if isinstance(item, Mapping)]
-    return itertools.count(max(used, default=0) + 1)
+def _highest_nested_id(key: str) -> Callable[[dict[str, Any]], int]:
+    return lambda record: max((as_int(item.get("id")) or 0 for item in record.get(key) or []
+                               if isinstance(item, Mapping)), default=0)
+
+
+def _nested_ids(state: SandboxState, entity: str, key: str) -> Iterator[int]:
+    """Fresh ids for nested objects (contacts, notes...) unique across the whole table, never reused."""
+    return itertools.count(state.high_water(SF, entity, f"{key} ids", _highest_nested_id(key)) + 1)
 
 
 def _stamp(items: list[dict[str, Any]], stamp: str) -> None:
@@ -170,7 +192,7 @@ def _locations(raw: object, contacts: list[dict[str, Any]], ids: Iterator[int],
     locations: list[dict[str, Any]] = []
     for i, item in enumerate(_required_items(raw, "locations", ("street_1",), errors)):
         if item.get("customer_contact") not in (None, ""):
-            contact = resolve(by_id, item["customer_contact"], "full_name")
+            contact = resolve(by_id, item["customer_contact"], name_index(by_id, "full_name"))
             if contact is None:
                 errors.add(f"locations[{i}].customer_contact", "customer_contact does not match a contact.")
             else:
@@ -183,11 +205,10 @@ def create_customer(state: SandboxState, body: Mapping[str, Any]) -> dict[str, A
     """Validate and store a customer with its inline contacts, locations and custom fields."""
     errors = _Errors()
     with state.lock:
-        customers = state.table(SF, "customers")
         name = _required_text(body, "customer_name", errors)
-        parent = _reference(body, "parent_customer", customers, ("customer_name",), errors)
-        contacts = _contacts(body.get("contacts"), _nested_ids(customers, "contacts"), errors)
-        locations = _locations(body.get("locations"), contacts, _nested_ids(customers, "locations"), errors)
+        parent = _reference(body, "parent_customer", state, "customers", ("customer_name",), errors)
+        contacts = _contacts(body.get("contacts"), _nested_ids(state, "customers", "contacts"), errors)
+        locations = _locations(body.get("locations"), contacts, _nested_ids(state, "customers", "locations"), errors)
         custom_fields = _custom_fields(body.get("custom_fields"), errors)
         errors.raise_if_any()
         record = {k: v for k, v in body.items() if k not in (*_SERVER_OWNED, *_CUSTOMER_NESTED)}
@@ -204,10 +225,11 @@ def _techs(raw: object, techs: Table, errors: _Errors) -> list[dict[str, Any]]:
     """``techs_assigned[]``: each ``{id}`` or ``{first_name, last_name}`` of an existing tech."""
     by_name = {k: {**t, "full_name": f"{_text(t.get('first_name'))} {_text(t.get('last_name'))}"}
                for k, t in techs.items()}
+    names = name_index(by_name, "full_name")
     assigned = []
     for i, item in enumerate(_objects(raw, "techs_assigned", errors)):
         full = f"{_text(item.get('first_name'))} {_text(item.get('last_name'))}".strip()
-        tech = resolve(by_name, item.get("id") if item.get("id") is not None else full, "full_name")
+        tech = resolve(by_name, item.get("id") if item.get("id") is not None else full, names)
         if tech is None:
             errors.add(f"techs_assigned[{i}]", "Technician does not exist.")
             continue
@@ -223,28 +245,31 @@ def _reuse_contact(state: SandboxState, customer: dict[str, Any], first: str | N
     wanted = f"{first} {last}".strip().lower()
     if any(_full_name(c).lower() == wanted for c in contacts):
         return
-    contact = {"id": next(_nested_ids(state.table(SF, "customers"), "contacts")), "fname": first, "lname": last,
+    contact = {"id": next(_nested_ids(state, "customers", "contacts")), "fname": first, "lname": last,
                "is_primary": not contacts, "phones": [], "emails": []}
     stored = state.patch(SF, "customers", customer["id"], {"contacts": [*contacts, contact]})
     _stamp([contact], stored["updated_at"])
 
 
-def _next_number(jobs: Table) -> str:
-    numbers = [as_int(job.get("number")) or 0 for job in jobs.values()]
-    return str(max(numbers, default=0) + 1)
+def _job_number(job: dict[str, Any]) -> int:
+    return as_int(job.get("number")) or 0
+
+
+def _next_number(state: SandboxState) -> str:
+    return str(state.high_water(SF, "jobs", "number", _job_number) + 1)
 
 
 def create_job(state: SandboxState, body: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and store a job; the customer, status, category and techs must all resolve."""
     errors = _Errors()
     with state.lock:
-        jobs, statuses = state.table(SF, "jobs"), state.table(SF, "job_statuses")
+        statuses = state.table(SF, "job_statuses")
         customer = None
         if _required_text(body, "customer_name", errors):
-            customer = _reference(body, "customer_name", state.table(SF, "customers"), ("customer_name",), errors)
+            customer = _reference(body, "customer_name", state, "customers", ("customer_name",), errors)
         default_status = statuses.get(min(statuses, default=0))
-        status = _reference(body, "status", statuses, ("name", "code"), errors) or default_status
-        category = _reference(body, "category", state.table(SF, "job_categories"), ("name",), errors)
+        status = _reference(body, "status", state, "job_statuses", ("name", "code"), errors) or default_status
+        category = _reference(body, "category", state, "job_categories", ("name",), errors)
         techs = _techs(body.get("techs_assigned"), state.table(SF, "techs"), errors)
         notes = _required_items(body.get("notes"), "notes", ("notes",), errors)
         custom_fields = _custom_fields(body.get("custom_fields"), errors)
@@ -254,10 +279,10 @@ def create_job(state: SandboxState, body: Mapping[str, Any]) -> dict[str, Any]:
         errors.raise_if_any()
         assert customer is not None  # a blank or unresolvable customer_name was a 422 above
         _reuse_contact(state, customer, first, last)
-        ids = _nested_ids(jobs, "notes")
+        ids = _nested_ids(state, "jobs", "notes")
         record = {k: v for k, v in body.items() if k not in (*_JOB_SERVER_OWNED, *_JOB_NESTED)}
         record.update(
-            number=_next_number(jobs), customer_id=customer["id"], customer_name=customer["customer_name"],
+            number=_next_number(state), customer_id=customer["id"], customer_name=customer["customer_name"],
             parent_customer=customer.get("parent_customer"), status=status["name"] if status else None,
             category=category["name"] if category else None, po_number=po_number, check_number=check_number,
             closed_at=None, custom_fields=custom_fields, techs_assigned=techs,

@@ -18,6 +18,11 @@ change through any path - the SOAP or REST servers, the admin API, a fixture loa
 visible on the very next read. Records must therefore only be changed through these methods:
 an edit made in place to a record dict (tests planting values no API accepts) is seen only if
 no read came between it and the record's last write or the last load.
+
+Creates need a few answers over a whole table (the highest nested contact id, the customer
+with a given name). Rescanning 50,000 customers on every ``POST`` made a create cost grow with
+the table (21.9 ms at 22,000 customers), so `high_water` and `index` are kept current on each
+write instead: a write costs one record's worth of work, whatever the table's size.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -110,6 +115,38 @@ class RequestLogEntry:
                 "operation": self.operation, "path": self.path, "status": self.status}
 
 
+def _record_id(record: dict[str, Any]) -> int:
+    return int(record["id"])
+
+
+@dataclass
+class _HighWater:
+    value_of: Callable[[dict[str, Any]], int]
+    value: int
+
+
+class _Index:
+    """Key -> record ids, with each record's keys remembered so a rewrite moves it."""
+
+    def __init__(self, keys_of: Callable[[dict[str, Any]], Iterable[Hashable]]) -> None:
+        self.keys_of = keys_of
+        self.ids: dict[Hashable, set[int]] = {}
+        self._keys: dict[int, tuple[Hashable, ...]] = {}
+
+    def put(self, record_id: int, record: dict[str, Any] | None) -> None:
+        """Index ``record`` under ``record_id`` (None: the record was deleted)."""
+        for key in self._keys.pop(record_id, ()):
+            holders = self.ids[key]
+            holders.discard(record_id)
+            if not holders:
+                del self.ids[key]
+        if record is not None:
+            keys = tuple(dict.fromkeys(self.keys_of(record)))
+            self._keys[record_id] = keys
+            for key in keys:
+                self.ids.setdefault(key, set()).add(record_id)
+
+
 @dataclass
 class SandboxState:
     """The whole sandbox world, thread-safe behind one re-entrant lock.
@@ -129,6 +166,9 @@ class SandboxState:
                                                                     compare=False)
     _derived: OrderedDict[tuple[str, str, Hashable], tuple[int, Any]] = field(
         default_factory=OrderedDict, init=False, repr=False, compare=False)
+    _high_waters: dict[tuple[str, str, str], _HighWater] = field(default_factory=dict, init=False, repr=False,
+                                                               compare=False)
+    _indexes: dict[tuple[str, str, str], _Index] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._initial = copy.deepcopy(self.fixture)
@@ -165,6 +205,8 @@ class SandboxState:
             self._table_versions.clear()
             self._record_versions.clear()
             self._derived.clear()
+            self._high_waters.clear()
+            self._indexes.clear()
 
     def reset(self) -> None:
         self.load(self._initial)
@@ -230,10 +272,43 @@ class SandboxState:
                 self._derived.popitem(last=False)
             return value
 
+    def high_water(self, system: str, entity: str, name: str, value_of: Callable[[dict[str, Any]], int]) -> int:
+        """The highest ``value_of(record)`` the table has held since the world was loaded.
+
+        It never goes down (a deleted record's value stays), so a number derived from it is
+        never handed out twice - as the real services do with ids. Computed over the table on
+        first use, then kept current by each write.
+        """
+        with self.lock:
+            slot = (system, entity, name)
+            if slot not in self._high_waters:
+                values = (value_of(r) for r in self.table(system, entity).values())
+                self._high_waters[slot] = _HighWater(value_of, max(values, default=0))
+            return self._high_waters[slot].value
+
+    def index(self, system: str, entity: str, name: str,
+              keys_of: Callable[[dict[str, Any]], Iterable[Hashable]]) -> Mapping[Hashable, set[int]]:
+        """Key -> ids of the records whose ``keys_of`` yields it; built on first use, kept current by each write."""
+        with self.lock:
+            slot = (system, entity, name)
+            if slot not in self._indexes:
+                index = _Index(keys_of)
+                for record_id, record in self.table(system, entity).items():
+                    index.put(record_id, record)
+                self._indexes[slot] = index
+            return self._indexes[slot].ids
+
     def _changed(self, system: str, entity: str, record_id: int) -> None:
         self._version += 1
         self._table_versions[(system, entity)] = self._version
         self._record_versions.setdefault((system, entity), {})[record_id] = self._version
+        record = self.table(system, entity).get(record_id)
+        for (table_system, table_entity, _), high_water in self._high_waters.items():
+            if (table_system, table_entity) == (system, entity) and record is not None:
+                high_water.value = max(high_water.value, high_water.value_of(record))
+        for (table_system, table_entity, _), index in self._indexes.items():
+            if (table_system, table_entity) == (system, entity):
+                index.put(record_id, record)
 
     # ---- record access ----
     def table(self, system: str, entity: str) -> dict[int, dict[str, Any]]:
@@ -250,9 +325,8 @@ class SandboxState:
             return table[record_id]
 
     def next_id(self, system: str, entity: str) -> int:
-        with self.lock:
-            table = self.table(system, entity)
-            return max(table, default=0) + 1
+        """An id the table has never held since the load (a deleted record's id is not handed out again)."""
+        return self.high_water(system, entity, "id", _record_id) + 1
 
     def upsert(self, system: str, entity: str, record: dict[str, Any]) -> dict[str, Any]:
         """Insert or replace a record, stamping its modified time (and created time if new)."""
