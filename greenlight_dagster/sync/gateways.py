@@ -30,14 +30,13 @@ from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.core.fields import as_int, as_text
 from greenlight_dagster.core.idempotency import parse_cross_system_id
 from greenlight_dagster.core.ledger import LedgerEntry
-from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
-from greenlight_dagster.core.text import normalize_text
 from greenlight_dagster.sync.bulk_verify import (
     CustomerStamp,
     SfCustomerSnapshot,
     SfJobSnapshot,
     WorkOrderSnapshot,
+    customer_stamps,
 )
 from greenlight_dagster.sync.executor import Lookup
 
@@ -97,11 +96,8 @@ def _id_of(record: Mapping[str, Any] | None) -> str | None:
 
 
 def _customer_stamp(entry: LedgerEntry) -> CustomerStamp | None:
-    """The PW id stamp a customer create carries (its first custom field), None when it carries none."""
-    stamp = next(((normalize_text(as_text(f.get("name"))), as_text(f.get("value")))
-                  for f in entry.payload.get("custom_fields") or () if isinstance(f, Mapping)), None)
-    wanted_names = {normalize_text(name) for name in CUSTOMER_ID_FIELDS.values()}
-    return stamp if stamp is not None and stamp[0] in wanted_names else None
+    """The PW id stamp a customer create carries (the first of its `customer_stamps`), None when it carries none."""
+    return next(iter(customer_stamps(entry.payload)), None)
 
 
 def _work_order_id(entry: LedgerEntry) -> int:
@@ -157,10 +153,8 @@ class ServiceFusionGateway:
         searches = (name, None) if thorough else (name,)
         for query in dict.fromkeys(searches):
             for customer in self.customer_search(query):
-                for field in customer.get("custom_fields") or ():
-                    if isinstance(field, Mapping) and (normalize_text(as_text(field.get("name"))),
-                                                       as_text(field.get("value"))) == stamp:
-                        return Lookup.found(str(customer["id"]), f"SF customer stamped {stamp[1]}")
+                if stamp in customer_stamps(customer):
+                    return Lookup.found(str(customer["id"]), f"SF customer stamped {stamp[1]}")
         return Lookup.absent(f"no SF customer stamped {stamp[1]}")
 
     def verify_lookup(self, entry: LedgerEntry) -> Lookup:

@@ -64,3 +64,16 @@ def test_after_a_possible_send_a_renamed_customer_is_still_found(fresh_sandbox: 
     found = gateway.lookup(replace(entry, attempts=1))
     assert found.outcome is LookupOutcome.FOUND, "a retry must read every customer before sending again"
     assert found.target_id == created
+
+
+def test_a_stamp_after_other_custom_fields_is_still_the_lookup_key(fresh_sandbox: Sandbox) -> None:
+    """The stamp is found wherever it sits among the body's custom fields, as the bulk check finds it."""
+    client = _client(fresh_sandbox)
+    gateway = ServiceFusionGateway(client, customer_search=customer_search(client))
+    entry = _entry("Granite Row Partners", 779)
+    entry = replace(entry, payload={**entry.payload, "custom_fields": [
+        {"name": "Source", "value": "GreenLight"}, *entry.payload["custom_fields"]]})
+    assert gateway.verify_lookup(entry).outcome is LookupOutcome.ABSENT
+    created = gateway.send(entry)
+    found = gateway.lookup(replace(entry, attempts=1))
+    assert found.outcome is LookupOutcome.FOUND and found.target_id == created
