@@ -203,11 +203,15 @@ def test_every_snapshot_key_has_one_current_row_and_no_overlap(built: BuiltWareh
             "'infinity') and b.dbt_valid_from < coalesce(a.dbt_valid_to, 'infinity')") == [], name
 
 
-def test_every_snapshot_has_planner_statistics(built: BuiltWarehouse) -> None:
-    # without them dbt's merge joins every current row with every changed one (analyze_once)
-    for name in SNAPSHOTS:
+def test_every_snapshot_has_planner_statistics_and_its_indexes(built: BuiltWarehouse) -> None:
+    # without statistics dbt's merge joins every current row with every changed one (snapshot_upkeep);
+    # the change views read each key's current row and the newest recorded _version_id
+    for name, key in SNAPSHOTS.items():
         assert built.rows("select 1 from pg_stats where schemaname = 'snapshots' and tablename = :t "
                           "and attname = 'dbt_valid_to'", t=name), name
+        indexed = {r["indexname"] for r in built.rows(
+            "select indexname from pg_indexes where schemaname = 'snapshots' and tablename = :t", t=name)}
+        assert {f"{name}__{key}", f"{name}__version_id"} <= indexed, name
 
 
 def test_reverted_unit_is_a_new_version(built: BuiltWarehouse) -> None:
