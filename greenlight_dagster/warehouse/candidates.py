@@ -13,6 +13,7 @@ the planner maps them through our own create of that portfolio's customer in the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -58,10 +59,55 @@ class Candidates:
                 "progress": len(self.progress)}
 
 
-def _rows(engine: Engine, model: str) -> Iterator[Mapping[str, Any]]:
-    with engine.connect() as conn:
-        for row in conn.execute(text(f'select * from "{SYNC_SCHEMA}"."{model}"')):
-            yield dict(row._mapping)
+#: Strings up to this length are kept once per load (statuses, categories, cities, names).
+_SHARED_STRING_LENGTH = 40
+
+
+class _JsonColumns:
+    """Parses the JSON columns of one load so that equal things are stored once.
+
+    A fresh `large` first sync held 77,000 candidates and its run process peaked over 1 GiB,
+    most of it copies: the same building, unit or SF customer list parsed for each of its
+    work orders and tenants, and the same keys and short strings in every record. Each distinct
+    value of a ``shared`` column is parsed once and every row gets that one object; object keys
+    and short strings go through one memo. Nothing changes a candidate's records (`core.plan`
+    and `core.payloads` build new bodies), so sharing them is safe.
+    """
+
+    def __init__(self, shared: tuple[str, ...]) -> None:
+        self.shared = shared
+        self._strings: dict[str, str] = {}
+        self._values: dict[str, Any] = {}
+        self._decoder = json.JSONDecoder(object_pairs_hook=self._object)
+
+    def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        strings = self._strings
+        return {strings.setdefault(key, key): strings.setdefault(value, value)
+                if type(value) is str and len(value) <= _SHARED_STRING_LENGTH else value
+                for key, value in pairs}
+
+    def parse(self, column: str, text_value: str | None) -> Any:
+        if text_value is None:
+            return None
+        if column not in self.shared:
+            return self._decoder.decode(text_value)
+        if text_value not in self._values:
+            self._values[text_value] = self._decoder.decode(text_value)
+        return self._values[text_value]
+
+
+def _rows(engine: Engine, model: str, json_columns: tuple[str, ...],
+          shared: tuple[str, ...] = ()) -> Iterator[Mapping[str, Any]]:
+    """The model's rows, streamed, its ``json_columns`` parsed by one `_JsonColumns`."""
+    columns = _JsonColumns(shared)
+    with engine.connect().execution_options(stream_results=True) as conn:
+        names = list(conn.execute(text(f'select * from "{SYNC_SCHEMA}"."{model}" limit 0')).keys())
+        select = ", ".join(f'"{name}"::text as "{name}"' if name in json_columns else f'"{name}"' for name in names)
+        for row in conn.execute(text(f'select {select} from "{SYNC_SCHEMA}"."{model}"')):
+            record = dict(row._mapping)
+            for name in json_columns:
+                record[name] = columns.parse(name, record[name])
+            yield record
 
 
 def work_order_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> list[WorkOrderCandidate]:
@@ -74,7 +120,8 @@ def work_order_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> 
             sf_category=resolve_reference(row["pw_category"], categories), sf_jobs=tuple(row["sf_jobs"] or ()),
             portfolio_id=row["portfolio_id"],
         )
-        for row in _rows(engine, "sync_sf_job_creates")
+        for row in _rows(engine, "sync_sf_job_creates", ("work_order", "customer", "unit", "building", "sf_jobs"),
+                         shared=("customer", "unit", "building", "sf_jobs"))
     ]
 
 
@@ -91,7 +138,8 @@ def _tenant_locations(unit: Mapping[str, Any] | None, building: Mapping[str, Any
 def customer_candidates(engine: Engine) -> list[CustomerCandidate]:
     """``sync.sync_sf_customer_creates``: portfolios as parents, lease tenants as their children."""
     candidates = []
-    for row in _rows(engine, "sync_sf_customer_creates"):
+    for row in _rows(engine, "sync_sf_customer_creates", ("record", "unit", "building", "sf_customers"),
+                     shared=("unit", "building", "sf_customers")):
         kind = cast(Literal["portfolio", "tenant"], row["kind"])
         is_tenant = kind == "tenant"
         candidates.append(CustomerCandidate(
@@ -108,7 +156,7 @@ def progress_candidates(engine: Engine) -> list[ProgressCandidate]:
     """``sync.sync_pw_progress_updates``: SF jobs whose status or notes may need to reach PW."""
     return [ProgressCandidate(sf_job=row["sf_job"], work_order=row["work_order"],
                               status_category=row["status_category"])
-            for row in _rows(engine, "sync_pw_progress_updates")]
+            for row in _rows(engine, "sync_pw_progress_updates", ("sf_job", "work_order"))]
 
 
 def load_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> Candidates:
