@@ -421,3 +421,15 @@ def test_candidate_rows_equal_the_drivers_and_share_equal_values(built: BuiltWar
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def test_customer_candidates_never_offer_a_customer_stamped_for_another_entity(built: BuiltWarehouse) -> None:
+    # a stamped SF customer belongs to its PW entity (map_customer); offered to a same-name tenant
+    # it made the planner skip that tenant's create (crash recovery: lost a customer)
+    stamped = {r["customer_id"] for r in built.rows(
+        "select customer_id from staging.stg_sf_customers "
+        "where coalesce(pw_portfolio_id, pw_tenant_id, pw_building_id) is not null")}
+    offered = {int(r["id"]) for r in built.rows(
+        "select c->>'id' as id from sync.sync_sf_customer_creates, jsonb_array_elements(sf_customers) as c")}
+    assert stamped and offered
+    assert not offered & stamped

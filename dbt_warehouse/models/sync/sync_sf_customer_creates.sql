@@ -7,8 +7,8 @@
 --   parent_customer_id  tenants: the SF customer of their portfolio, if mapped
 --   portfolio_id   tenants: their portfolio (NULL for portfolios)
 --   unit, building the tenant's current lease's unit and building payloads (its SF location)
---   sf_customers   SF customers it could be: top-level ones for a portfolio, the portfolio
---                  customer's children for a tenant ({id, customer_name})
+--   sf_customers   unstamped SF customers it could be: top-level ones for a portfolio, the
+--                  portfolio customer's children for a tenant ({id, customer_name})
 {{ config(schema='sync', materialized='view') }}
 
 with unmapped as (
@@ -52,12 +52,15 @@ portfolio_customers as (
     where pw_entity_type = 'portfolio' and is_mapped
 ),
 
+-- unstamped SF customers only: one stamped with a PW id belongs to that entity (map_customer),
+-- and offered to a tenant of the same name it made the planner skip that tenant's create
 sf_customers as (
     select
         customer_id,
         parent_customer_key,
         jsonb_build_object('id', customer_id, 'customer_name', customer_name) as customer
     from {{ ref('stg_sf_customers') }}
+    where coalesce(pw_portfolio_id, pw_tenant_id, pw_building_id) is null
 ),
 
 -- each candidate list built once and joined, not aggregated again for every tenant (at large
