@@ -110,8 +110,9 @@ def _lowered(*fields: str) -> Callable[[Mapping[str, Any]], Iterator[str]]:
 def name_index(table: Table, *fields: str) -> Names:
     """Lower-cased name (any of ``fields``) -> ids, for a small table built on the fly."""
     names: dict[Hashable, set[int]] = {}
+    lowered = _lowered(*fields)
     for record_id, record in table.items():
-        for name in _lowered(*fields)(record):
+        for name in lowered(record):
             names.setdefault(name, set()).add(record_id)
     return names
 

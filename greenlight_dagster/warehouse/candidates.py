@@ -96,9 +96,11 @@ class _JsonColumns:
         return self._values[text_value]
 
 
-def _rows(engine: Engine, model: str, json_columns: tuple[str, ...],
+def _rows(engine: Engine, model: str, *, own: tuple[str, ...] = (),
           shared: tuple[str, ...] = ()) -> Iterator[Mapping[str, Any]]:
-    """The model's rows, streamed, its ``json_columns`` parsed by one `_JsonColumns`."""
+    """The model's rows, streamed; its JSON columns (``own``: a value per row, ``shared``: values
+    many rows carry) parsed by one `_JsonColumns`."""
+    json_columns = own + shared
     columns = _JsonColumns(shared)
     with engine.connect().execution_options(stream_results=True) as conn:
         names = list(conn.execute(text(f'select * from "{SYNC_SCHEMA}"."{model}" limit 0')).keys())
@@ -120,7 +122,7 @@ def work_order_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> 
             sf_category=resolve_reference(row["pw_category"], categories), sf_jobs=tuple(row["sf_jobs"] or ()),
             portfolio_id=row["portfolio_id"],
         )
-        for row in _rows(engine, "sync_sf_job_creates", ("work_order", "customer", "unit", "building", "sf_jobs"),
+        for row in _rows(engine, "sync_sf_job_creates", own=("work_order",),
                          shared=("customer", "unit", "building", "sf_jobs"))
     ]
 
@@ -138,8 +140,7 @@ def _tenant_locations(unit: Mapping[str, Any] | None, building: Mapping[str, Any
 def customer_candidates(engine: Engine) -> list[CustomerCandidate]:
     """``sync.sync_sf_customer_creates``: portfolios as parents, lease tenants as their children."""
     candidates = []
-    for row in _rows(engine, "sync_sf_customer_creates", ("record", "unit", "building", "sf_customers"),
-                     shared=("unit", "building", "sf_customers")):
+    for row in _rows(engine, "sync_sf_customer_creates", own=("record",), shared=("unit", "building", "sf_customers")):
         kind = cast(Literal["portfolio", "tenant"], row["kind"])
         is_tenant = kind == "tenant"
         candidates.append(CustomerCandidate(
@@ -156,7 +157,7 @@ def progress_candidates(engine: Engine) -> list[ProgressCandidate]:
     """``sync.sync_pw_progress_updates``: SF jobs whose status or notes may need to reach PW."""
     return [ProgressCandidate(sf_job=row["sf_job"], work_order=row["work_order"],
                               status_category=row["status_category"])
-            for row in _rows(engine, "sync_pw_progress_updates", ("sf_job", "work_order"))]
+            for row in _rows(engine, "sync_pw_progress_updates", own=("sf_job", "work_order"))]
 
 
 def load_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> Candidates:
