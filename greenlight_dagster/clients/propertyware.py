@@ -48,6 +48,7 @@ from greenlight_dagster.clients.resilience import (
     RetryPolicy,
     call_with_retry,
 )
+from greenlight_dagster.core.endpoints import EndpointError, check_same_origin
 
 AUTH_MODES = ("basic", "header")
 _LOG = logging.getLogger(__name__)
@@ -237,6 +238,7 @@ class PropertyWareClient:
                 raise RetryableError(f"PropertyWare WSDL {self.wsdl_url}: {type(exc).__name__}: {exc}") from exc
             except zeep.exceptions.Error as exc:
                 raise PermanentError(f"PropertyWare WSDL {self.wsdl_url} is not usable: {exc}") from exc
+            _pin_to_wsdl_origin(document, self.wsdl_url)
             self._zeep = zeep.Client(document, transport=self._transport, settings=_SETTINGS)
         return self._zeep
 
@@ -320,6 +322,19 @@ class PropertyWareClient:
         except XMLSyntaxError:
             return None
         return root.find(f"{{{SOAP_ENV_NS}}}Body")
+
+
+def _pin_to_wsdl_origin(document: Document, wsdl_url: str) -> None:
+    """Refuse a WSDL whose service addresses leave its own origin: every call carries the password."""
+    for service in document.services.values():
+        for port in service.ports.values():
+            address = port.binding_options.get("address")
+            if address is None:
+                continue
+            try:
+                check_same_origin(address, wsdl_url)
+            except EndpointError as exc:
+                raise PermanentError(f"PropertyWare WSDL refused: {exc}") from exc
 
 
 def _fault_error(operation: str, fault: etree._Element) -> Exception:

@@ -181,6 +181,9 @@ class ServiceFusionClient:
         self._token_expires = 0.0
         self.stats = CallStats()
 
+    def __repr__(self) -> str:  # never show the client secret or a token
+        return f"ServiceFusionClient({self._base_url!r}, client_id={self._client_id!r})"
+
     def close(self) -> None:
         self._session.close()
 

@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
+from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.core.plan import PushPlan
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
@@ -120,7 +121,9 @@ def _open_items(warehouse: WarehouseResource, state: str) -> dg.AssetCheckResult
         rows = conn.execute(text(
             "select id, idempotency_key, last_error from ops.sync_ledger where state = :state order by id"),
             {"state": state}).all()
-    listing = "\n".join(f"- #{row.id} {row.idempotency_key}: {(row.last_error or '')[:200]}" for row in rows[:20])
+    listing = "\n".join(
+        f"- #{row.id} {escape_markdown(row.idempotency_key)}: {escape_markdown(row.last_error or '', 200)}"
+        for row in rows[:20])
     return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"count": len(rows), "examples": dg.MetadataValue.md(listing or "none")})
 
