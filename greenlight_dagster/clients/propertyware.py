@@ -100,6 +100,18 @@ def _document(wsdl_url: str, transport: Transport) -> Document:
 class PropertyWareClient:
     """One PropertyWare connection; `stats` counts its calls, retries and bytes."""
 
+    #: Retried calls one write may make: `attach_note` reads, then reads and writes on every attempt.
+    CALLS_PER_WRITE = 3
+
+    @classmethod
+    def longest_write_seconds(cls, timeout: float, retry: RetryPolicy) -> float:
+        """The worst case of one write (`core.ledger.orphan_grace`).
+
+        ``timeout`` bounds the connect and, separately, the read of each request (requests'
+        scalar timeout), so one attempt may take twice it.
+        """
+        return cls.CALLS_PER_WRITE * retry.worst_case_seconds(2 * timeout)
+
     def __init__(self, wsdl_url: str, username: str, password: str, *, timeout: float = 90.0, page_size: int = 100,
                  retry: RetryPolicy | None = None, log: Any = None, breaker: CircuitBreaker | None = None,
                  auth_mode: str = "basic") -> None:

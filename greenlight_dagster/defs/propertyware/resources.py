@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -9,6 +10,7 @@ from pydantic import Field, PrivateAttr
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
+from greenlight_dagster.core.ledger import orphan_grace
 from greenlight_dagster.defs.endpoints import deployment_endpoint
 from greenlight_dagster.defs.run_breaker import run_breaker
 
@@ -40,11 +42,18 @@ class PropertyWareResource(dg.ConfigurableResource):
         self._breaker = run_breaker(context, "PropertyWare", failure_threshold=self.breaker_failure_threshold,
                                     reset_after=self.breaker_reset_seconds)
 
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds)
+
+    def orphan_grace(self) -> timedelta:
+        """The ledger's orphan grace for writes through this resource (`core.ledger.orphan_grace`)."""
+        return orphan_grace(PropertyWareClient.longest_write_seconds(self.timeout_seconds, self.retry_policy()))
+
     def build_client(self, log: Any = None) -> PropertyWareClient:
         return PropertyWareClient(
             deployment_endpoint(WSDL_URL_ENV), self.username, self.password, timeout=self.timeout_seconds,
             page_size=self.page_size,
-            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+            retry=self.retry_policy(), log=log,
             breaker=self._breaker,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -10,6 +11,7 @@ from pydantic import Field, PrivateAttr
 
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
 from greenlight_dagster.clients.servicefusion import ServiceFusionClient
+from greenlight_dagster.core.ledger import orphan_grace
 from greenlight_dagster.defs.endpoints import deployment_endpoint
 from greenlight_dagster.defs.run_breaker import run_breaker
 
@@ -53,11 +55,18 @@ class ServiceFusionResource(dg.ConfigurableResource):
             return self.rate_limit_per_minute
         return int(os.environ.get(RATE_LIMIT_ENV) or DOCUMENTED_RATE_LIMIT)
 
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds)
+
+    def orphan_grace(self) -> timedelta:
+        """The ledger's orphan grace for writes through this resource (`core.ledger.orphan_grace`)."""
+        return orphan_grace(ServiceFusionClient.longest_write_seconds(self.timeout_seconds, self.retry_policy()))
+
     def build_client(self, log: Any = None) -> ServiceFusionClient:
         return ServiceFusionClient(
             deployment_endpoint(BASE_URL_ENV), deployment_endpoint(TOKEN_URL_ENV), self.client_id, self.client_secret,
             rate_limit_per_minute=self.effective_rate_limit(), per_page=self.per_page, timeout=self.timeout_seconds,
-            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+            retry=self.retry_policy(), log=log,
             breaker=self._breaker,
         )
 
