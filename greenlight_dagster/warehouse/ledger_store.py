@@ -324,6 +324,21 @@ class LedgerStore:
                 conn.execute(insert(duplicate_detection_log), rows)
         return len(rows)
 
+    def new_duplicate_detections(self, run_id: str) -> list[str]:
+        """This run's duplicate decisions on records no earlier decision had flagged, one line each.
+
+        A work order held as a duplicate is re-examined by every sync; operators hear of it once.
+        """
+        query = text(
+            "select d.source_id, d.candidate_id, d.reason from ops.duplicate_detection_log d "
+            "where d.run_id = :run and d.decision = 'duplicate' and not exists ("
+            " select from ops.duplicate_detection_log e where e.target = d.target and e.source_id = d.source_id"
+            " and e.decision = 'duplicate' and e.id < d.id and e.run_id is distinct from :run) "
+            "order by d.id")
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, {"run": run_id}).all()
+        return [f"work order {row.source_id} ~ SF job {row.candidate_id or '?'}: {row.reason or ''}" for row in rows]
+
     # ---- executing ----
 
     @contextmanager

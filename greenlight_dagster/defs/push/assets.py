@@ -22,8 +22,10 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
+from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
+from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
 from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
@@ -105,6 +107,8 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
     metadata = {**pushed.as_metadata(), "follow_up_held": dg.MetadataValue.json(pushed.follow_up_held),
                 "flags": dg.MetadataValue.json(flags.as_dict()), "duration_seconds": round(time.monotonic() - began, 3)}
     record_run(engine, context.run.run_id, kind="sync", flags=flags, stats={name: pushed.as_metadata()})
+    notify(context.log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
+        name, context.run.run_id, report.errors, report.counts["dead_letters"])])
     if report.stopped_early:
         raise dg.Failure(f"{name} stopped: {report.stopped_early}", metadata=metadata)
     if report.skipped_reason:

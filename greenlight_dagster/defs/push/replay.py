@@ -17,7 +17,9 @@ from typing import Any
 
 import dagster as dg
 
+from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
+from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.push.assets import PushConfig, pw_gateway, remaining_creates, sf_gateway
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
@@ -86,6 +88,8 @@ def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str,
         context.log.warning(error)
     stats = report.as_metadata()
     record_run(engine, context.run.run_id, kind="replay", flags=flags, stats={f"replay_{target}": stats})
+    notify(context.log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
+        f"replay to {target}", context.run.run_id, report.errors, report.counts["dead_letters"])])
     if report.stopped_early:
         raise dg.Failure(f"replay to {target} stopped: {report.stopped_early}", metadata=stats)
     if report.skipped_reason:
