@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from greenlight_dagster.core.endpoints import check_endpoint, sandbox_in_use
+from greenlight_dagster.core.endpoints import check_endpoint, sandbox_endpoints
 
 
 def deployment_endpoint(variable: str, env: Mapping[str, str] = os.environ) -> str:
     """The URL in ``variable``, checked (https, or the sandbox on loopback); `EndpointError` otherwise."""
-    return check_endpoint(variable, env.get(variable, ""), sandbox=sandbox_in_use(env))
+    return check_endpoint(variable, env.get(variable, ""), sandbox=sandbox_endpoints(env))

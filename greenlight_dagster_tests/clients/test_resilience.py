@@ -152,7 +152,7 @@ def three_pw_steps() -> None:
 def down_pw(monkeypatch: pytest.MonkeyPatch) -> PropertyWareResource:
     """PW resource whose deployment points at a refused loopback port (the sandbox flag allows http there)."""
     monkeypatch.setenv("GREENLIGHT_PW_WSDL_URL", _refused_url())
-    monkeypatch.setenv("GREENLIGHT_SANDBOX", "1")
+    monkeypatch.setenv("GREENLIGHT_SANDBOX_ENDPOINTS", "1")
     return PropertyWareResource(username="u", password="p", backoff_base_seconds=0.001)
 
 

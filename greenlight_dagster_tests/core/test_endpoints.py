@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from greenlight_dagster.core.endpoints import EndpointError, check_endpoint, check_same_origin, sandbox_in_use
+from greenlight_dagster.core.endpoints import (
+    EndpointError,
+    check_endpoint,
+    check_same_origin,
+    sandbox_endpoints,
+    sandbox_in_use,
+)
 from greenlight_dagster.core.markdown import escape_markdown
 
 NAME = "GREENLIGHT_PW_WSDL_URL"
@@ -22,7 +28,7 @@ def test_https_is_accepted_with_or_without_the_sandbox(url: str) -> None:
                                  "http://127.5.0.1/x"])
 def test_plain_http_needs_the_sandbox_and_a_loopback_host(url: str) -> None:
     assert check_endpoint(NAME, url, sandbox=True) == url
-    with pytest.raises(EndpointError, match="GREENLIGHT_SANDBOX=1"):
+    with pytest.raises(EndpointError, match="GREENLIGHT_SANDBOX_ENDPOINTS=1"):
         check_endpoint(NAME, url, sandbox=False)
 
 
@@ -43,6 +49,9 @@ def test_empty_hostless_or_credential_urls_are_refused(url: str) -> None:
 def test_the_sandbox_is_recognised_explicitly() -> None:
     assert sandbox_in_use({"GREENLIGHT_SANDBOX": "1"}) and sandbox_in_use({"GREENLIGHT_SANDBOX": " TRUE "})
     assert not sandbox_in_use({}) and not sandbox_in_use({"GREENLIGHT_SANDBOX": "0"})
+    # a sandbox started elsewhere declares its endpoints without asking the CLI to start another one
+    assert sandbox_endpoints({"GREENLIGHT_SANDBOX_ENDPOINTS": "1"}) and sandbox_endpoints({"GREENLIGHT_SANDBOX": "1"})
+    assert not sandbox_in_use({"GREENLIGHT_SANDBOX_ENDPOINTS": "1"}) and not sandbox_endpoints({})
 
 
 def test_service_address_must_share_the_wsdl_origin() -> None:

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.integration
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     with running_sandbox() as running:
         # The endpoints are deployment configuration: the environment, with the sandbox flag for http.
-        monkeypatch.setenv("GREENLIGHT_SANDBOX", "1")
+        monkeypatch.setenv("GREENLIGHT_SANDBOX_ENDPOINTS", "1")
         monkeypatch.setenv("GREENLIGHT_PW_WSDL_URL", f"{running.pw.base_url}/pw/services/PWServices?wsdl")
         monkeypatch.setenv("GREENLIGHT_SF_BASE_URL", f"{running.sf.base_url}/v1")
         monkeypatch.setenv("GREENLIGHT_SF_TOKEN_URL", f"{running.sf.base_url}/oauth/access_token")

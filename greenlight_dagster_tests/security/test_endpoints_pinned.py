@@ -54,15 +54,16 @@ def test_a_launchpad_url_is_refused_by_the_run_config_schema() -> None:
 
 def test_the_deployment_url_is_checked_when_a_client_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GREENLIGHT_SANDBOX", raising=False)
+    monkeypatch.delenv("GREENLIGHT_SANDBOX_ENDPOINTS", raising=False)
     pw = PropertyWareResource(username="u", password=SECRET)
     sf = ServiceFusionResource(client_id="c", client_secret=SECRET)
     monkeypatch.setenv("GREENLIGHT_PW_WSDL_URL", "http://pw.example.com/pw?wsdl")
     with pytest.raises(EndpointError, match="GREENLIGHT_PW_WSDL_URL must be an https URL"):
         pw.build_client()
     monkeypatch.setenv("GREENLIGHT_PW_WSDL_URL", "http://127.0.0.1:9/pw?wsdl")
-    with pytest.raises(EndpointError, match="GREENLIGHT_SANDBOX=1"):
+    with pytest.raises(EndpointError, match="GREENLIGHT_SANDBOX_ENDPOINTS=1"):
         pw.build_client()
-    monkeypatch.setenv("GREENLIGHT_SANDBOX", "1")
+    monkeypatch.setenv("GREENLIGHT_SANDBOX_ENDPOINTS", "1")
     assert pw.build_client().wsdl_url == "http://127.0.0.1:9/pw?wsdl"
     monkeypatch.setenv("GREENLIGHT_SF_BASE_URL", "https://api.servicefusion.com/v1")
     monkeypatch.setenv("GREENLIGHT_SF_TOKEN_URL", "http://attacker.example/oauth/access_token")
