@@ -23,10 +23,10 @@ from typing import Any
 
 import click
 
+from greenlight_dagster.core.endpoints import SANDBOX_ENV, sandbox_in_use
 from greenlight_dagster.warehouse.embedded import data_dir
 from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
-SANDBOX_ENV = "GREENLIGHT_SANDBOX"
 #: Variables that must be set when the sandbox is not used (operations.md §1).
 CONNECTION_ENV = ("GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD",
                   "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
@@ -38,7 +38,7 @@ def sandbox_state_file() -> Path:
 
 
 def sandbox_requested(env: Mapping[str, str] = os.environ) -> bool:
-    return env.get(SANDBOX_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return sandbox_in_use(env)
 
 
 def missing_connection_settings(env: Mapping[str, str] = os.environ) -> list[str]:

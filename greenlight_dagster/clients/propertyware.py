@@ -48,6 +48,7 @@ from greenlight_dagster.clients.resilience import (
     RetryPolicy,
     call_with_retry,
 )
+from greenlight_dagster.core.endpoints import EndpointError, check_same_origin
 
 AUTH_MODES = ("basic", "header")
 _LOG = logging.getLogger(__name__)
@@ -98,6 +99,18 @@ def _document(wsdl_url: str, transport: Transport) -> Document:
 
 class PropertyWareClient:
     """One PropertyWare connection; `stats` counts its calls, retries and bytes."""
+
+    #: Retried calls one write may make: `attach_note` reads, then reads and writes on every attempt.
+    CALLS_PER_WRITE = 3
+
+    @classmethod
+    def longest_write_seconds(cls, timeout: float, retry: RetryPolicy) -> float:
+        """The worst case of one write (`core.ledger.orphan_grace`).
+
+        ``timeout`` bounds the connect and, separately, the read of each request (requests'
+        scalar timeout), so one attempt may take twice it.
+        """
+        return cls.CALLS_PER_WRITE * retry.worst_case_seconds(2 * timeout)
 
     def __init__(self, wsdl_url: str, username: str, password: str, *, timeout: float = 90.0, page_size: int = 100,
                  retry: RetryPolicy | None = None, log: Any = None, breaker: CircuitBreaker | None = None,
@@ -237,6 +250,7 @@ class PropertyWareClient:
                 raise RetryableError(f"PropertyWare WSDL {self.wsdl_url}: {type(exc).__name__}: {exc}") from exc
             except zeep.exceptions.Error as exc:
                 raise PermanentError(f"PropertyWare WSDL {self.wsdl_url} is not usable: {exc}") from exc
+            _pin_to_wsdl_origin(document, self.wsdl_url)
             self._zeep = zeep.Client(document, transport=self._transport, settings=_SETTINGS)
         return self._zeep
 
@@ -320,6 +334,19 @@ class PropertyWareClient:
         except XMLSyntaxError:
             return None
         return root.find(f"{{{SOAP_ENV_NS}}}Body")
+
+
+def _pin_to_wsdl_origin(document: Document, wsdl_url: str) -> None:
+    """Refuse a WSDL whose service addresses leave its own origin: every call carries the password."""
+    for service in document.services.values():
+        for port in service.ports.values():
+            address = port.binding_options.get("address")
+            if address is None:
+                continue
+            try:
+                check_same_origin(address, wsdl_url)
+            except EndpointError as exc:
+                raise PermanentError(f"PropertyWare WSDL refused: {exc}") from exc
 
 
 def _fault_error(operation: str, fault: etree._Element) -> Exception:

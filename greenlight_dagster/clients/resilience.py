@@ -80,6 +80,14 @@ class RetryPolicy:
     max_delay: float = 30.0
     rng: random.Random = field(default_factory=random.Random)
 
+    def worst_case_seconds(self, attempt_seconds: float) -> float:
+        """The longest one retried call can take: every attempt times out, every wait is the cap.
+
+        The cap, not the jitter's expectation: a server's ``Retry-After`` is honoured up to
+        ``max_delay`` on every retry.
+        """
+        return self.max_attempts * attempt_seconds + (self.max_attempts - 1) * self.max_delay
+
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_delay)

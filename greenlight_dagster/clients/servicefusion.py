@@ -160,6 +160,19 @@ def _retry_after(resp: requests.Response) -> float | None:
 class ServiceFusionClient:
     """A client of one SF account (one OAuth consumer); see the module docstring for the rules."""
 
+    #: Retried calls one create may make: a token request, then the POST.
+    CALLS_PER_WRITE = 2
+
+    @staticmethod
+    def request_timeouts(timeout: float) -> tuple[float, float]:
+        """(connect, read) seconds of every request: a dead host is given up on sooner than a slow answer."""
+        return min(timeout, 15.0), timeout
+
+    @classmethod
+    def longest_write_seconds(cls, timeout: float, retry: RetryPolicy) -> float:
+        """The worst case of one create (`core.ledger.orphan_grace`): connect plus read timeout per attempt."""
+        return cls.CALLS_PER_WRITE * retry.worst_case_seconds(sum(cls.request_timeouts(timeout)))
+
     def __init__(self, base_url: str, token_url: str, client_id: str, client_secret: str, *,
                  rate_limit_per_minute: int = 60, per_page: int = 50, timeout: float = 60.0,
                  retry: RetryPolicy | None = None, log: Any = None, breaker: CircuitBreaker | None = None) -> None:
@@ -168,7 +181,7 @@ class ServiceFusionClient:
         self._client_id = client_id
         self._client_secret = client_secret
         self._per_page = max(1, min(MAX_PER_PAGE, per_page))
-        self._timeout = (min(timeout, 15.0), timeout)
+        self._timeout = self.request_timeouts(timeout)
         self._retry = retry or RetryPolicy()
         self._log = log or _LOG
         self._breaker = breaker or CircuitBreaker("servicefusion", on_open=self._log.warning)
@@ -180,6 +193,9 @@ class ServiceFusionClient:
         self._refresh_token: str | None = None
         self._token_expires = 0.0
         self.stats = CallStats()
+
+    def __repr__(self) -> str:  # never show the client secret or a token
+        return f"ServiceFusionClient({self._base_url!r}, client_id={self._client_id!r})"
 
     def close(self) -> None:
         self._session.close()

@@ -360,6 +360,21 @@ def requires_lookup(entry: LedgerEntry) -> bool:
     return pending and (entry.attempts > 0 or entry.error_class is not None)
 
 
+#: Added to the longest write so a clock tick or a slow ledger commit never makes a live send look dead.
+ORPHAN_GRACE_MARGIN = timedelta(minutes=1)
+
+
+def orphan_grace(longest_write_seconds: float) -> timedelta:
+    """How long a ``sending`` entry must be untouched before another worker may settle it by lookup.
+
+    The owner re-confirms its claim (touching the entry) right before each send, so the grace
+    must outlast one send from that touch to its end: the client's worst case (timeouts x
+    attempts + backoff, `clients.resilience.RetryPolicy.worst_case_seconds`). Shorter, and a
+    send still in flight could be looked up, found absent, and sent again.
+    """
+    return timedelta(seconds=longest_write_seconds) + ORPHAN_GRACE_MARGIN
+
+
 def is_stale(entry: LedgerEntry, now: datetime, older_than: timedelta) -> bool:
     """A ``sending`` entry untouched for ``older_than``: its run died; resolve it by lookup."""
     return entry.state is LedgerState.SENDING and entry.updated_at is not None and entry.updated_at < now - older_than

@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import CallStats
+from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.defs.freshness import with_business_hours_freshness
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
 from greenlight_dagster.warehouse.watermarks import get_high_water, set_high_water
@@ -247,8 +248,8 @@ def build_rejected_records_check(spec: SourceSpec, entity: RawEntity) -> dg.Asse
             passed=rejected == 0,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"rejected": rejected, "run_id": event.run_id,
-                      "top_reasons": dg.MetadataValue.md("\n".join(f"- {n} x {r[:200]}" for r, n in reasons[:5])
-                                                         or "none")},
+                      "top_reasons": dg.MetadataValue.md(
+                          "\n".join(f"- {n} x {escape_markdown(r, 200)}" for r, n in reasons[:5]) or "none")},
         )
 
     return _check

@@ -42,6 +42,6 @@ class WarehouseResource(dg.ConfigurableResource):
         return self._engine
 
     def export_env(self) -> None:
-        """Publish the connection to subprocesses (dbt reads ``GREENLIGHT_DBT_*``)."""
+        """Publish the connection to subprocesses (dbt reads ``DBT_GREENLIGHT_*``)."""
         os.environ.update(dbt_env(self.resolved_url()))
         os.environ.setdefault(WAREHOUSE_URL_ENV, self.resolved_url().render_as_string(hide_password=False))

@@ -25,14 +25,16 @@ import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
+from greenlight_dagster.core.alerts import ALERT_VARIABLES
+
 SECRETS_ENV = "GREENLIGHT_SECRETS"
 SSM_PATH_ENV = "GREENLIGHT_SSM_PATH"
 DEFAULT_SSM_PATH = "/greenlight/"
 MODES = ("env", "ssm")
 
-#: The variables a parameter may set (operations.md §1): connection settings and credentials.
-SECRET_VARIABLES = frozenset({
-    "GREENLIGHT_WAREHOUSE_URL", "GREENLIGHT_DAGSTER_STORAGE_URL",
+#: The variables a parameter may set (operations.md §1): connection settings, credentials and alert settings.
+SECRET_VARIABLES = frozenset({*ALERT_VARIABLES,
+    "GREENLIGHT_WAREHOUSE_URL", "GREENLIGHT_DAGSTER_STORAGE_URL", "GREENLIGHT_DBT_USER", "GREENLIGHT_DBT_PASSWORD",
     "GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD",
     "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID", "GREENLIGHT_SF_CLIENT_SECRET",
 })

@@ -13,6 +13,7 @@ import secrets
 from types import TracebackType
 from typing import Any
 
+from greenlight_dagster.core.endpoints import SANDBOX_ENDPOINTS_ENV
 from greenlight_dagster.sandbox.admin import clear_request_log, create_admin_server
 from greenlight_dagster.sandbox.generator import generate_fixture, validate_fixture
 from greenlight_dagster.sandbox.httpbase import SandboxHTTPServer
@@ -134,6 +135,8 @@ class Sandbox:
         }
 
     def env(self) -> dict[str, str]:
-        """The operations.md §1 variables that point the sync at this sandbox."""
+        """The operations.md §1 variables that point the sync at this sandbox, and the flag that
+        declares them the sandbox's, so the clients accept their plain-http loopback URLs
+        (`core.endpoints`) without the CLI starting a sandbox of its own."""
         info = self.info
-        return {variable: info[key] for key, variable in ENV_NAMES.items()}
+        return {**{variable: info[key] for key, variable in ENV_NAMES.items()}, SANDBOX_ENDPOINTS_ENV: "1"}

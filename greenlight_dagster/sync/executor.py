@@ -10,6 +10,7 @@ For each due entry of one target::
                                        the step's bulk read, `sync.bulk_verify` (decision 0007)
       -> strict verification           pw_verify_strict: re-read the source record; stop if it
                                        no longer qualifies (dead letter with the reason)
+      -> confirm the claim             the session still holds the lock, nobody took the entry over
       -> send
       -> record                        done | failed (backoff) | dead (+ dead letter)
 
@@ -33,7 +34,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from greenlight_dagster.clients.resilience import CircuitOpenError, ClientError, PermanentError, RetryableError
+from greenlight_dagster.clients.propertyware import PropertyWareClient
+from greenlight_dagster.clients.resilience import (
+    CircuitOpenError,
+    ClientError,
+    PermanentError,
+    RetryableError,
+    RetryPolicy,
+)
+from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
 from greenlight_dagster.core.ledger import (
@@ -43,11 +52,22 @@ from greenlight_dagster.core.ledger import (
     LookedUp,
     Succeeded,
     classify_error,
+    orphan_grace,
     requires_lookup,
 )
-from greenlight_dagster.warehouse.ledger_store import DEFAULT_ORPHAN_GRACE, LedgerStore, LedgerWorker
+from greenlight_dagster.warehouse.ledger_store import (
+    ClaimLostError,
+    LedgerStore,
+    LedgerWorker,
+    PooledConnectionError,
+)
 
 log = logging.getLogger(__name__)
+
+#: The grace when the caller does not derive one from its client's settings: the longer of the two
+#: clients' worst-case writes at their default timeouts and retries (PW: 61.5 min, SF: 20 min, plus the margin).
+DEFAULT_ORPHAN_GRACE = orphan_grace(max(PropertyWareClient.longest_write_seconds(90.0, RetryPolicy()),
+                                        ServiceFusionClient.longest_write_seconds(60.0, RetryPolicy())))
 
 Clock = Callable[[], datetime]
 
@@ -171,7 +191,7 @@ class ExecutionReport:
 
     def as_metadata(self) -> dict[str, Any]:
         names = ("claimed", "sent", "created", "already_done", "found_by_lookup", "failed", "dead_letters",
-                 "verification_failed", "orphans_recovered", "due_not_sent")
+                 "verification_failed", "orphans_recovered", "claims_lost", "due_not_sent")
         return {**{name: self.counts.get(name, 0) for name in names},
                 "skipped_reason": self.skipped_reason or "", "stopped_early": self.stopped_early or ""}
 
@@ -182,7 +202,8 @@ class ExecuteOptions:
 
     ``max_claims`` bounds the entries claimed (the safe-mode cap on creates is passed here);
     ``orphan_grace`` is how long a ``sending`` entry with no live owner must be untouched
-    before it is settled by lookup (see `warehouse.ledger_store`); ``ledger_ids`` limits the
+    before it is settled by lookup: at least one send's worst case (`core.ledger.orphan_grace`,
+    see `warehouse.ledger_store`); ``ledger_ids`` limits the
     call to those entries (a replay sends what it replayed, not the rest of the ledger).
     """
 
@@ -264,8 +285,15 @@ class _Runner:
         ledger error can never be mistaken for a send error."""
         try:
             result = self._attempt(before, entry)
+        except ClaimLostError as exc:  # the entry is someone else's now: record nothing on it
+            self.worker.release(entry)
+            self.report.errors.append(str(exc))
+            self.report.bump("claims_lost")
+            return
         except CircuitOpenError as exc:
             self.fail(entry, classify_send_error(exc))
+            raise
+        except PooledConnectionError:  # no claim can be trusted: stop the step, leave the entry to recovery
             raise
         except Exception as exc:  # every failure must be recorded on the claimed entry
             log.warning("%s failed: %s", entry.idempotency_key, exc)
@@ -302,7 +330,7 @@ class _Runner:
             self.report.bump("verification_failed")
             return SendError(ErrorClass.PERMANENT, f"strict verification: {reason}",
                              details={"kind": "strict_verification"})
-        return False, self.gateway.send(entry)
+        return False, self.gateway.send(self.worker.confirm_claim(entry, self.clock()))
 
 
 def _unsearchable(found: Lookup) -> SendError:

@@ -10,6 +10,7 @@ psycopg 3, which we do not install.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
@@ -19,6 +20,13 @@ from greenlight_dagster.warehouse.embedded import DAGSTER_DB, EmbeddedWarehouse
 
 WAREHOUSE_URL_ENV = "GREENLIGHT_WAREHOUSE_URL"
 DAGSTER_STORAGE_URL_ENV = "GREENLIGHT_DAGSTER_STORAGE_URL"
+#: dbt's own login (deployment configuration); unset, dbt uses the warehouse URL's.
+DBT_USER_ENV = "GREENLIGHT_DBT_USER"
+DBT_PASSWORD_ENV = "GREENLIGHT_DBT_PASSWORD"
+DBT_ROLE_ENV = "GREENLIGHT_DBT_ROLE"
+TRANSFORMER_ROLE = "greenlight_transformer"
+#: What profiles.yml reads the password from: dbt masks ``DBT_ENV_SECRET_*`` values in its output.
+DBT_PASSWORD_PROFILE_ENV = "DBT_ENV_SECRET_GREENLIGHT_PASSWORD"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -51,20 +59,29 @@ def make_engine(url: URL | str | None = None) -> Engine:
                          pool_size=4, max_overflow=4)
 
 
-def dbt_env(url: URL) -> dict[str, str]:
+def dbt_env(url: URL, deployment: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Environment variables the dbt profile (dbt_warehouse/profiles.yml) reads.
+
+    The server and database are the warehouse URL's. The login is dbt's own when the
+    deployment configures one (``GREENLIGHT_DBT_USER``/``GREENLIGHT_DBT_PASSWORD``, least
+    privilege: docs/deploy.md); dbt then acts as ``GREENLIGHT_DBT_ROLE`` (default
+    ``greenlight_transformer``), so what it builds is owned by that role and the role's default
+    privileges let the loader and analysts read it. The password travels under dbt's
+    ``DBT_ENV_SECRET_`` prefix, which dbt scrubs from its logs and refuses outside profiles.
 
     A unix-socket URL (the embedded server) carries its socket directory in the ``host``
     query parameter; dbt-postgres passes ``host`` straight to libpq, which treats a path as
     a socket directory.
     """
     host = url.host or str(url.query.get("host") or "") or "127.0.0.1"
+    own_login = deployment.get(DBT_USER_ENV, "")
     return {
-        "GREENLIGHT_DBT_HOST": host,
-        "GREENLIGHT_DBT_PORT": str(url.port or 5432),
-        "GREENLIGHT_DBT_USER": url.username or "postgres",
-        "GREENLIGHT_DBT_PASSWORD": url.password or "",
-        "GREENLIGHT_DBT_DBNAME": url.database or "postgres",
+        "DBT_GREENLIGHT_HOST": host,
+        "DBT_GREENLIGHT_PORT": str(url.port or 5432),
+        "DBT_GREENLIGHT_USER": own_login or url.username or "postgres",
+        DBT_PASSWORD_PROFILE_ENV: deployment.get(DBT_PASSWORD_ENV, "") if own_login else (url.password or ""),
+        "DBT_GREENLIGHT_ROLE": (deployment.get(DBT_ROLE_ENV) or TRANSFORMER_ROLE) if own_login else "",
+        "DBT_GREENLIGHT_DBNAME": url.database or "postgres",
     }
 
 

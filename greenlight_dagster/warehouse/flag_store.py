@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, func, literal, select
+from sqlalchemy import Engine, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -63,6 +63,15 @@ def record_run(engine: Engine, run_id: str, *, kind: str, flags: SyncFlags,
             set_={"flags": statement.excluded.flags,
                   "stats": func.coalesce(sync_runs.c.stats, literal({}, JSONB)).op("||")(statement.excluded.stats)},
         ))
+
+
+def previous_step_stat(engine: Engine, run_id: str, step: str, name: str) -> int | None:
+    """The counter ``name`` of ``step`` in the latest other run that recorded it (None: no such run)."""
+    query = text("select (stats -> :step ->> :name)::bigint from ops.sync_runs where run_id <> :run "
+                 "and (stats -> :step) ? :name order by started_at desc limit 1")
+    with engine.connect() as conn:
+        value = conn.execute(query, {"step": step, "name": name, "run": run_id}).scalar()
+    return int(value) if value is not None else None
 
 
 def finish_run(engine: Engine, run_id: str, *, status: str) -> None:

@@ -17,8 +17,18 @@ ever" is actually won or lost:
 * **A crash is resolved by lookup.** A ``sending`` row whose advisory lock is free has no live
   owner: `LedgerWorker.recover_orphans` hands it back (lock taken) so the executor looks the
   record up on the target before anything is resent. ``orphan_grace`` additionally requires the
-  row to be that old, as a second guard for the one case the lock cannot cover (the worker's
-  database connection dropped while its request was still in flight).
+  row to be untouched that long, as a second guard for the one case the lock cannot cover (the
+  worker's database connection dropped while its request was still in flight); taking an
+  orphan over is itself a guarded touch, so it cannot race the owner's confirmation.
+* **Ownership is re-checked before every send.** `LedgerWorker.confirm_claim` proves, in one
+  statement, that the worker's session still holds the row's advisory lock, then touches the
+  row (``updated_at`` as a version: it must be what the worker last wrote). The grace is at
+  least one send's worst case (`core.ledger.orphan_grace`), so nobody may take over while a
+  confirmed send can still be in flight.
+* **No pooled sessions.** Advisory locks mean nothing behind a transaction-mode pooler
+  (PgBouncer, Supabase's port 6543, RDS Proxy): a known pooler URL is refused, and every worker
+  marks its session with a random token and checks, at start and in every confirmation, that
+  the same backend with the same token answers (`PooledConnectionError` otherwise).
 * **Every move is guarded.** A state change is ``UPDATE ... WHERE id = :id AND state = :old
   AND attempts = :old_attempts``; zero rows updated raises `LedgerConflictError` instead of
   silently overwriting another run's outcome.
@@ -29,6 +39,7 @@ SQLAlchemy Core only; no Dagster here.
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -56,13 +67,19 @@ from greenlight_dagster.core.ledger import (
     next_transition,
 )
 from greenlight_dagster.core.plan import PlannedWrite
+from greenlight_dagster.core.pooler import transaction_pooler
 from greenlight_dagster.warehouse.tables import dead_letter, duplicate_detection_log, sync_ledger
 
 #: First key of the two-key advisory lock space, so our locks cannot collide with anyone else's
 #: single-key locks. ASCII "GLSL" (GreenLight sync ledger).
 ADVISORY_NAMESPACE = 0x474C534C - (1 << 31)
 _INT4_SPAN = 1 << 31
-DEFAULT_ORPHAN_GRACE = timedelta(minutes=5)
+#: How pg_locks shows the namespace (``classid`` is an oid: the int4 read as unsigned).
+_NAMESPACE_OID = ADVISORY_NAMESPACE % (1 << 32)
+#: The session setting a worker marks its connection with (`LedgerWorker.confirm_session`).
+SESSION_MARK = "greenlight.ledger_session"
+#: Round trips that must all reach the same marked session before a worker claims anything.
+SESSION_PROBES = 3
 DEFAULT_CLAIM_BATCH = 20
 #: How long a claim waits for a due row another transaction holds before reporting nothing due.
 DEFAULT_CLAIM_WAIT = timedelta(seconds=60)
@@ -74,6 +91,18 @@ _COLUMNS = [c for c in sync_ledger.c]
 
 class LedgerConflictError(RuntimeError):
     """A guarded update found the row in another state than expected: another run moved it."""
+
+
+class ClaimLostError(LedgerConflictError):
+    """A claimed entry is no longer this worker's (taken over after the grace): do not send it."""
+
+
+class PooledConnectionError(RuntimeError):
+    """The ledger's connection does not keep its session, so its advisory locks guard nothing."""
+
+
+POOLED_ADVICE = ("point GREENLIGHT_WAREHOUSE_URL at a direct or session-mode connection (docs/deploy.md, "
+                 "'Connection poolers')")
 
 
 class UnknownLedgerEntryError(LookupError):
@@ -295,15 +324,40 @@ class LedgerStore:
                 conn.execute(insert(duplicate_detection_log), rows)
         return len(rows)
 
+    def new_duplicate_detections(self, run_id: str) -> list[str]:
+        """This run's duplicate decisions on records no earlier decision had flagged, one line each.
+
+        A work order held as a duplicate is re-examined by every sync; operators hear of it once.
+        """
+        query = text(
+            "select d.source_id, d.candidate_id, d.reason from ops.duplicate_detection_log d "
+            "where d.run_id = :run and d.decision = 'duplicate' and not exists ("
+            " select from ops.duplicate_detection_log e where e.target = d.target and e.source_id = d.source_id"
+            " and e.decision = 'duplicate' and e.id < d.id and e.run_id is distinct from :run) "
+            "order by d.id")
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, {"run": run_id}).all()
+        return [f"work order {row.source_id} ~ SF job {row.candidate_id or '?'}: {row.reason or ''}" for row in rows]
+
     # ---- executing ----
 
     @contextmanager
     def worker(self, run_id: str | None = None) -> Iterator[LedgerWorker]:
-        """A `LedgerWorker` holding its own connection for the advisory locks of its claims."""
+        """A `LedgerWorker` holding its own connection for the advisory locks of its claims.
+
+        Refuses (`PooledConnectionError`) a known transaction-pooler URL, and a connection
+        whose session does not survive from one transaction to the next.
+        """
+        url = self.engine.url
+        if (pooler := transaction_pooler(url.host, url.port)) is not None:
+            raise PooledConnectionError(f"the warehouse URL goes through {pooler}: the ledger's claims need their "
+                                        f"own database session; {POOLED_ADVICE}")
         with self.engine.connect() as lock_conn:
             lock_conn.execution_options(isolation_level="AUTOCOMMIT")
             worker = LedgerWorker(self, lock_conn, run_id)
             try:
+                for _ in range(SESSION_PROBES):
+                    worker.confirm_session()
                 yield worker
             finally:
                 worker.release_all()
@@ -318,6 +372,16 @@ class LedgerStore:
         else:
             self._write(conn, before, after, event.now, details)
         return after
+
+    def touch(self, entry: LedgerEntry, now: datetime) -> LedgerEntry | None:
+        """``entry`` with ``updated_at = now`` if it is still exactly as read (state, attempts and
+        ``updated_at``, the version), else None: someone else moved or touched it meanwhile."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(sync_ledger).where(
+                sync_ledger.c.id == entry.id, sync_ledger.c.state == entry.state.value,
+                sync_ledger.c.attempts == entry.attempts, sync_ledger.c.updated_at == entry.updated_at,
+            ).values(updated_at=now)).rowcount
+        return replace(entry, updated_at=now) if moved == 1 else None
 
     @staticmethod
     def _write(conn: Connection, before: LedgerEntry, after: LedgerEntry, now: datetime,
@@ -380,6 +444,46 @@ class LedgerWorker:
         self.run_id = run_id
         self.claim_wait = claim_wait
         self._held: set[int] = set()
+        self._mark = secrets.token_hex(16)
+        self._backend = int(lock_conn.execute(text("select pg_backend_pid() from set_config(:name, :mark, false)"),
+                                              {"name": SESSION_MARK, "mark": self._mark}).scalar_one())
+
+    def confirm_session(self) -> None:
+        """Raise `PooledConnectionError` unless the lock connection still reaches this worker's own session.
+
+        A transaction-mode pooler sends each transaction to any free server connection: the
+        backend changes, or another client's mark replaces ours on a shared one.
+        """
+        backend, mark = self.lock_conn.execute(
+            text("select pg_backend_pid(), current_setting(:name, true)"), {"name": SESSION_MARK}).one()
+        if backend != self._backend or mark != self._mark:
+            raise PooledConnectionError(
+                "the ledger's database session changed between transactions (backend "
+                f"{self._backend} -> {backend}{'' if mark == self._mark else ', session mark replaced'}): the "
+                f"connection goes through a transaction-mode pooler, under which claims are not exclusive; "
+                f"{POOLED_ADVICE}")
+
+    def confirm_claim(self, entry: LedgerEntry, now: datetime) -> LedgerEntry:
+        """Re-check, right before a send, that ``entry`` is still this worker's; returns it touched.
+
+        One statement proves the session is ours and holds the entry's advisory lock; then a
+        guarded update moves ``updated_at`` only if nobody else did (a takeover after the grace
+        touches it too). `ClaimLostError` or `PooledConnectionError` mean: do not send.
+        """
+        if entry.id is None or entry.id not in self._held:
+            raise ClaimLostError(f"{entry.idempotency_key}: not claimed by this worker")
+        backend, mark, locked = self.lock_conn.execute(text(
+            "select pg_backend_pid(), current_setting(:name, true), exists(select from pg_locks where "
+            "locktype = 'advisory' and classid::bigint = :ns and objid::bigint = :key and objsubid = 2 "
+            "and pid = pg_backend_pid() and granted)"),
+            {"name": SESSION_MARK, "ns": _NAMESPACE_OID, "key": _advisory_key(entry.id)}).one()
+        if backend != self._backend or mark != self._mark or not locked:
+            self.confirm_session()  # names the pooler when that is the cause
+            raise ClaimLostError(f"{entry.idempotency_key}: this worker's session no longer holds the entry's lock")
+        touched = self.store.touch(entry, now)
+        if touched is None:
+            raise ClaimLostError(f"{entry.idempotency_key}: another worker took the entry over; not sending")
+        return touched
 
     def _try_lock(self, ledger_id: int) -> bool:
         got = bool(self.lock_conn.execute(text("select pg_try_advisory_lock(:ns, :key)"),
@@ -445,13 +549,14 @@ class LedgerWorker:
             return before, after
         return None
 
-    def recover_orphans(self, target: str, operations: Iterable[str], *, now: datetime,
-                        grace: timedelta = DEFAULT_ORPHAN_GRACE, ids: Iterable[int] | None = None,
-                        ) -> Iterator[LedgerEntry]:
+    def recover_orphans(self, target: str, operations: Iterable[str], *, now: datetime, grace: timedelta,
+                        ids: Iterable[int] | None = None) -> Iterator[LedgerEntry]:
         """Yield ``sending`` entries with no live owner (lock free, untouched for ``grace``).
 
-        Each yielded entry is locked for this worker; the caller must look it up on the target
-        and then `finish` it (``LookedUp``), which releases the lock.
+        ``grace`` must outlast one send (`core.ledger.orphan_grace`). Each yielded entry is
+        locked for this worker and touched (taken over), so a late confirmation by its old owner
+        fails; the caller must look it up on the target and then `finish` it (``LookedUp``),
+        which releases the lock.
         """
         with self.store.engine.connect() as conn:
             candidates = [_entry(row) for row in conn.execute(
@@ -464,10 +569,19 @@ class LedgerWorker:
             if not self._try_lock(candidate.id):
                 continue  # a live executor is sending it right now
             current = self.store.get(candidate.id)  # re-read under the lock: it may have finished meanwhile
-            if current.state is not LedgerState.SENDING or current.attempts != candidate.attempts:
+            taken = None
+            if (current.state is LedgerState.SENDING and current.attempts == candidate.attempts
+                    and (grace <= timedelta(0) or is_stale(current, now, grace))):
+                taken = self.store.touch(current, now)
+            if taken is None:
                 self._unlock(candidate.id)
                 continue
-            yield current
+            yield taken
+
+    def release(self, entry: LedgerEntry) -> None:
+        """Give up a claim without recording anything (`ClaimLostError`: the entry is someone else's)."""
+        if entry.id is not None:
+            self._unlock(entry.id)
 
     def finish(self, before: LedgerEntry, event: LedgerEvent, *,
                details: Mapping[str, Any] | None = None) -> LedgerEntry:

@@ -39,7 +39,14 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> str:
-    """Bring the warehouse to the head revision; returns it."""
+    """Bring the warehouse to the head revision; returns it.
+
+    A warehouse already at head is left untouched without taking the lock or creating
+    anything, so a least-privilege login (``greenlight_loader``, which may create nothing) can
+    start; only a release's migrating user needs the rights to move it forward.
+    """
+    if current_revision(engine) == head_revision():
+        return head_revision()
     with engine.begin() as conn:
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         conn.execute(text("create schema if not exists ops"))

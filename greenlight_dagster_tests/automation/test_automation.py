@@ -33,10 +33,11 @@ def test_schedule_runs_todays_partition_with_the_tick_as_run_key() -> None:
     assert business_hours_sync.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
-def _sf_resource(sandbox: Sandbox) -> ServiceFusionResource:
+def _sf_resource(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> ServiceFusionResource:
     env = sandbox.env()
-    return ServiceFusionResource(base_url=env["GREENLIGHT_SF_BASE_URL"], token_url=env["GREENLIGHT_SF_TOKEN_URL"],
-                                 client_id=env["GREENLIGHT_SF_CLIENT_ID"],
+    for name, value in env.items():  # the endpoints are deployment configuration: the environment
+        monkeypatch.setenv(name, value)
+    return ServiceFusionResource(client_id=env["GREENLIGHT_SF_CLIENT_ID"],
                                  client_secret=env["GREENLIGHT_SF_CLIENT_SECRET"], rate_limit_per_minute=6000)
 
 
@@ -46,8 +47,8 @@ def _evaluate(cursor: str | None, resource: ServiceFusionResource) -> tuple[obje
     return result, context.cursor
 
 
-def test_sf_sensor_requests_one_sync_per_job_change(fresh_sandbox: Sandbox) -> None:
-    resource = _sf_resource(fresh_sandbox)
+def test_sf_sensor_requests_one_sync_per_job_change(fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = _sf_resource(fresh_sandbox, monkeypatch)
     first, cursor = _evaluate(None, resource)
     assert isinstance(first, dg.SkipReason) and "cursor initialised" in str(first.skip_message)
     assert cursor is not None

@@ -148,14 +148,18 @@ def three_pw_steps() -> None:
     call_pw.alias("third")()
 
 
-def _down_pw() -> PropertyWareResource:
-    return PropertyWareResource(wsdl_url=_refused_url(), username="u", password="p", backoff_base_seconds=0.001)
+@pytest.fixture
+def down_pw(monkeypatch: pytest.MonkeyPatch) -> PropertyWareResource:
+    """PW resource whose deployment points at a refused loopback port (the sandbox flag allows http there)."""
+    monkeypatch.setenv("GREENLIGHT_PW_WSDL_URL", _refused_url())
+    monkeypatch.setenv("GREENLIGHT_SANDBOX_ENDPOINTS", "1")
+    return PropertyWareResource(username="u", password="p", backoff_base_seconds=0.001)
 
 
-def test_one_breaker_per_run_the_later_steps_fail_fast() -> None:
+def test_one_breaker_per_run_the_later_steps_fail_fast(down_pw: PropertyWareResource) -> None:
     began = time.monotonic()
     with dg.DagsterInstance.ephemeral() as instance:
-        result = three_pw_steps.execute_in_process(resources={"propertyware": _down_pw()}, instance=instance)
+        result = three_pw_steps.execute_in_process(resources={"propertyware": down_pw}, instance=instance)
         stored = instance.get_run_by_id(result.run_id)
     ends = [result.output_for_node(step) for step in ("first", "second", "third")]
     assert ends[0]["failures"] == 5  # the first step pays for the outage: the threshold of consecutive failures
@@ -167,18 +171,18 @@ def test_one_breaker_per_run_the_later_steps_fail_fast() -> None:
     assert json.loads(stored.tags[breaker_tag("PropertyWare")])["failures"] == 5
 
 
-def test_a_step_set_up_later_in_another_process_adopts_the_run_tag() -> None:
+def test_a_step_set_up_later_in_another_process_adopts_the_run_tag(down_pw: PropertyWareResource) -> None:
     """Under the multiprocess executor each step sets its resources up anew: the run tag carries the breaker."""
     tags = {breaker_tag("PropertyWare"): json.dumps({"failures": 5, "opened_at": time.time() - 2})}
-    result = three_pw_steps.execute_in_process(resources={"propertyware": _down_pw()}, tags=tags)
+    result = three_pw_steps.execute_in_process(resources={"propertyware": down_pw}, tags=tags)
     ends = [result.output_for_node(step) for step in ("first", "second", "third")]
     assert [e["failures"] for e in ends] == [0, 0, 0]
     assert all("open after 5 consecutive failures" in e["outcome"] for e in ends), ends
 
 
-def test_the_next_run_starts_with_a_closed_breaker() -> None:
+def test_the_next_run_starts_with_a_closed_breaker(down_pw: PropertyWareResource) -> None:
     """Setup is per run: an outage seen by one run does not refuse the next run's first call."""
-    resource = _down_pw()
+    resource = down_pw
     first = three_pw_steps.execute_in_process(resources={"propertyware": resource})
     second = three_pw_steps.execute_in_process(resources={"propertyware": resource})
     assert first.output_for_node("first")["failures"] == second.output_for_node("first")["failures"] == 5

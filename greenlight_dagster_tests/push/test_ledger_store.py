@@ -18,10 +18,12 @@ from greenlight_dagster.core.ledger import (
     requires_lookup,
 )
 from greenlight_dagster.core.plan import PlannedWrite
+from greenlight_dagster.sync.executor import DEFAULT_ORPHAN_GRACE
 from greenlight_dagster.warehouse.ledger_store import LedgerConflictError, LedgerStore
 from greenlight_dagster.warehouse.tables import dead_letter, duplicate_detection_log
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
+GRACE = DEFAULT_ORPHAN_GRACE
 JOBS = ["create_job"]
 
 
@@ -160,14 +162,16 @@ def test_orphaned_sending_entry_is_recovered_only_when_its_owner_is_gone(store: 
         claimed = owner.claim_next("sf", JOBS, now=T0)
         assert claimed is not None
         with store.worker("other") as other:
-            assert list(other.recover_orphans("sf", JOBS, now=T0 + timedelta(hours=1))) == []
+            assert list(other.recover_orphans("sf", JOBS, now=T0 + timedelta(hours=2), grace=GRACE)) == []
         # the owner "crashes": its connection closes without recording anything
     assert store.get(claimed[1].id or 0).state is LedgerState.SENDING
     with store.worker("rerun") as rerun:
-        assert list(rerun.recover_orphans("sf", JOBS, now=T0 + timedelta(minutes=1))) == []  # within the grace
-        (orphan,) = rerun.recover_orphans("sf", JOBS, now=T0 + timedelta(minutes=10))
+        within = T0 + GRACE - timedelta(minutes=1)
+        assert list(rerun.recover_orphans("sf", JOBS, now=within, grace=GRACE)) == []
+        after = T0 + GRACE + timedelta(minutes=1)
+        (orphan,) = rerun.recover_orphans("sf", JOBS, now=after, grace=GRACE)
         assert requires_lookup(orphan)
-        resolved = rerun.finish(orphan, LookedUp(T0 + timedelta(minutes=10), "8001"))
+        resolved = rerun.finish(orphan, LookedUp(after, "8001"))
     assert (resolved.state, resolved.target_id) == (LedgerState.DONE, "8001")
 
 

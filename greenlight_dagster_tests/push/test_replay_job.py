@@ -40,8 +40,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     with running_sandbox() as running:
+        # The endpoints are deployment configuration: the environment, with the sandbox flag for http.
+        monkeypatch.setenv("GREENLIGHT_SANDBOX_ENDPOINTS", "1")
+        monkeypatch.setenv("GREENLIGHT_PW_WSDL_URL", f"{running.pw.base_url}/pw/services/PWServices?wsdl")
+        monkeypatch.setenv("GREENLIGHT_SF_BASE_URL", f"{running.sf.base_url}/v1")
+        monkeypatch.setenv("GREENLIGHT_SF_TOKEN_URL", f"{running.sf.base_url}/oauth/access_token")
         yield running
 
 
@@ -51,13 +56,10 @@ def resources(sandbox: Sandbox) -> dict[str, Any]:
         "warehouse": WarehouseResource(),
         "sync_flags": SyncFlagsResource(dry_run=False, enable_service_fusion=True, safe_mode=True,
                                         pw_verify_strict=False),
-        "servicefusion": ServiceFusionResource(base_url=f"{sandbox.sf.base_url}/v1",
-                                               token_url=f"{sandbox.sf.base_url}/oauth/access_token",
-                                               client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        "servicefusion": ServiceFusionResource(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                                rate_limit_per_minute=6000, timeout_seconds=5, max_attempts=3,
                                                backoff_base_seconds=0.01),
-        "propertyware": PropertyWareResource(wsdl_url=f"{sandbox.pw.base_url}/pw/services/PWServices?wsdl",
-                                             username=PW_USER, password=PW_PASSWORD, timeout_seconds=5,
+        "propertyware": PropertyWareResource(username=PW_USER, password=PW_PASSWORD, timeout_seconds=5,
                                              max_attempts=3, backoff_base_seconds=0.01),
     }
 

@@ -72,10 +72,11 @@ def test_info_and_env_follow_the_operating_contract(sandbox: Sandbox) -> None:
     assert info["pw_wsdl_url"].endswith("/pw/services/PWServices?wsdl")
     assert info["sf_base_url"].endswith("/v1") and info["sf_token_url"].endswith("/oauth/access_token")
     assert all(info[key].startswith("http://127.0.0.1:") for key in INFO_KEYS if key.endswith("_url"))
-    assert sandbox.env() == {variable: info[key] for key, variable in ENV_NAMES.items()}
+    assert sandbox.env() == {**{variable: info[key] for key, variable in ENV_NAMES.items()},
+                             "GREENLIGHT_SANDBOX_ENDPOINTS": "1"}
     assert set(sandbox.env()) == {"GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD",
                                   "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
-                                  "GREENLIGHT_SF_CLIENT_SECRET"}
+                                  "GREENLIGHT_SF_CLIENT_SECRET", "GREENLIGHT_SANDBOX_ENDPOINTS"}
 
 
 def test_credentials_are_fresh_per_instance(running_pair: tuple[Sandbox, Sandbox]) -> None:

@@ -82,3 +82,12 @@ def test_the_transformer_reads_sources_and_builds_its_own_schemas(as_role: Calla
     assert conn.execute(text("select count(*) from raw.sf_jobs")).scalar() is not None
     assert not _refused(conn, "create schema transformer_probe")
     assert _refused(conn, WRITES["insert"]) and _refused(conn, WRITES["create table"])
+
+
+def test_raw_is_append_only_for_the_loader_by_privilege(as_role: Callable[[str], Connection]) -> None:
+    conn = as_role(LOADER)
+    assert not _refused(conn, WRITES["insert"])
+    for statement in ("update raw.pw_work_orders set payload = '{}'", "delete from raw.pw_work_orders",
+                      "truncate raw.sf_jobs"):
+        assert _refused(conn, statement), f"{LOADER} may: {statement}"
+    assert not _refused(conn, "delete from ops.sync_ledger where false")  # the outbox is the loader's to manage

@@ -56,8 +56,9 @@ def test_open_list_statuses_are_open_in_the_mapping() -> None:
 
 
 def test_manifest_command_parses_without_a_database() -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GREENLIGHT_DBT_")}
-    env["GREENLIGHT_DBT_HOST"] = "no-such-host.invalid"  # parse must never connect
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("GREENLIGHT_DBT_", "DBT_GREENLIGHT_"))}
+    env["DBT_GREENLIGHT_HOST"] = "no-such-host.invalid"  # parse must never connect
     result = subprocess.run(
         [sys.executable, "-m", "greenlight_dagster.defs.warehouse.manifest"],
         env=env, capture_output=True, text=True, timeout=120, check=False,

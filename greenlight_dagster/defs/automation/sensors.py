@@ -2,8 +2,9 @@
 
 * ``record_run_failures`` writes each failed run into ``ops.error_log`` (source ``dagster``) and
   marks its ``ops.sync_runs`` row failed, so the audit marts and ``greenlight status`` show
-  failures next to rejected records without anyone reading Dagster's event log. It is on by
-  default: recording is harmless.
+  failures next to rejected records without anyone reading Dagster's event log, and notifies
+  operators when alerts are configured (`defs.alerts`). It is on by default: recording is
+  harmless, and alerts are off until a topic or an address is set.
 * ``sf_job_changes`` polls ServiceFusion for job changes (one API call: the newest job since
   the cursor) and requests a sync when a technician moved a job, so progress reaches
   PropertyWare without waiting for the next scheduled sync. Its cursor is the newest
@@ -24,6 +25,8 @@ import dagster as dg
 from sqlalchemy import insert
 
 from greenlight_dagster.clients.records import SourceRecord
+from greenlight_dagster.core import alerts
+from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME, push_job, sync_job
 from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
@@ -32,25 +35,33 @@ from greenlight_dagster.warehouse.flag_store import finish_run
 from greenlight_dagster.warehouse.tables import error_log
 
 
+def _failed_steps(context: dg.RunFailureSensorContext) -> list[str]:
+    return sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+
+
 def _failure_reason(context: dg.RunFailureSensorContext) -> str:
     message = context.failure_event.message or "run failed"
-    failed_steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+    failed_steps = _failed_steps(context)
     return f"{message} (failed steps: {', '.join(failed_steps)})" if failed_steps else message
 
 
 @dg.run_failure_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Records every failed run in ops.error_log with its failed steps.",
+    description="Records every failed run in ops.error_log with its failed steps, and tells operators "
+                "(SNS / e-mail, when configured: docs/deploy.md).",
 )
 def record_run_failures(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
     run = context.dagster_run
     engine = warehouse.get_engine()
+    reason = _failure_reason(context)
     with engine.begin() as conn:
         conn.execute(insert(error_log).values(
             run_id=run.run_id, source="dagster", entity=run.job_name, source_key=run.run_id,
-            reason=_failure_reason(context)[:4000], severity="error",
+            reason=reason[:4000], severity="error",
         ))
     finish_run(engine, run.run_id, status="failed")
+    notify(context.log, engine, run.run_id,
+           lambda _: [alerts.run_failed(run.job_name, run.run_id, reason, _failed_steps(context))])
 
 
 def newest_job_change(resource: ServiceFusionResource, since: datetime | None, log: object = None) -> datetime | None:

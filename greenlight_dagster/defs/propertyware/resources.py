@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
+from greenlight_dagster.core.ledger import orphan_grace
+from greenlight_dagster.defs.endpoints import deployment_endpoint
 from greenlight_dagster.defs.run_breaker import run_breaker
+
+WSDL_URL_ENV = "GREENLIGHT_PW_WSDL_URL"
 
 
 class PropertyWareResource(dg.ConfigurableResource):
     """PropertyWare SOAP credentials and client tuning.
 
-    Values come from ``GREENLIGHT_PW_*`` through `dg.EnvVar`, so the UI shows the variable
-    names, never the secrets. One client per materialization: its counters are that asset's; its
+    Credentials come from ``GREENLIGHT_PW_*`` through `dg.EnvVar`, so the UI shows the variable
+    names, never the secrets. The WSDL URL is not configuration at all: it is read from
+    ``GREENLIGHT_PW_WSDL_URL`` when a client is built (`defs.endpoints`), so run config cannot
+    send the password elsewhere. One client per materialization: its counters are that asset's; its
     circuit breaker is the run's (`defs.run_breaker`), so an outage is paid for once per run.
     """
 
-    wsdl_url: str
     username: str
-    password: str
+    password: str = Field(repr=False)
     timeout_seconds: float = 90.0
     page_size: int = 100
     max_attempts: int = 6
@@ -36,10 +42,18 @@ class PropertyWareResource(dg.ConfigurableResource):
         self._breaker = run_breaker(context, "PropertyWare", failure_threshold=self.breaker_failure_threshold,
                                     reset_after=self.breaker_reset_seconds)
 
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds)
+
+    def orphan_grace(self) -> timedelta:
+        """The ledger's orphan grace for writes through this resource (`core.ledger.orphan_grace`)."""
+        return orphan_grace(PropertyWareClient.longest_write_seconds(self.timeout_seconds, self.retry_policy()))
+
     def build_client(self, log: Any = None) -> PropertyWareClient:
         return PropertyWareClient(
-            self.wsdl_url, self.username, self.password, timeout=self.timeout_seconds, page_size=self.page_size,
-            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+            deployment_endpoint(WSDL_URL_ENV), self.username, self.password, timeout=self.timeout_seconds,
+            page_size=self.page_size,
+            retry=self.retry_policy(), log=log,
             breaker=self._breaker,
         )
 
@@ -47,7 +61,6 @@ class PropertyWareResource(dg.ConfigurableResource):
 def default_resource() -> PropertyWareResource:
     """The resource as deployed: everything from the environment (operations.md §1)."""
     return PropertyWareResource(
-        wsdl_url=dg.EnvVar("GREENLIGHT_PW_WSDL_URL"),
         username=dg.EnvVar("GREENLIGHT_PW_USERNAME"),
         password=dg.EnvVar("GREENLIGHT_PW_PASSWORD"),
     )

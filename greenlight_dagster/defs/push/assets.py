@@ -22,8 +22,10 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
+from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
+from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
 from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
@@ -69,8 +71,13 @@ INGEST_OVERLAP = timedelta(minutes=5)
 class PushConfig(dg.Config):
     """Run config of every push asset."""
 
-    orphan_grace_minutes: float = 5.0
-    """A `sending` entry whose run died is settled by lookup once untouched this long."""
+    orphan_grace_minutes: float | None = None
+    """A `sending` entry whose run died is settled by lookup once untouched this long. Unset: the
+    client's worst-case write (timeouts x attempts + backoff; PW 62.5, SF 21 minutes by default).
+    Shorter lets a send still in flight be looked up and sent again."""
+
+    def grace(self, derived: timedelta) -> timedelta:
+        return derived if self.orphan_grace_minutes is None else timedelta(minutes=self.orphan_grace_minutes)
 
 
 def remaining_creates(store: LedgerStore, flags: SyncFlags, run_id: str, operations: tuple[str, ...]) -> int | None:
@@ -80,7 +87,7 @@ def remaining_creates(store: LedgerStore, flags: SyncFlags, run_id: str, operati
     return max(0, flags.safe_mode_max_creates - store.count_claimed(run_id, CREATE_ONCE_OPERATIONS))
 
 
-def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple[str, ...], config: PushConfig,
+def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple[str, ...], grace: timedelta,
               warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
               gateway_for: Callable[[SyncFlags], Gateway],
               waiting: Callable[[], Candidates] | None = None) -> dg.MaterializeResult:
@@ -93,13 +100,15 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
     pushed = push_in_stages(
         store, gateway_for(flags), flags, operations, run_id=context.run.run_id, waiting=waiting,
         options=lambda: ExecuteOptions(max_claims=remaining_creates(store, flags, context.run.run_id, operations),
-                                       orphan_grace=timedelta(minutes=config.orphan_grace_minutes)))
+                                       orphan_grace=grace))
     report = pushed.report
     for error in report.errors[:20]:
         context.log.warning(error)
     metadata = {**pushed.as_metadata(), "follow_up_held": dg.MetadataValue.json(pushed.follow_up_held),
                 "flags": dg.MetadataValue.json(flags.as_dict()), "duration_seconds": round(time.monotonic() - began, 3)}
     record_run(engine, context.run.run_id, kind="sync", flags=flags, stats={name: pushed.as_metadata()})
+    notify(context.log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
+        name, context.run.run_id, report.errors, report.counts["dead_letters"])])
     if report.stopped_early:
         raise dg.Failure(f"{name} stopped: {report.stopped_early}", metadata=metadata)
     if report.skipped_reason:
@@ -200,7 +209,8 @@ def sf_customers(context: dg.AssetExecutionContext, config: PushConfig, warehous
     def waiting() -> Candidates:
         return Candidates(customers=customer_candidates(warehouse.get_engine()))
 
-    return _run_push(context, name="sf_customers", operations=("create_customer",), config=config,
+    return _run_push(context, name="sf_customers", operations=("create_customer",),
+                     grace=config.grace(servicefusion.orphan_grace()),
                      warehouse=warehouse, sync_flags=sync_flags, gateway_for=gateway, waiting=waiting)
 
 
@@ -224,7 +234,8 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
             return Candidates()
         return Candidates(work_orders=work_order_candidates(engine, sf_job_category_names(servicefusion, context.log)))
 
-    return _run_push(context, name="sf_jobs", operations=("create_job",), config=config, warehouse=warehouse,
+    return _run_push(context, name="sf_jobs", operations=("create_job",),
+                     grace=config.grace(servicefusion.orphan_grace()), warehouse=warehouse,
                      sync_flags=sync_flags, gateway_for=gateway, waiting=waiting)
 
 
@@ -239,5 +250,6 @@ def pw_work_orders(context: dg.AssetExecutionContext, config: PushConfig, wareho
     def gateway(flags: SyncFlags) -> Gateway:
         return pw_gateway(flags, context.log, warehouse=warehouse, propertyware=propertyware)
 
-    return _run_push(context, name="pw_work_orders", operations=PW_OPERATIONS, config=config, warehouse=warehouse,
+    return _run_push(context, name="pw_work_orders", operations=PW_OPERATIONS,
+                     grace=config.grace(propertyware.orphan_grace()), warehouse=warehouse,
                      sync_flags=sync_flags, gateway_for=gateway)

@@ -17,9 +17,11 @@ from typing import Any
 
 import dagster as dg
 
+from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
+from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
-from greenlight_dagster.defs.push.assets import pw_gateway, remaining_creates, sf_gateway
+from greenlight_dagster.defs.push.assets import PushConfig, pw_gateway, remaining_creates, sf_gateway
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
@@ -40,9 +42,8 @@ class ReplayConfig(dg.Config):
     """Only writes to this system: ``sf`` or ``pw``."""
 
 
-class SendReplayedConfig(dg.Config):
-    orphan_grace_minutes: float = 5.0
-    """A `sending` entry whose run died is settled by lookup once untouched this long."""
+class SendReplayedConfig(PushConfig):
+    """Run config of the send ops: the same orphan grace as the push assets."""
 
 
 @dg.op(description="Puts the chosen dead letters back to planned (same path as `greenlight dead-letters replay`); "
@@ -68,7 +69,7 @@ def replay_selected_dead_letters(context: dg.OpExecutionContext, config: ReplayC
     return [entry.id for entry in outcome.replayed if entry.id is not None]
 
 
-def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str, config: SendReplayedConfig,
+def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str, grace: timedelta,
           warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
           gateway_for: Callable[[SyncFlags], Gateway]) -> dict[str, Any]:
     """Send the replayed entries of ``target`` (`sync.replay.send_replayed`) and record the run; the
@@ -82,11 +83,13 @@ def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str,
     operations = tuple(sorted({e.operation for e in entries}))
     report = send_replayed(store, gateway_for(flags), flags, entries, run_id=context.run.run_id, options=ExecuteOptions(
         max_claims=remaining_creates(store, flags, context.run.run_id, operations),
-        orphan_grace=timedelta(minutes=config.orphan_grace_minutes)))
+        orphan_grace=grace))
     for error in report.errors[:20]:
         context.log.warning(error)
     stats = report.as_metadata()
     record_run(engine, context.run.run_id, kind="replay", flags=flags, stats={f"replay_{target}": stats})
+    notify(context.log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
+        f"replay to {target}", context.run.run_id, report.errors, report.counts["dead_letters"])])
     if report.stopped_early:
         raise dg.Failure(f"replay to {target} stopped: {report.stopped_early}", metadata=stats)
     if report.skipped_reason:
@@ -101,7 +104,8 @@ def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str,
 def send_replayed_sf(context: dg.OpExecutionContext, ledger_ids: list[int], config: SendReplayedConfig,
                      warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
                      servicefusion: ServiceFusionResource, propertyware: PropertyWareResource) -> dict[str, Any]:
-    return _send(context, ledger_ids, target="sf", config=config, warehouse=warehouse, sync_flags=sync_flags,
+    return _send(context, ledger_ids, target="sf", grace=config.grace(servicefusion.orphan_grace()),
+                 warehouse=warehouse, sync_flags=sync_flags,
                  gateway_for=lambda flags: sf_gateway(flags, context.log, warehouse=warehouse,
                                                       servicefusion=servicefusion, propertyware=propertyware))
 
@@ -111,6 +115,7 @@ def send_replayed_sf(context: dg.OpExecutionContext, ledger_ids: list[int], conf
 def send_replayed_pw(context: dg.OpExecutionContext, ledger_ids: list[int], config: SendReplayedConfig,
                      warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
                      propertyware: PropertyWareResource) -> dict[str, Any]:
-    return _send(context, ledger_ids, target="pw", config=config, warehouse=warehouse, sync_flags=sync_flags,
+    return _send(context, ledger_ids, target="pw", grace=config.grace(propertyware.orphan_grace()),
+                 warehouse=warehouse, sync_flags=sync_flags,
                  gateway_for=lambda flags: pw_gateway(flags, context.log, warehouse=warehouse,
                                                       propertyware=propertyware))

@@ -19,13 +19,16 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
+from greenlight_dagster.core import alerts
+from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.core.plan import PushPlan
+from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sync.planning import record_push_plan
 from greenlight_dagster.warehouse.candidates import load_candidates
-from greenlight_dagster.warehouse.flag_store import record_run
+from greenlight_dagster.warehouse.flag_store import previous_step_stat, record_run
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 OWNERS = ["team:greenlight"]
@@ -84,8 +87,14 @@ def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run.run_id, now=datetime.now(UTC))
     plan, recorded, logged = result.plan, result.recorded, result.decisions_logged
     summary = plan.summary()
+    waiting = alerts.waiting_for_a_person(plan.held_back)
+    previous = previous_step_stat(engine, context.run.run_id, "push_plan", "needs_a_person")
     record_run(engine, context.run.run_id, kind="sync", flags=flags,
-               stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back)}})
+               stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back),
+                                    "needs_a_person": sum(waiting.values())}})
+    notify(context.log, engine, context.run.run_id, lambda settings: [
+        alerts.duplicate_jobs(context.run.run_id, LedgerStore(engine).new_duplicate_detections(context.run.run_id)),
+        alerts.held_back(context.run.run_id, sum(waiting.values()), previous, settings.held_back_threshold, waiting)])
     return dg.MaterializeResult(metadata={
         "planned": len(plan.writes),
         "held_back": len(plan.held_back),
@@ -120,7 +129,9 @@ def _open_items(warehouse: WarehouseResource, state: str) -> dg.AssetCheckResult
         rows = conn.execute(text(
             "select id, idempotency_key, last_error from ops.sync_ledger where state = :state order by id"),
             {"state": state}).all()
-    listing = "\n".join(f"- #{row.id} {row.idempotency_key}: {(row.last_error or '')[:200]}" for row in rows[:20])
+    listing = "\n".join(
+        f"- #{row.id} {escape_markdown(row.idempotency_key)}: {escape_markdown(row.last_error or '', 200)}"
+        for row in rows[:20])
     return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"count": len(rows), "examples": dg.MetadataValue.md(listing or "none")})
 

@@ -29,6 +29,7 @@ from matplotlib.ticker import MaxNLocator
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
+from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.defs.push import PW_WORK_ORDERS, SF_CUSTOMERS, SF_JOBS
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
@@ -253,7 +254,7 @@ def report_markdown(current: RunMeasures, history: Sequence[RunMeasures], drift:
         lines.append("### No drift: every linked PW work order and SF job agree.")
     else:
         lines += [f"### Drift: {len(drift)} record(s) where PW and SF disagree", "", "| why | records |", "|---|---:|"]
-        lines += [f"| {kind} | {count} |" for kind, count in drift_counts(drift).items()]
+        lines += [f"| {escape_markdown(kind)} | {count} |" for kind, count in drift_counts(drift).items()]
         lines += ["", "Each record is in the **drift** table below."]
     return "\n".join(lines)
 
@@ -309,8 +310,9 @@ def sync_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                             "the report's drift table lists each one with why.")
 def pw_and_sf_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     drift = find_drift(warehouse.get_engine())
-    examples = "\n".join(f"- work order {row['work_order_id']} / SF job {row['sf_job_id']}: {row['why']}"
-                         for row in drift[:20])
+    examples = "\n".join(
+        f"- work order {row['work_order_id']} / SF job {row['sf_job_id']}: {escape_markdown(row['why'])}"
+        for row in drift[:20])
     return dg.AssetCheckResult(passed=not drift, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"records": len(drift), "by_kind": dg.MetadataValue.json(drift_counts(drift)),
                                          "examples": dg.MetadataValue.md(examples or "none")})

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
 from greenlight_dagster.clients.servicefusion import ServiceFusionClient
+from greenlight_dagster.core.ledger import orphan_grace
+from greenlight_dagster.defs.endpoints import deployment_endpoint
 from greenlight_dagster.defs.run_breaker import run_breaker
 
+BASE_URL_ENV = "GREENLIGHT_SF_BASE_URL"
+TOKEN_URL_ENV = "GREENLIGHT_SF_TOKEN_URL"
 RATE_LIMIT_ENV = "GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE"
 DOCUMENTED_RATE_LIMIT = 60
 
@@ -19,17 +24,18 @@ DOCUMENTED_RATE_LIMIT = 60
 class ServiceFusionResource(dg.ConfigurableResource):
     """ServiceFusion OAuth2 client credentials and client tuning.
 
-    Values come from ``GREENLIGHT_SF_*`` through `dg.EnvVar`, so the UI shows the variable
-    names, never the secrets. ``rate_limit_per_minute`` is the API's per-token budget: unset, it
-    is ``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE`` when an account (or the demo's sandbox) has a
+    Credentials come from ``GREENLIGHT_SF_*`` through `dg.EnvVar`, so the UI shows the variable
+    names, never the secrets. The API and token URLs are not configuration: they are read from
+    ``GREENLIGHT_SF_BASE_URL``/``GREENLIGHT_SF_TOKEN_URL`` when a client is built
+    (`defs.endpoints`), so run config cannot send the client secret elsewhere.
+    ``rate_limit_per_minute`` is the API's per-token budget: unset, it is
+    ``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE`` when an account (or the demo's sandbox) has a
     different limit, else the documented 60. Every client built in a run shares the run's circuit
     breaker (`defs.run_breaker`).
     """
 
-    base_url: str
-    token_url: str
     client_id: str
-    client_secret: str
+    client_secret: str = Field(repr=False)
     rate_limit_per_minute: int | None = None
     per_page: int = 50
     timeout_seconds: float = 60.0
@@ -49,11 +55,18 @@ class ServiceFusionResource(dg.ConfigurableResource):
             return self.rate_limit_per_minute
         return int(os.environ.get(RATE_LIMIT_ENV) or DOCUMENTED_RATE_LIMIT)
 
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds)
+
+    def orphan_grace(self) -> timedelta:
+        """The ledger's orphan grace for writes through this resource (`core.ledger.orphan_grace`)."""
+        return orphan_grace(ServiceFusionClient.longest_write_seconds(self.timeout_seconds, self.retry_policy()))
+
     def build_client(self, log: Any = None) -> ServiceFusionClient:
         return ServiceFusionClient(
-            self.base_url, self.token_url, self.client_id, self.client_secret,
+            deployment_endpoint(BASE_URL_ENV), deployment_endpoint(TOKEN_URL_ENV), self.client_id, self.client_secret,
             rate_limit_per_minute=self.effective_rate_limit(), per_page=self.per_page, timeout=self.timeout_seconds,
-            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
+            retry=self.retry_policy(), log=log,
             breaker=self._breaker,
         )
 
@@ -61,8 +74,6 @@ class ServiceFusionResource(dg.ConfigurableResource):
 def default_resource() -> ServiceFusionResource:
     """The resource as deployed: everything from the environment (operations.md §1)."""
     return ServiceFusionResource(
-        base_url=dg.EnvVar("GREENLIGHT_SF_BASE_URL"),
-        token_url=dg.EnvVar("GREENLIGHT_SF_TOKEN_URL"),
         client_id=dg.EnvVar("GREENLIGHT_SF_CLIENT_ID"),
         client_secret=dg.EnvVar("GREENLIGHT_SF_CLIENT_SECRET"),
     )

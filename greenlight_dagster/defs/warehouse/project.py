@@ -2,7 +2,7 @@
 
 The manifest is what turns models, snapshots, seeds and tests into assets and checks, so the
 code location cannot load without it. It comes from ``dbt parse``, which needs no database
-(the profile falls back to harmless defaults when ``GREENLIGHT_DBT_*`` are unset). It is
+(the profile falls back to harmless defaults when ``DBT_GREENLIGHT_*`` are unset). It is
 prepared by ``python -m greenlight_dagster.defs.warehouse.manifest`` at install time, by
 ``dagster dev`` on every load, and - so a fresh checkout never fails to load and an edited
 project never runs against an old manifest - at import time whenever the manifest is missing

@@ -1,10 +1,11 @@
 """The dbt CLI resource, bound to the warehouse connection in force.
 
-dbt reads its connection from ``GREENLIGHT_DBT_*`` (dbt_warehouse/profiles.yml). This resource
-publishes them before every invocation - from ``url`` when the caller names the database (the
-dbt assets pass their ``warehouse`` resource's), else ``warehouse_url`` config, else the
-project-wide rule (``GREENLIGHT_WAREHOUSE_URL``, else the embedded server) - so any caller
-reaches the intended PostgreSQL without remembering to export anything.
+dbt reads its connection from ``DBT_GREENLIGHT_*`` and ``DBT_ENV_SECRET_GREENLIGHT_PASSWORD``
+(dbt_warehouse/profiles.yml; `warehouse.connection.dbt_env`). This resource publishes them
+before every invocation - from ``url`` when the caller names the database (the dbt assets pass
+their ``warehouse`` resource's), else ``warehouse_url`` config, else the project-wide rule
+(``GREENLIGHT_WAREHOUSE_URL``, else the embedded server) - so any caller reaches the intended
+PostgreSQL without remembering to export anything.
 """
 
 from __future__ import annotations
