@@ -53,15 +53,15 @@ def _materialize_from_the_ui(base: str, asset: list[str]) -> str:
 
 
 @pytest.mark.slow
-def test_ctrl_c_after_a_ui_launched_run_stops_everything_within_seconds(server_dir: Path) -> None:
+def test_ctrl_c_after_a_ui_launched_run_stops_everything_within_seconds(server_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     data_dir = server_dir / "d"
     env = {k: v for k, v in os.environ.items() if k not in (WAREHOUSE_URL_ENV, DAGSTER_STORAGE_URL_ENV, "DAGSTER_HOME")}
     env["GREENLIGHT_DATA_DIR"] = str(data_dir)
     proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster.cli", "dev", "--port", str(port),
-                             "--scale", "small"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                             "--scale", "small"], env=env, stdout=(tmp_path / "dev.log").open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
     browser = requests.Session()
     try:
         deadline = time.monotonic() + 300
@@ -72,7 +72,8 @@ def test_ctrl_c_after_a_ui_launched_run_stops_everything_within_seconds(server_d
                 break
             except requests.RequestException:
                 time.sleep(1)
-        assert info is not None and "dagster_webserver_version" in info, "the UI never answered"
+        assert info is not None and "dagster_webserver_version" in info, \
+            f"the UI never answered: {(tmp_path / 'dev.log').read_text(errors='replace')[-3000:]}"
         assert processes_mentioning(str(data_dir)), "the embedded warehouse should be running"
         # Normally it succeeds in seconds; on a starved machine the stop is tested mid-run instead.
         assert _materialize_from_the_ui(base, ["sf", "job_statuses"]) in ("SUCCESS", "STARTED")
