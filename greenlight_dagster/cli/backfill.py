@@ -32,7 +32,8 @@ def chunks(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
         first = last + timedelta(days=1)
 
 
-def _validate(start: date, end: date) -> None:
+def check_window(start: date, end: date) -> None:
+    """Refuse, before anything starts, days the daily partitions do not have (exit 2)."""
     from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, latest_partition_key
 
     earliest = DAILY_PARTITIONS.start.date()
@@ -40,7 +41,8 @@ def _validate(start: date, end: date) -> None:
     if start > end:
         raise click.BadParameter(f"--from {start} is after --to {end}")
     if start < earliest or end > latest:
-        raise click.BadParameter(f"the window must lie within {earliest}..{latest} (the daily partitions)")
+        asked = start.isoformat() if start == end else f"{start}..{end}"
+        raise click.BadParameter(f"{asked} is outside {earliest}..{latest} (the daily partitions)")
 
 
 def run_chunk(job: dg.JobDefinition, instance: dg.DagsterInstance, first: date,
@@ -60,7 +62,7 @@ def run_chunk(job: dg.JobDefinition, instance: dg.DagsterInstance, first: date,
 def backfill(start: datetime, end: datetime, chunk_days: int) -> None:
     """Re-read PW work orders and SF jobs modified in a past window and rebuild the warehouse (no pushes)."""
     first_day, last_day = start.date(), end.date()
-    _validate(first_day, last_day)
+    check_window(first_day, last_day)
     from greenlight_dagster.definitions import defs
     from greenlight_dagster.defs.automation import BACKFILL_JOB_NAME
 

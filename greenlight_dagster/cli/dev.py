@@ -4,9 +4,12 @@ The sandbox stands in for PropertyWare and ServiceFusion unless their connection
 set (or always, with ``GREENLIGHT_SANDBOX=1``), so the UI can materialize every asset on a
 fresh machine.
 
-``dagster dev`` started from a script ignores SIGINT unless it leads its own process group,
-so it runs in a new session and we forward Ctrl-C / SIGTERM to that whole group, wait,
-then stop the embedded PostgreSQL we started: nothing is left behind.
+Stopping: ``dagster dev`` started from a script ignores SIGINT unless it leads its own process
+group, so it runs in a new session and Ctrl-C / SIGTERM are forwarded to that whole group. The
+first signal asks for a graceful stop and gives it `GRACE_SECONDS`: the webserver can wait on
+open browser connections and a code server on a finished run's worker far longer than that. A
+second signal, or the grace running out, kills every process of the group and every descendant
+seen. Then the embedded PostgreSQL we started is stopped: nothing is left behind.
 """
 
 from __future__ import annotations
@@ -16,13 +19,18 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
 import click
+import psutil
 
 from greenlight_dagster.cli.local import local_environment, missing_connection_settings
 from greenlight_dagster.sandbox.generator import SCALES
+
+#: How long the first Ctrl-C lets Dagster's processes stop on their own (they take 3-5 s when idle).
+GRACE_SECONDS = 10.0
 
 
 @click.command()
@@ -31,36 +39,74 @@ from greenlight_dagster.sandbox.generator import SCALES
 @click.option("--scale", type=click.Choice(list(SCALES)), default="demo", show_default=True,
               help="Size of a newly generated sandbox world.")
 def dev(host: str, port: int, scale: str) -> None:
-    """Run the Dagster UI and daemon against the warehouse until Ctrl-C."""
+    """Run the Dagster UI and daemon against the warehouse until Ctrl-C (twice to force)."""
     with local_environment(scale=scale, force_sandbox=bool(missing_connection_settings())) as env:
         code = _serve(env, host, port)
-    sys.exit(0 if code in (0, -signal.SIGINT, -signal.SIGTERM, 130) else code)
+    sys.exit(0 if code in (0, -signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL, 130) else code)
+
+
+class _StopRequests:
+    """Counts Ctrl-C / SIGTERM while Dagster runs; the handlers stay until the command's clean-up is over."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
 
 
 def _serve(env: dict[str, str], host: str, port: int) -> int:
-    """Run `dagster dev` in its own session until it exits; Ctrl-C/SIGTERM are forwarded to it."""
     root = Path(env["GREENLIGHT_PROJECT_ROOT"])
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"), "-h", host, "-p", str(port)]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=root, start_new_session=True)
+    return supervise(cmd, env={**os.environ, **env}, cwd=root)
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+def supervise(cmd: list[str], *, env: dict[str, str], cwd: Path, grace: float = GRACE_SECONDS) -> int:
+    """Run ``cmd`` in its own session until it exits or is stopped (see the module docstring); its exit code."""
+    requests = _StopRequests()
+    signal.signal(signal.SIGINT, requests)
+    signal.signal(signal.SIGTERM, requests)
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, start_new_session=True)
+    seen: dict[int, psutil.Process] = {}
+    forwarded = forced = False
+    deadline = float("inf")
     try:
-        code = proc.wait()
+        while proc.poll() is None:
+            _remember_descendants(proc.pid, seen)
+            if requests.count and not forwarded:
+                click.echo(f"stopping (up to {grace:.0f} s; Ctrl-C again to force)", err=True)
+                _signal_group(proc.pid, signal.SIGINT)
+                forwarded, deadline = True, time.monotonic() + grace
+            if not forced and (requests.count > 1 or time.monotonic() > deadline):
+                click.echo("forcing the stop", err=True)
+                _kill_all(proc.pid, seen)
+                forced = True
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
     finally:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        _reap_group(proc.pid)
-    return code
+        _kill_all(proc.pid, seen)  # whatever outlived the command: code servers, run workers
+        proc.wait()
+    return proc.returncode
 
 
-def _reap_group(pgid: int) -> None:
-    """Kill anything still alive in dagster's process group (code servers, daemon)."""
+def _remember_descendants(pid: int, seen: dict[int, psutil.Process]) -> None:
+    """Note `dagster dev`'s descendants while they are still linked to it: orphans lose that link."""
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(pid).children(recursive=True):
+            seen.setdefault(child.pid, child)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, signum)
+
+
+def _kill_all(pgid: int, seen: dict[int, psutil.Process]) -> None:
+    """SIGKILL dagster's process group and every descendant seen (the same process, not a reused pid)."""
+    _signal_group(pgid, signal.SIGKILL)
+    alive = []
+    for child in seen.values():
+        with contextlib.suppress(psutil.Error):
+            child.kill()  # psutil checks the process's creation time, so a recycled pid is never hit
+            alive.append(child)
+    psutil.wait_procs(alive, timeout=5)

@@ -22,8 +22,11 @@ from types import FrameType
 from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from greenlight_dagster.core.endpoints import SANDBOX_ENV, sandbox_in_use
+from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV
+from greenlight_dagster.warehouse.dagster_storage import StorageUnavailable
 from greenlight_dagster.warehouse.embedded import data_dir
 from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
@@ -43,6 +46,19 @@ def sandbox_requested(env: Mapping[str, str] = os.environ) -> bool:
 
 def missing_connection_settings(env: Mapping[str, str] = os.environ) -> list[str]:
     return [name for name in CONNECTION_ENV if not env.get(name)]
+
+
+def prepared_dagster_env() -> tuple[dict[str, str], Callable[[], None]]:
+    """`prepare_dagster_env`, with an unreachable warehouse or unusable Dagster storage as one sentence (exit 1)."""
+    try:
+        return prepare_dagster_env()
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"cannot reach the warehouse ({str(exc.orig).strip().splitlines()[0]}): check {WAREHOUSE_URL_ENV} "
+            "or start the local one with `greenlight warehouse up`."
+        ) from None
+    except StorageUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @contextmanager
@@ -110,7 +126,7 @@ def local_environment(*, scale: str = "demo", seed: int = 0, force_sandbox: bool
 
 def _stand_ins(use_sandbox: bool, *, scale: str, seed: int, extra_env: Mapping[str, str] | None,
                sf_options: dict[str, Any] | None) -> Iterator[dict[str, str]]:
-    env, stop_warehouse = prepare_dagster_env()
+    env, stop_warehouse = prepared_dagster_env()
     saved = dict(os.environ)
     try:
         os.environ.update(env)

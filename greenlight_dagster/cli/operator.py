@@ -17,22 +17,15 @@ from typing import Any
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
+from greenlight_dagster.cli.local import prepared_dagster_env
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
-from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
 
 @contextmanager
 def warehouse_engine() -> Iterator[Engine]:
     """An engine on the warehouse in force; an unreachable server is one sentence, exit 1."""
-    try:
-        env, stop = prepare_dagster_env()
-    except OperationalError as exc:
-        raise click.ClickException(
-            f"cannot reach the warehouse ({str(exc.orig).strip().splitlines()[0]}): check {WAREHOUSE_URL_ENV} "
-            "or start the local one with `greenlight warehouse up`."
-        ) from exc
+    env, stop = prepared_dagster_env()
     engine = make_engine(env[WAREHOUSE_URL_ENV])
     try:
         yield engine

@@ -9,6 +9,7 @@ succeeded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import click
@@ -16,6 +17,7 @@ import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
+from greenlight_dagster.cli.backfill import check_window
 from greenlight_dagster.cli.local import local_environment
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 from greenlight_dagster.sandbox.generator import SCALES
@@ -124,9 +126,22 @@ def _run_and_report(full_refresh: bool, partition_key: str | None) -> None:
         raise click.ClickException(f"the sync failed; details in the run log (run {outcome.run_id}, `make dev`).")
 
 
+def _partition_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--partition``: a day the daily partitions have, checked before the warehouse or sandbox start (exit 2)."""
+    if value is None:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a day in the form YYYY-MM-DD (e.g. 2025-01-31)") from None
+    check_window(day, day)
+    return day.isoformat()
+
+
 @click.command()
 @click.option("--full-refresh", is_flag=True, help="Re-read everything instead of the incremental window.")
-@click.option("--partition", "partition_key", default=None, help="Day to sync (YYYY-MM-DD); default today.")
+@click.option("--partition", "partition_key", default=None, callback=_partition_day,
+              help="Day to sync (YYYY-MM-DD); default today.")
 def sync(full_refresh: bool, partition_key: str | None) -> None:
     """One full cycle: ingest, warehouse, reconcile, push (the flags decide what is sent)."""
     with local_environment():

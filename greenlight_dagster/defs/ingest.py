@@ -10,6 +10,7 @@ type at decoration time and cannot resolve a string annotation.
 """
 
 import time
+import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -162,18 +163,24 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
     """The Dagster asset ``{source}/{entity}``."""
     key = dg.AssetKey([spec.source, entity.entity])
 
-    @dg.asset(
-        key=key,
-        description=entity.description,
-        group_name=spec.group_name,
-        kinds=set(spec.kinds),
-        owners=OWNERS,
-        pool=spec.pool,
-        required_resource_keys={"warehouse", spec.resource_key},
-        partitions_def=DAILY_PARTITIONS if entity.partitioned else None,
-        backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
-        metadata={"table": f"raw.{spec.source}_{entity.entity}"},
-    )
+    with warnings.catch_warnings():
+        # BackfillPolicy is beta in this Dagster and chosen on purpose (a range runs as one run); its
+        # notice, once per asset in every process's log, tells operators nothing.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        as_asset = dg.asset(
+            key=key,
+            description=entity.description,
+            group_name=spec.group_name,
+            kinds=set(spec.kinds),
+            owners=OWNERS,
+            pool=spec.pool,
+            required_resource_keys={"warehouse", spec.resource_key},
+            partitions_def=DAILY_PARTITIONS if entity.partitioned else None,
+            backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
+            metadata={"table": f"raw.{spec.source}_{entity.entity}"},
+        )
+
+    @as_asset
     def _raw_asset(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
         began = time.monotonic()
         engine = context.resources.warehouse.get_engine()

