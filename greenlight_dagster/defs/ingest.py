@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 from sqlalchemy import text
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
@@ -42,15 +43,25 @@ def latest_partition_key() -> str:
     return key
 
 
+#: The longest overlap accepted: a day. A longer look back is a backfill (``greenlight backfill``).
+MAX_OVERLAP_MINUTES = 24 * 60
+#: The largest COPY batch accepted: the loader holds one batch in memory.
+MAX_BATCH_SIZE = 100_000
+
+
 class IngestConfig(dg.Config):
-    """Run config of every raw asset."""
+    """Run config of every raw asset. Out-of-range values fail the step before anything is read:
+    a negative overlap would skip records for good, a batch of 0 would load nothing and succeed."""
 
     full_refresh: bool = False
     """Re-fetch everything (ignoring the partition and the high-water mark) and tombstone vanished keys."""
-    overlap_minutes: float = 5.0
-    """Incremental runs re-read this much before the high-water mark, against clock skew and late commits."""
-    batch_size: int = 5000
-    """Records per COPY batch and commit; bounds the loader's memory."""
+    overlap_minutes: float = Field(
+        default=5.0, ge=0, le=MAX_OVERLAP_MINUTES,
+        description=f"Incremental runs re-read this much before the high-water mark, against clock skew and "
+                    f"late commits (0-{MAX_OVERLAP_MINUTES} minutes).")
+    batch_size: int = Field(default=5000, ge=1, le=MAX_BATCH_SIZE,
+                            description=f"Records per COPY batch and commit; bounds the loader's memory "
+                                        f"(1-{MAX_BATCH_SIZE}).")
 
 
 @dataclass(frozen=True)

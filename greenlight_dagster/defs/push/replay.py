@@ -19,7 +19,7 @@ import dagster as dg
 
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
-from greenlight_dagster.defs.push.assets import pw_gateway, remaining_creates, sf_gateway
+from greenlight_dagster.defs.push.assets import OrphanGraceMinutes, pw_gateway, remaining_creates, sf_gateway
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
@@ -41,8 +41,7 @@ class ReplayConfig(dg.Config):
 
 
 class SendReplayedConfig(dg.Config):
-    orphan_grace_minutes: float = 5.0
-    """A `sending` entry whose run died is settled by lookup once untouched this long."""
+    orphan_grace_minutes: OrphanGraceMinutes = 5.0
 
 
 @dg.op(description="Puts the chosen dead letters back to planned (same path as `greenlight dead-letters replay`); "
