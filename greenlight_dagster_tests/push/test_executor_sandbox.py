@@ -290,3 +290,24 @@ def test_malformed_success_answers_create_each_job_and_customer_once(store: Ledg
     named = [c for c in sandbox.state.snapshot()["servicefusion"]["customers"] if c["customer_name"] == "Cedar Court"]
     assert len(named) == 1 and len(sandbox.requests("POST", "/customers")) == 1
     assert all(e.state is LedgerState.DONE and e.target_id for e in store.entries())
+
+
+def test_a_note_with_control_characters_is_attached_once_cleaned_not_dead_lettered(
+        store: LedgerStore, sandbox: Sandbox) -> None:
+    """A technician pasted a terminal escape and a NUL: PW's XML cannot carry them, so the raw text would fail on
+    every attempt and every replay. Cleaned where the payload is built, it lands once, and the lookup after a
+    lost answer finds exactly that text."""
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9003,)))
+    push_jobs(store, sandbox)
+    job = sandbox.jobs_for(9003)[0]
+    sandbox.state.patch("servicefusion", "jobs", job["id"], {"tech_notes": "Valve\x1b[0m swapped\x00\r\nall dry\x07"})
+    plan(store, SEND_ALL, progress=progress_candidates(sandbox))
+    sandbox.state.faults.add({"server": "pw", "operation": "attachNoteToWorkOrder", "kind": "commit_then_drop",
+                              "rate": 1.0})
+    push_pw(store, sandbox)
+    sandbox.state.faults.clear()
+    push_pw(store, sandbox, at=later())
+    notes = [n["note"] for n in sandbox.work_order(9003).get("notes", []) if "Valve" in n["note"]]
+    assert notes == [f"ServiceFusion job {job['number']} technician notes: Valve[0m swapped\nall dry"]
+    (entry,) = store.entries(target="pw")
+    assert entry.state is LedgerState.DONE and len(sandbox.pw_requests("attachNoteToWorkOrder")) == 1
