@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from greenlight_dagster.clients import servicefusion
 from greenlight_dagster.clients.resilience import PermanentError, RetryPolicy
 from greenlight_dagster.clients.servicefusion import AmbiguousWriteError, ResponseTooLarge, ServiceFusionClient
 
@@ -139,3 +140,12 @@ def test_a_list_that_never_ends_is_stopped(serve: Callable[[Script], Scripted]) 
     with pytest.raises(PermanentError, match="still announces more pages"):
         list(server.client().iter_records("techs"))
     assert server.calls("GET", "/v1/techs") == 2 + 10  # first said 2, plus the growth allowance
+
+
+def test_a_list_announcing_a_billion_pages_is_read_for_a_bounded_number(serve: Callable[[Script], Scripted],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(servicefusion, "MAX_LIST_PAGES", 4)
+    server = serve(lambda method, path, query: _page(int(query["page"]), 10 ** 9, [int(query["page"])]))
+    with pytest.raises(PermanentError, match="it first said 1000000000"):
+        list(server.client().iter_records("techs"))
+    assert server.calls("GET", "/v1/techs") == 4
