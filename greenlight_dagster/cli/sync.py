@@ -3,14 +3,16 @@
 The cycle runs as the ``sync`` job on the persistent Dagster instance (the one `make dev`
 shows), in this process: the run, its logs and every asset's metadata are in the UI
 afterwards exactly as if the schedule had launched it. Exit status 0 only if every step
-succeeded.
+succeeded; otherwise the error names each failed step with the first line of the error it
+raised and what to do about it (`failure_message`), so nobody has to open the run log to learn
+that ServiceFusion was down or a run-config value was out of range.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import click
 import dagster as dg
@@ -47,7 +49,72 @@ class SyncOutcome:
     quiet_assets: int = 0  # materialized without summary figures (the dbt models)
     checks: dict[str, int] = field(default_factory=dict)  # passed / warn / failed
     failed_checks: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+    failures: list[StepFailure] = field(default_factory=list)
+
+
+class ErrorInfo(Protocol):
+    """What a step failure event records of an error (Dagster's serializable error info) and its cause."""
+
+    @property
+    def message(self) -> str: ...
+    @property
+    def cls_name(self) -> str | None: ...
+    @property
+    def cause(self) -> ErrorInfo | None: ...
+
+
+#: Dagster's wrappers around the error a step raised: the cause underneath is what went wrong.
+_WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"})
+#: What to do, by the class of the error a step raised; anything else gets `DEFAULT_ADVICE`.
+ADVICE = {
+    "CircuitOpenError": "the service it names did not answer: check that it is up and that its GREENLIGHT_* URL "
+                        "and credentials are right",
+    "ValidationError": "a run-config value is out of range: correct it in the run config",
+    "DagsterDbtCliRuntimeError": "a warehouse model or test failed: `make dev` shows the dbt output of the step",
+}
+DEFAULT_ADVICE = "fix the cause named above"
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A failed step: its name, the class of the error it raised and that error's first line."""
+
+    step: str
+    error_class: str
+    first_line: str
+
+    @classmethod
+    def from_error(cls, step_key: str, error: ErrorInfo | None) -> StepFailure:
+        while error is not None and error.cls_name in _WRAPPERS and error.cause is not None:
+            error = error.cause
+        step = step_key.replace("__", "/")  # an asset's op name is its key joined by "__"
+        if error is None:
+            return cls(step, "", "no error was recorded")
+        name = error.cls_name or ""
+        lines = [line.strip() for line in error.message.splitlines() if line.strip()]
+        # A pydantic ValidationError's first line only counts the errors; the field and its bound follow.
+        shown = lines[:3] if name == "ValidationError" else lines[:1]
+        text = " ".join(shown)
+        qualified, sep, rest = text.partition(": ")
+        if sep and qualified.split(".")[-1] == name:
+            text = rest if name == "Failure" else f"{name}: {rest}"
+        return cls(step, name, text[:300])
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.first_line}"
+
+
+def failure_message(outcome: SyncOutcome) -> str:
+    """The CLI's error for a failed sync: the failed steps with their first error lines, then what to do."""
+    if not outcome.failures:
+        return (f"the sync failed before any step ran (run {outcome.run_id}, `make dev` shows its log); "
+                "check the run config and the connection settings, then run `greenlight sync` again.")
+    shown = "; ".join(str(failure) for failure in outcome.failures[:3])
+    more = f"; and {len(outcome.failures) - 3} more" if len(outcome.failures) > 3 else ""
+    advice = list(dict.fromkeys(ADVICE.get(f.error_class, DEFAULT_ADVICE) for f in outcome.failures))
+    return (f"the sync failed in {len(outcome.failures)} step(s): {shown}{more}. What to do: {'; '.join(advice)}; "
+            "then run `greenlight sync` again - nothing is sent twice, every write that may have gone out is looked "
+            f"up first (run {outcome.run_id}, `make dev` shows its full log).")
 
 
 def _ingest_run_config(job: dg.JobDefinition, full_refresh: bool) -> dict[str, Any]:
@@ -81,6 +148,11 @@ def execute_sync(*, full_refresh: bool = False, partition_key: str | None = None
         finish_run(engine, result.run_id, status="succeeded" if result.success else "failed")
     finally:
         engine.dispose()
+    return summarize(result)
+
+
+def summarize(result: dg.ExecuteInProcessResult) -> SyncOutcome:
+    """What the run did, from its events: the summary table, the checks and the failed steps."""
     outcome = SyncOutcome(run_id=result.run_id, success=result.success)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
@@ -97,7 +169,8 @@ def execute_sync(*, full_refresh: bool = False, partition_key: str | None = None
                                          f"({verdict})")
     for event in result.all_events:
         if event.is_step_failure:
-            outcome.failures.append(f"{event.step_key}: {event.message}")
+            data = event.step_failure_data
+            outcome.failures.append(StepFailure.from_error(event.step_key or "?", data.error if data else None))
     return outcome
 
 
@@ -123,7 +196,7 @@ def _run_and_report(full_refresh: bool, partition_key: str | None) -> None:
     outcome = execute_sync(full_refresh=full_refresh, partition_key=partition_key)
     print_summary(outcome)
     if not outcome.success:
-        raise click.ClickException(f"the sync failed; details in the run log (run {outcome.run_id}, `make dev`).")
+        raise click.ClickException(failure_message(outcome))
 
 
 def _partition_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -12,11 +12,15 @@ every call in the same machinery so a transient fault costs a retry, never a los
   outage again; `open_since` lets a breaker adopt what another process of the run saw.
 * `TokenBucket` - client-side pacing under a per-minute limit, corrected by the server's
   ``X-Rate-Limit-*`` headers when they disagree with our estimate.
+
+Waits the server controls (``Retry-After``, ``X-Rate-Limit-Reset``) are bounded here, once for
+both clients: an absurd value costs at most ``max_delay`` or one rate window, never the run.
 * `CallStats` - counters the Dagster assets report as metadata.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -89,8 +93,10 @@ class RetryPolicy:
         return self.max_attempts * attempt_seconds + (self.max_attempts - 1) * self.max_delay
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
+        """The wait before retry ``attempt + 1``: the server's ``retry_after`` when it is a usable number
+        (capped at ``max_delay``, so a server cannot park a run), else the jittered backoff."""
+        if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
+            return min(retry_after, self.max_delay)
         return self.rng.uniform(0.0, min(self.max_delay, self.base_delay * (2**attempt)))
 
 
@@ -196,6 +202,9 @@ def call_with_retry(fn: Callable[[], T], *, policy: RetryPolicy, breaker: Circui
 
 #: Seconds added to the server's announced reset before a fresh window is used.
 WINDOW_RESET_MARGIN = 0.5
+#: The longest wait for a server's window to reset: a rate window is a minute (SF's is), so a reset
+#: announced further away (``X-Rate-Limit-Reset`` in the year 3000) is not believed beyond that.
+MAX_WINDOW_WAIT = 60.0
 
 
 class TokenBucket:
@@ -259,5 +268,7 @@ class TokenBucket:
                 self._tokens = float(max(remaining, 0))
             if remaining <= 0 and reset_epoch is not None:
                 # Empty until the server's window resets (a little after, for clock skew), then full.
+                wait = reset_epoch - self._wall()
+                wait = min(wait, MAX_WINDOW_WAIT) if math.isfinite(wait) and wait > 0 else 0.0
                 self._tokens = 0.0
-                self._window_reset = self._clock() + max(0.0, reset_epoch - self._wall()) + WINDOW_RESET_MARGIN
+                self._window_reset = self._clock() + wait + WINDOW_RESET_MARGIN

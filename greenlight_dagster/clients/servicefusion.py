@@ -17,23 +17,35 @@ idempotency keys, so a create is retried only when the server provably did not a
 * anything else after the body was sent - a read timeout, a reset, a dropped connection, a
   5xx (SF may have committed before failing) - raises `AmbiguousWriteError` at once,
   without a retry, so the caller looks the record up (`find_jobs_by_po_number`) first;
-* a 422 raises `ValidationFailed` with SF's ``[{field, message}]`` list.
+* a 422 raises `ValidationFailed` with SF's ``[{field, message}]`` list;
+* a 2xx whose body is not the created record - not JSON, not an object, no integer ``id`` (a
+  proxy's HTML page, a truncated or empty body) - and a redirect (3xx) are ambiguous too: SF may
+  have stored the record, and a 303 after a POST is even the usual way to say it did. Writes
+  never follow redirects (``requests`` would turn a redirected POST into a GET of the list and
+  report success). Decision 0013.
 
 Authentication is OAuth2 ``client_credentials`` with the token cached until shortly before
 it expires; on expiry or a 401 the refresh token is tried, then the credentials again. A
 `TokenBucket` keeps under ``rate_limit_per_minute`` and believes the server's
 ``X-Rate-Limit-Remaining``/``-Reset`` when they are stricter; a 429 waits ``Retry-After``
-when sent, else backs off exponentially. Secrets and tokens are never logged.
+when sent, else backs off exponentially. Every wait the server controls is bounded: a
+``Retry-After`` that is not a finite, non-negative number is ignored and a long one is capped
+(`RetryPolicy`); a window reset far in the future waits one window at most (`TokenBucket`).
+Answers are read with a size cap (``max_response_bytes``) and a total read deadline, and a
+list stops with an error when the server keeps announcing more pages than it first said it had
+(plus growth), so a misbehaving server costs one failed read, never an endless one. Secrets and
+tokens are never logged.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -58,6 +70,13 @@ MAX_PER_PAGE = 50
 #: Refresh a token this long before SF says it expires (capped at a tenth of its lifetime).
 TOKEN_EXPIRY_MARGIN = 30.0
 JOB_EXPAND = "custom_fields,techs_assigned,notes"
+#: The largest answer read (a 50-record page with every expansion is well under 1 MiB).
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+#: Pages a list may run beyond the page count its first answer announced (records added while it is read).
+PAGE_GROWTH_ALLOWANCE = 10
+#: The most pages one list is read for, whatever the server announces: 5 million records at 50 a page,
+#: over ten times the largest account we rehearse (300,000 work orders).
+MAX_LIST_PAGES = 100_000
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 _LOG = logging.getLogger(__name__)
@@ -81,6 +100,10 @@ class AmbiguousWriteError(RetryableError):
 
 class NotFoundError(PermanentError):
     """404: the record does not exist."""
+
+
+class ResponseTooLarge(PermanentError):
+    """An answer larger than ``max_response_bytes``: refused unread, whatever it holds."""
 
 
 class _StopRetrying(Exception):
@@ -124,11 +147,63 @@ def _never_sent(exc: BaseException) -> bool:
     return isinstance(reason, ConnectTimeoutError)  # urllib3's NewConnectionError subclasses it
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """A fully read HTTP answer (status, headers, body), read under the size cap and deadline."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not (empty, HTML, truncated, not UTF-8)."""
+        return json.loads(self.content)
+
+
+def _read_answer(resp: requests.Response, limit: int, deadline: float) -> _Answer:
+    """Read a streamed answer whole, refusing more than ``limit`` bytes or reading past ``deadline``
+    (monotonic): a server trickling bytes would otherwise hold the read forever, since the
+    read timeout applies to each chunk, not to the whole body."""
+    try:
+        declared = as_int(resp.headers.get("Content-Length"))
+        if declared is not None and declared > limit:
+            raise ResponseTooLarge(f"{resp.request.method} {resp.url}: answer of {declared} bytes refused "
+                                   f"(more than {limit})")
+        chunks, size = [], 0
+        for chunk in resp.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(f"{resp.request.method} {resp.url}: answer refused after {limit} bytes")
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout(f"answer still arriving after {size} bytes: read deadline passed")
+            chunks.append(chunk)
+        return _Answer(resp.status_code, resp.headers, b"".join(chunks))
+    finally:
+        resp.close()
+
+
+def _created_record(resp: _Answer) -> tuple[dict[str, Any] | None, str]:
+    """(the created record, "") when a create's answer is one with an integer id, else (None, why not)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None, "the body is empty" if not resp.content.strip() else "the body is not JSON"
+    if not isinstance(body, dict):
+        return None, f"the body is a JSON {type(body).__name__}, not an object"
+    if as_int(body.get("id")) is None:
+        return None, f"the body has no integer id (id={body.get('id')!r})"
+    return body, ""
+
+
 def _raw(item: object) -> str:
     return json.dumps(item, default=str, ensure_ascii=False)
 
 
-def _error_message(resp: requests.Response) -> str:
+def _error_message(resp: _Answer) -> str:
     """SF's ``message`` (or OAuth ``error_description``) from an error answer, else its text."""
     try:
         body = resp.json()
@@ -139,7 +214,7 @@ def _error_message(resp: requests.Response) -> str:
     return resp.text[:200]
 
 
-def _validation_errors(resp: requests.Response) -> list[dict[str, Any]]:
+def _validation_errors(resp: _Answer) -> list[dict[str, Any]]:
     """SF's 422 array of ``{field, message}``; anything else is kept as one ``{field: None, message}``."""
     try:
         body = resp.json()
@@ -150,11 +225,13 @@ def _validation_errors(resp: requests.Response) -> list[dict[str, Any]]:
     return [{"field": None, "message": _error_message(resp)}]
 
 
-def _retry_after(resp: requests.Response) -> float | None:
+def _retry_after(resp: _Answer) -> float | None:
+    """``Retry-After`` in seconds; None (back off as usual) unless it is a finite, non-negative number."""
     try:
-        return float(resp.headers["Retry-After"])
+        seconds = float(resp.headers["Retry-After"])
     except (KeyError, ValueError):
         return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 class ServiceFusionClient:
@@ -175,13 +252,15 @@ class ServiceFusionClient:
 
     def __init__(self, base_url: str, token_url: str, client_id: str, client_secret: str, *,
                  rate_limit_per_minute: int = 60, per_page: int = 50, timeout: float = 60.0,
-                 retry: RetryPolicy | None = None, log: Any = None, breaker: CircuitBreaker | None = None) -> None:
+                 retry: RetryPolicy | None = None, log: Any = None, breaker: CircuitBreaker | None = None,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self._base_url = base_url.rstrip("/")
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
         self._per_page = max(1, min(MAX_PER_PAGE, per_page))
         self._timeout = self.request_timeouts(timeout)
+        self._max_response_bytes = max_response_bytes
         self._retry = retry or RetryPolicy()
         self._log = log or _LOG
         self._breaker = breaker or CircuitBreaker("servicefusion", on_open=self._log.warning)
@@ -245,8 +324,13 @@ class ServiceFusionClient:
         return SourceRecord(entity, source_id, modified, item)
 
     def _iter_items(self, path: str, params: Mapping[str, str]) -> Iterator[Any]:
-        """Every item of a list, one page per request, until ``currentPage >= pageCount``."""
-        page = 1
+        """Every item of a list, one page per request, until ``currentPage >= pageCount``.
+
+        A server that keeps announcing further pages is stopped with an error once the read goes
+        `PAGE_GROWTH_ALLOWANCE` pages past the count its first answer gave (at most `MAX_LIST_PAGES`):
+        records added while the list is read can add a page or two, an endless list cannot be read.
+        """
+        page, last_page, first_count = 1, None, None
         while True:
             data = self._get(path, {**params, "page": str(page), "per-page": str(self._per_page)})
             envelope = data if isinstance(data, dict) else {}
@@ -259,6 +343,13 @@ class ServiceFusionClient:
             yield from items
             if current is None or count is None or current >= count or not items:
                 return
+            if last_page is None:
+                last_page = min(count + PAGE_GROWTH_ALLOWANCE, MAX_LIST_PAGES)
+                first_count = count
+            if current >= last_page:
+                raise PermanentError(f"GET {path}: the server still announces more pages after page {current} "
+                                     f"(it first said {first_count}); the read is stopped rather than continued "
+                                     "without end")
             page = current + 1
 
     def find_jobs_by_po_number(self, po_number: str) -> list[dict[str, Any]]:
@@ -315,24 +406,29 @@ class ServiceFusionClient:
 
     def _create(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            created = self._call(lambda: self._post_once(path, dict(body)))
+            return self._call(lambda: self._post_once(path, dict(body)))
         except _StopRetrying as stop:
             raise stop.error from stop.error.__cause__
-        if not isinstance(created, dict):
-            raise AmbiguousWriteError(f"POST {path}: the answer is not the created record")
-        return created
 
-    def _post_once(self, path: str, body: dict[str, Any]) -> Any:
+    def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             resp = self._exchange("POST", path, {}, body)
         except _TRANSIENT as exc:
             if _never_sent(exc):
                 raise RetryableError(f"POST {path}: could not connect ({type(exc).__name__})") from exc
             raise self._ambiguous(path, f"{type(exc).__name__} after the request was sent", exc) from exc
+        except ResponseTooLarge as exc:
+            raise self._ambiguous(path, str(exc), exc) from exc
         if resp.status_code >= 500:
             raise self._ambiguous(path, f"{resp.status_code} {_error_message(resp)}", None)
+        if 300 <= resp.status_code < 400:
+            raise self._ambiguous(path, f"{resp.status_code} redirect to {resp.headers.get('Location')!r}, not "
+                                        "followed: is the base URL SF's https API URL?", None)
         self._raise_for_status("POST", path, resp)
-        return self._json(resp, "POST", path)
+        created, why_not = _created_record(resp)
+        if created is None:
+            raise self._ambiguous(path, f"{resp.status_code} answer is not the created record: {why_not}", None)
+        return created
 
     def _ambiguous(self, path: str, why: str, cause: BaseException | None) -> _StopRetrying:
         """The error failing a create without a retry, counted like any failure (breaker and stats)."""
@@ -360,7 +456,7 @@ class ServiceFusionClient:
         return self._json(resp, "GET", path)
 
     def _exchange(self, method: str, path: str, params: Mapping[str, str], body: dict[str, Any] | None
-                  ) -> requests.Response:
+                  ) -> _Answer:
         """One request; on a 401 the token is dropped and the request sent once more with a fresh one."""
         resp = self._send(method, path, params, body)
         if resp.status_code == 401:
@@ -371,21 +467,28 @@ class ServiceFusionClient:
         return resp
 
     def _send(self, method: str, path: str, params: Mapping[str, str], body: dict[str, Any] | None
-              ) -> requests.Response:
+              ) -> _Answer:
         waited = self._bucket.acquire()
         if waited:
             self.stats.add(wait_seconds=waited)
         headers = {"Authorization": f"Bearer {self._token()}"}
         self._log.debug(f"ServiceFusion {method} {path} {dict(params)}")
-        resp = self._session.request(method, self._base_url + path, params=params, json=body, headers=headers,
-                                     timeout=self._timeout)
-        self.stats.add(calls=1, bytes_received=len(resp.content))
+        # Only reads follow redirects: a redirected write is answered by the caller as ambiguous.
+        resp = self._receive(self._session.request(method, self._base_url + path, params=params, json=body,
+                                                   headers=headers, timeout=self._timeout, stream=True,
+                                                   allow_redirects=method == "GET"))
         reset = as_int(resp.headers.get("X-Rate-Limit-Reset"))
         self._bucket.observe(as_int(resp.headers.get("X-Rate-Limit-Remaining")),
                              float(reset) if reset is not None else None)
         return resp
 
-    def _raise_for_status(self, method: str, path: str, resp: requests.Response) -> None:
+    def _receive(self, resp: requests.Response) -> _Answer:
+        """Read a streamed answer under the size cap and a deadline of one read timeout, and count it."""
+        answer = _read_answer(resp, self._max_response_bytes, time.monotonic() + self._timeout[1])
+        self.stats.add(calls=1, bytes_received=len(answer.content))
+        return answer
+
+    def _raise_for_status(self, method: str, path: str, resp: _Answer) -> None:
         status = resp.status_code
         if status < 400:
             return
@@ -404,7 +507,7 @@ class ServiceFusionClient:
         raise PermanentError(where)
 
     @staticmethod
-    def _json(resp: requests.Response, method: str, path: str) -> Any:
+    def _json(resp: _Answer, method: str, path: str) -> Any:
         try:
             return resp.json()
         except ValueError:
@@ -443,10 +546,9 @@ class ServiceFusionClient:
         """POST the token URL; the body holds secrets, so errors name only the grant type."""
         grant = body["grant_type"]
         try:
-            resp = self._session.post(self._token_url, json=body, timeout=self._timeout)
+            resp = self._receive(self._session.post(self._token_url, json=body, timeout=self._timeout, stream=True))
         except _TRANSIENT as exc:
             raise RetryableError(f"token request ({grant}): {type(exc).__name__}") from exc
-        self.stats.add(calls=1, bytes_received=len(resp.content))
         if resp.status_code == 429 or resp.status_code >= 500:
             raise RetryableError(f"token request ({grant}): {resp.status_code}", retry_after=_retry_after(resp))
         if resp.status_code != 200:

@@ -9,8 +9,18 @@ re-implementing, slightly differently, what "an id" or "a timestamp" means.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+#: How far ahead of our clock a source's last-modified time may be and still be believed: server
+#: clocks drift by seconds, not days. A later one (``9999-12-31T23:59:59Z``) is a data error; a
+#: high-water mark or sensor cursor moved there would freeze every later incremental read.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def latest_believable(now: datetime) -> datetime:
+    """The latest last-modified time a mark or cursor may take at ``now`` (``now`` plus `CLOCK_SKEW`)."""
+    return now + CLOCK_SKEW
 
 
 def as_int(value: object) -> int | None:

@@ -15,6 +15,11 @@ Decisions:
   in ``street_2`` so a technician knows which door.
 * The work order is stamped three ways: ``po_number`` = ``PW-<id>`` (filterable on SF),
   ``check_number`` = the WO number users see, and the ``PW Work Order ID`` custom field.
+* Free text (job description, PW note, closing comments) is cleaned and capped here, once
+  (`core.text.clean_text`, `MAX_TEXT_LENGTH`): a control character a technician pasted would
+  fail the PW write on every attempt, and text longer than the target keeps would never equal
+  what the note lookup reads back. The ledger holds the cleaned text, so a lookup and a replay
+  use exactly what was sent.
 """
 
 from __future__ import annotations
@@ -32,11 +37,18 @@ from greenlight_dagster.core.statuses import (
     UnmappedStatusError,
     normalize_status,
 )
-from greenlight_dagster.core.text import normalize_text
+from greenlight_dagster.core.text import clean_text, normalize_text
 
 PRIORITY_TO_SF = {"high": "High", "medium": "Normal", "low": "Low"}
 CUSTOMER_ID_FIELDS = {"portfolio": "PW Portfolio ID", "tenant": "PW Tenant ID"}
 _PHONE_FIELDS = (("mobilePhone", "Mobile"), ("homePhone", "Home"), ("workPhone", "Work"))
+#: The longest free text sent. Neither API documents a limit; 4,000 characters is the common
+#: storage bound (NVARCHAR(4000)), far beyond any note a technician types.
+MAX_TEXT_LENGTH = 4000
+
+
+def _free_text(value: object) -> str:
+    return clean_text(as_text(value), MAX_TEXT_LENGTH)
 
 
 class PayloadError(ValueError):
@@ -118,7 +130,7 @@ def build_job_body(
     number = as_int(work_order.get("number"))
     if number is not None:
         body["check_number"] = str(number)
-    description = as_text(work_order.get("description"))
+    description = _free_text(work_order.get("description"))
     if description:
         body["description"] = description
     priority = PRIORITY_TO_SF.get(normalize_text(as_text(work_order.get("priority"))))
@@ -231,7 +243,7 @@ def build_pw_update(
         return PwWrite("update_work_order", {"workOrderID": wo_id, "status": update.pw_status})
     if update.action is PwAction.CLOSE:
         notes = as_text(sf_job.get("completion_notes"))
-        comments = f"{label} {sf_status} in ServiceFusion." + (f" {notes}" if notes else "")
+        comments = _free_text(f"{label} {sf_status} in ServiceFusion." + (f" {notes}" if notes else ""))
         payload: dict[str, Any] = {"workOrderID": wo_id, "category": as_text(work_order.get("category")),
                                    "closingComments": comments}
         completed = next((ts for key in ("closed_at", "end_date", "updated_at")
@@ -257,7 +269,8 @@ def _echoes(pw_status: str, sf_status: str, rules: StatusRules) -> bool:
 def build_pw_note(sf_job: Mapping[str, Any], work_order: Mapping[str, Any]) -> PwWrite | None:
     """Technician notes of an SF job as a PW work order note; each distinct text is sent once."""
     wo_id = as_int(work_order.get("id"))
-    notes = as_text(sf_job.get("tech_notes"))
+    notes = _free_text(sf_job.get("tech_notes"))
     if wo_id is None or not notes:
         return None
-    return PwWrite("attach_note", {"workOrderID": wo_id, "note": f"{_job_label(sf_job)} technician notes: {notes}"})
+    return PwWrite("attach_note", {"workOrderID": wo_id,
+                                   "note": _free_text(f"{_job_label(sf_job)} technician notes: {notes}")})

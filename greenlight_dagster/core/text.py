@@ -7,6 +7,7 @@ thing in dedup and customer matching. Standard library only (unicodedata, diffli
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from difflib import SequenceMatcher
 
@@ -21,6 +22,34 @@ STREET_ABBREVIATIONS: dict[str, str] = {
     "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw", "apartment": "apt",
     "suite": "ste", "number": "no",
 }
+
+
+_LINE_BREAK = re.compile(r"\r\n?")
+#: Kept although Unicode calls them control characters: they are how notes break lines.
+_KEPT_CONTROLS = frozenset("\n\t")
+#: Unicode categories dropped from free text: controls (U+0000-U+001F, U+007F-U+009F) and lone
+#: surrogates - neither can travel in PW's XML 1.0, so a note holding one fails on every attempt.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cs"})
+ELLIPSIS = "\u2026"
+
+
+def clean_text(text: str, max_length: int) -> str:
+    """Free text as it is sent to either system, and therefore as it is looked up there afterwards.
+
+    Line breaks become ``\n``; control characters other than newline and tab, lone surrogates
+    and the non-characters U+FFFE/U+FFFF are removed; surrounding whitespace is trimmed; text
+    longer than ``max_length`` is cut and ends with an ellipsis. Deterministic, so the same
+    source text always gives the same payload (and ledger key).
+    """
+    if max_length < 1:
+        raise ValueError(f"max_length must be at least 1, got {max_length}")
+    unified = _LINE_BREAK.sub("\n", text)
+    kept = "".join(ch for ch in unified if ch in _KEPT_CONTROLS or (
+        unicodedata.category(ch) not in _DROPPED_CATEGORIES and ch not in "\ufffe\uffff"))
+    cleaned = kept.strip()
+    if len(cleaned) <= max_length:
+        return cleaned
+    return cleaned[:max_length - 1].rstrip() + ELLIPSIS
 
 
 def fold(text: str) -> str:

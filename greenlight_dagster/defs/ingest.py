@@ -14,14 +14,16 @@ import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 from sqlalchemy import text
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import CallStats
+from greenlight_dagster.core.fields import latest_believable
 from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.defs.freshness import with_business_hours_freshness
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
@@ -43,15 +45,25 @@ def latest_partition_key() -> str:
     return key
 
 
+#: The longest overlap accepted: a day. A longer look back is a backfill (``greenlight backfill``).
+MAX_OVERLAP_MINUTES = 24 * 60
+#: The largest COPY batch accepted: the loader holds one batch in memory.
+MAX_BATCH_SIZE = 100_000
+
+
 class IngestConfig(dg.Config):
-    """Run config of every raw asset."""
+    """Run config of every raw asset. Out-of-range values fail the step before anything is read:
+    a negative overlap would skip records for good, a batch of 0 would load nothing and succeed."""
 
     full_refresh: bool = False
     """Re-fetch everything (ignoring the partition and the high-water mark) and tombstone vanished keys."""
-    overlap_minutes: float = 5.0
-    """Incremental runs re-read this much before the high-water mark, against clock skew and late commits."""
-    batch_size: int = 5000
-    """Records per COPY batch and commit; bounds the loader's memory."""
+    overlap_minutes: float = Field(
+        default=5.0, ge=0, le=MAX_OVERLAP_MINUTES,
+        description=f"Incremental runs re-read this much before the high-water mark, against clock skew and "
+                    f"late commits (0-{MAX_OVERLAP_MINUTES} minutes).")
+    batch_size: int = Field(default=5000, ge=1, le=MAX_BATCH_SIZE,
+                            description=f"Records per COPY batch and commit; bounds the loader's memory "
+                                        f"(1-{MAX_BATCH_SIZE}).")
 
 
 @dataclass(frozen=True)
@@ -184,7 +196,12 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
     def _raw_asset(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
         began = time.monotonic()
         engine = context.resources.warehouse.get_engine()
+        ceiling = latest_believable(datetime.now(UTC))
         high_water = get_high_water(engine, spec.source, entity.entity)
+        if high_water is not None and high_water > ceiling:
+            context.log.warning(f"the stored high-water mark {high_water.isoformat()} is in the future: reading "
+                                "everything once and replacing it")
+            high_water = None
         partition_window, reaches_latest = _partition_window(context)
         window = plan_window(entity=entity, full_refresh=config.full_refresh, high_water=high_water,
                              overlap=timedelta(minutes=config.overlap_minutes), partition_window=partition_window,
@@ -195,7 +212,8 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
         in_window = _WindowFilter(window)
         seen: array[int] | None = array("q") if window.tombstones else None
         stats = load_records(engine, spec.source, entity.entity, in_window(extraction.records),
-                             run_id=context.run.run_id, batch_size=config.batch_size, seen_ids=seen)
+                             run_id=context.run.run_id, batch_size=config.batch_size, seen_ids=seen,
+                             mark_ceiling=ceiling)
 
         tombstones = 0
         if seen is not None:
@@ -206,9 +224,13 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
                                     "an empty answer is likelier an API or permission problem than an empty system")
         stored_mark = high_water
         if window.advances_watermark and stats.max_modified_at is not None:
-            stored_mark = set_high_water(engine, spec.source, entity.entity, stats.max_modified_at, context.run.run_id)
+            stored_mark = set_high_water(engine, spec.source, entity.entity, stats.max_modified_at, context.run.run_id,
+                                         replace_after=ceiling)
         if stats.rejected:
             context.log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {context.run.run_id}")
+        if stats.future_dated:
+            context.log.warning(f"{stats.future_dated} record(s) last modified in the future (after "
+                                f"{ceiling.isoformat()}): loaded, not used as the high-water mark; see ops.error_log")
 
         calls = extraction.stats
         return dg.MaterializeResult(metadata={
@@ -218,6 +240,7 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
             "rejected": stats.rejected,
             "duplicates": stats.duplicates,
             "sanitized": stats.sanitized,
+            "future_dated": stats.future_dated,
             "outside_window": in_window.dropped,
             "tombstones": tombstones,
             "api_calls": calls.calls,

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("latency", "reset", "error", "rate_limit", "hang", "commit_then_drop")
+FAULT_KINDS = ("latency", "reset", "error", "rate_limit", "hang", "commit_then_drop", "malformed_success")
 SERVERS = ("pw", "sf")
 
 

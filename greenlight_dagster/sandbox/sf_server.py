@@ -15,7 +15,10 @@ live account (SF has no vendor sandbox). It is deliberately as unforgiving as th
 * Injected faults (operations.md §4) on operations named ``"METHOD /template"``, e.g.
   ``"GET /jobs"``, ``"GET /jobs/{id}"``, ``"POST /customers"``, ``"POST /oauth/access_token"``.
   ``error`` is a 500, ``rate_limit`` a 429 (``Retry-After: 1``), ``commit_then_drop``
-  performs the request (a create is stored) and then resets the connection unanswered.
+  performs the request (a create is stored) and then resets the connection unanswered, and
+  ``malformed_success`` performs it and answers its 2xx with a body that is not the contract's:
+  in turn an HTML error page, truncated JSON, an empty body and an object without ``id``
+  (`MALFORMED_BODIES`), as proxies and overloaded gateways answer.
 
 Every request is logged through `SandboxState.log_request` (status 0 = no answer sent), with
 any ``access_token`` query value masked.
@@ -23,9 +26,10 @@ any ``access_token`` query value masked.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -44,6 +48,13 @@ TOKEN_PATH = "/oauth/access_token"
 UNSORTED_JOBS_MODES = ("hang", "slow", "id")
 _CREATORS = {"customers": create_customer, "jobs": create_job}
 _ACCESS_TOKEN_PARAM = re.compile(r"(access_token=)[^&]*")
+#: What ``malformed_success`` answers instead of the record: (content type, body), used in turn.
+MALFORMED_BODIES = (
+    ("text/html; charset=utf-8", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    ("application/json; charset=utf-8", b'{"id": 12'),
+    ("application/json; charset=utf-8", b""),
+    ("application/json; charset=utf-8", b'{"status": "created"}'),
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ class SFSettings:
     retry_after: bool
     unsorted_jobs: str
     hang_seconds: float
+    malformed: Iterator[tuple[str, bytes]] = field(default_factory=lambda: itertools.cycle(MALFORMED_BODIES))
 
 
 @dataclass
@@ -169,6 +181,10 @@ class SFHandler(SandboxHandler):
             return
         # Logged before answering: a client holding the answer can rely on finding its request in the log.
         self.state.log_request("sf", method, template, reply.status, self._logged_path())
+        if "malformed_success" in kinds and 200 <= reply.status < 300:
+            content_type, malformed = next(self.settings.malformed)
+            self.send_body(reply.status, malformed, content_type, {**self.rate_headers, **reply.headers})
+            return
         self.send_json(reply.status, reply.payload, {**self.rate_headers, **reply.headers})
 
     def hang_up(self, method: str, template: str) -> None:

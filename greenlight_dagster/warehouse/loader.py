@@ -44,6 +44,7 @@ class LoadStats:
     rejected: int = 0
     duplicates: int = 0  # same key again in one batch: the later record wins
     sanitized: int = 0  # payloads whose text had to be cleaned to fit JSONB (still loaded)
+    future_dated: int = 0  # modified after ``mark_ceiling``: loaded and flagged, left out of max_modified_at
     max_modified_at: datetime | None = None
 
 
@@ -224,11 +225,14 @@ class _BatchWriter:
 
 
 def load_records(engine: Engine, source: str, entity: str, records: Iterable[Record], *,
-                 run_id: str, batch_size: int = 5000, seen_ids: array[int] | None = None) -> LoadStats:
+                 run_id: str, batch_size: int = 5000, seen_ids: array[int] | None = None,
+                 mark_ceiling: datetime | None = None) -> LoadStats:
     """Stream ``records`` into ``raw.{source}_{entity}``; only changed versions become rows.
 
     ``seen_ids`` (an ``array('q')``, 8 bytes a key) collects every key the source served,
-    rejected ones included, for `mark_deleted` after a full refresh.
+    rejected ones included, for `mark_deleted` after a full refresh. A record modified after
+    ``mark_ceiling`` is loaded like any other, with a warning in ``ops.error_log``, but does not
+    count towards ``max_modified_at``: the high-water mark must not follow it into the future.
     """
     table = _table_sql(source, entity)
     stats = LoadStats()
@@ -265,8 +269,12 @@ def load_records(engine: Engine, source: str, entity: str, records: Iterable[Rec
                 rows[row.source_id] = row
                 if seen_ids is not None:
                     seen_ids.append(row.source_id)
-                if row.modified_at is not None and (stats.max_modified_at is None
-                                                    or row.modified_at > stats.max_modified_at):
+                if row.modified_at is not None and mark_ceiling is not None and row.modified_at > mark_ceiling:
+                    stats.future_dated += 1
+                    errors.append((str(row.source_id), f"last modified {row.modified_at.isoformat()} is in the "
+                                   "future: loaded, but the high-water mark does not move there", None, "warning"))
+                elif row.modified_at is not None and (stats.max_modified_at is None
+                                                      or row.modified_at > stats.max_modified_at):
                     stats.max_modified_at = row.modified_at
             new, refused = writer.write_batch(list(rows.values()), errors)
             stats.new_versions += new

@@ -29,16 +29,22 @@ def get_high_water(engine: Engine, source: str, entity: str) -> datetime | None:
     return _utc(value) if value is not None else None
 
 
-def set_high_water(engine: Engine, source: str, entity: str, high_water: datetime, run_id: str) -> datetime:
+def set_high_water(engine: Engine, source: str, entity: str, high_water: datetime, run_id: str, *,
+                   replace_after: datetime | None = None) -> datetime:
     """Move the mark forward to ``high_water`` (a later mark already stored wins); returns the stored mark.
 
-    Forward-only in one statement, so two overlapping runs cannot race the mark back.
+    Forward-only in one statement, so two overlapping runs cannot race the mark back - except
+    that a stored mark later than ``replace_after`` is replaced: a mark in the future is a past
+    data error, and keeping it would freeze the incremental reads for good.
     """
     stmt = insert(watermarks).values(source=source, entity=entity, high_water=_utc(high_water), run_id=run_id)
+    moves = watermarks.c.high_water < stmt.excluded.high_water
+    if replace_after is not None:
+        moves = moves | (watermarks.c.high_water > _utc(replace_after))
     stmt = stmt.on_conflict_do_update(
         index_elements=[watermarks.c.source, watermarks.c.entity],
         set_={"high_water": stmt.excluded.high_water, "run_id": stmt.excluded.run_id, "updated_at": func.now()},
-        where=watermarks.c.high_water < stmt.excluded.high_water,
+        where=moves,
     )
     with engine.begin() as conn:
         conn.execute(stmt)

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from greenlight_dagster.clients.resilience import (
+    MAX_WINDOW_WAIT,
     WINDOW_RESET_MARGIN,
     CallStats,
     CircuitBreaker,
@@ -211,3 +212,23 @@ def test_token_bucket_takes_the_stricter_of_its_count_and_the_servers() -> None:
     assert bucket.acquire() == pytest.approx(1.0, rel=0.01), "refills at the rate once the server's count is used"
     bucket.observe(remaining=50, reset_epoch=clock.now + 30)
     assert bucket.acquire() == pytest.approx(1.0, rel=0.01), "a looser server count does not add calls"
+
+
+@pytest.mark.parametrize("reset_epoch", [32503680000.0, float("inf"), float("nan")])
+def test_a_window_reset_far_in_the_future_waits_one_window_at_most(reset_epoch: float) -> None:
+    """``X-Rate-Limit-Reset`` in the year 3000 would otherwise park every later call for 974 years."""
+    clock = FakeClock()
+    bucket = TokenBucket(60, clock=clock, sleep=clock.sleep, wall_clock=clock)
+    bucket.observe(remaining=0, reset_epoch=reset_epoch)
+    assert bucket.acquire() <= MAX_WINDOW_WAIT + WINDOW_RESET_MARGIN
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [("nan", None), ("-5", None), ("inf", None), (1e9, 30.0),
+                                                      (2.0, 2.0)])
+def test_retry_after_is_used_only_when_it_is_a_sane_number(retry_after: float | str, expected: float | None) -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=30.0, rng=random.Random(3))
+    delay = policy.delay(0, float(retry_after))
+    if expected is None:
+        assert 0.0 <= delay <= 0.5  # the ordinary backoff
+    else:
+        assert delay == expected

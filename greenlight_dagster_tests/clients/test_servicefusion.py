@@ -265,3 +265,16 @@ def test_creates_are_retried_when_provably_not_processed(sandbox: Sandbox) -> No
         unreachable.create_job({"customer_name": 7000})
     assert not isinstance(caught.value, AmbiguousWriteError) and unreachable.stats.retries == 2
     unreachable.close()
+
+
+def test_a_malformed_success_is_ambiguous_and_never_resent(sandbox: Sandbox) -> None:
+    """HTML, truncated JSON, an empty body, an object without id: each create stored once, never resent."""
+    sandbox.fault("POST /jobs", "malformed_success")
+    client = sandbox.client()
+    for n in range(4):
+        with pytest.raises(AmbiguousWriteError, match="not the created record"):
+            client.create_job({"customer_name": 7000, "po_number": f"PW-77{n}"})
+    assert [e["status"] for e in sandbox.log("POST /jobs")] == [201] * 4  # one POST each: not retried
+    stored = [j["po_number"] for j in sandbox.state.sf["jobs"].values()]
+    assert all(stored.count(f"PW-77{n}") == 1 for n in range(4))
+    assert [len(client.find_jobs_by_po_number(f"PW-77{n}")) for n in range(4)] == [1] * 4  # how the ledger resolves it

@@ -8,6 +8,7 @@ import pytest
 
 from greenlight_dagster.core.idempotency import payload_hash
 from greenlight_dagster.core.payloads import (
+    MAX_TEXT_LENGTH,
     PayloadError,
     PwWrite,
     build_customer_body,
@@ -216,3 +217,25 @@ def test_a_job_still_in_the_status_the_work_order_gave_it_writes_nothing_back() 
     assert build_pw_update({**SF_JOB, "status": "Paused"}, waiting) is None
     assert build_pw_update({**SF_JOB, "status": "On Site"}, waiting) == PwWrite(
         "update_work_order", {"workOrderID": WO["id"], "status": "In Progress"})
+
+
+def test_free_text_is_cleaned_and_capped_once_where_payloads_are_built() -> None:
+    """Control characters would fail the PW write on every attempt; an over-long text would never equal what
+    PW keeps, so the note lookup after a lost answer could not find it."""
+    pasted = "Trap\x00 replaced\x07\r\nleak\x1b fixed\ud800\x85"
+    note = build_pw_note({**SF_JOB, "tech_notes": pasted}, WO)
+    assert note is not None
+    assert note.payload["note"] == "ServiceFusion job 41 technician notes: Trap replaced\nleak fixed"
+    assert build_pw_note({**SF_JOB, "tech_notes": "\x00\x07 "}, WO) is None  # nothing left to say
+
+    long_note = build_pw_note({**SF_JOB, "tech_notes": "word " * 3000}, WO)
+    assert long_note is not None and MAX_TEXT_LENGTH - 1 <= len(long_note.payload["note"]) <= MAX_TEXT_LENGTH
+    assert long_note.payload["note"].endswith("\u2026")
+    assert long_note == build_pw_note({**SF_JOB, "tech_notes": "word " * 3000}, WO)  # same text, same key
+
+    closed = build_pw_update({**SF_JOB, "completion_notes": "Done\x0b" + "x" * 5000}, WO)
+    assert closed is not None and len(closed.payload["closingComments"]) <= MAX_TEXT_LENGTH
+    assert "\x0b" not in closed.payload["closingComments"]
+    body = build_job_body({**WO, "description": "Sink\x00 leaking\r\n" + "y" * 5000}, CUSTOMER, UNIT, BUILDING,
+                          "Unscheduled", None)
+    assert body["description"].startswith("Sink leaking\nyyy") and len(body["description"]) <= MAX_TEXT_LENGTH

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from greenlight_dagster.core.fields import as_int, as_text, as_timestamp, record_id
-from greenlight_dagster.core.text import fold, normalize_street, normalize_text, similarity, token_jaccard, tokens
+from greenlight_dagster.core.text import (
+    clean_text,
+    fold,
+    normalize_street,
+    normalize_text,
+    similarity,
+    token_jaccard,
+    tokens,
+)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +87,22 @@ def test_normalize_text_idempotent(text: str) -> None:
     once = normalize_text(text)
     assert normalize_text(once) == once
     assert similarity(text, text) == 1.0
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("a\r\nb\rc\nd\te", "a\nb\nc\nd\te"),
+    ("\x00nul\x01\x1f\x7f\x9f ok", "nul ok"),
+    ("lone \ud83d surrogate, \ufffe\uffff kept: é 😀", "lone  surrogate,  kept: é 😀"),
+    ("  trimmed \n", "trimmed"),
+    ("", ""),
+])
+def test_clean_text(raw: str, expected: str) -> None:
+    assert clean_text(raw, 100) == expected
+
+
+def test_clean_text_caps_with_an_ellipsis() -> None:
+    assert clean_text("abcdef", 6) == "abcdef"
+    assert clean_text("abc  defgh", 6) == "abc\u2026"  # cut, trailing space dropped, marked
+    assert len(clean_text("z" * 10_000, 4000)) == 4000
+    with pytest.raises(ValueError, match="max_length"):
+        clean_text("a", 0)

@@ -267,3 +267,47 @@ def test_technician_notes_are_attached_once_even_when_the_answer_is_lost(store: 
     notes = [n["note"] for n in sandbox.work_order(9002).get("notes", [])]
     assert len([n for n in notes if "Trap replaced" in n]) == 1
     assert store.entries(target="pw")[0].state is LedgerState.DONE
+
+
+def test_malformed_success_answers_create_each_job_and_customer_once(store: LedgerStore, sandbox: Sandbox) -> None:
+    """A 2xx whose body is HTML, truncated, empty or has no id: ambiguous, looked up, never sent again."""
+    portfolio = {"id": 3, "name": "Cedar Court", "abbreviation": "CED", "active": True}
+    wo_ids = (9000, 9001)  # with the customer, fewer failures than open the circuit breaker
+    push_plan = build_push_plan(SEND_ALL, ledger=store.ledger_for_plan({str(i) for i in wo_ids}),
+                                work_orders=job_candidates(sandbox, wo_ids),
+                                customers=[CustomerCandidate("portfolio", portfolio)])
+    store.record_plan(push_plan.writes, now=datetime.now(UTC), run_id="plan")
+    for operation in ("POST /jobs", "POST /customers"):
+        sandbox.state.faults.add({"server": "sf", "operation": operation, "kind": "malformed_success", "rate": 1.0})
+    first = push_jobs(store, sandbox)
+    assert first.counts["failed"] == len(wo_ids) + 1 and first.counts["sent"] == 0
+    assert all(requires_lookup(entry) for entry in store.entries())
+
+    second = push_jobs(store, sandbox, at=later())  # the fault still on: lookups find every record
+    assert second.counts["found_by_lookup"] == len(wo_ids) + 1 and second.counts["sent"] == 0
+    assert_one_job_each(sandbox, wo_ids)
+    assert len(sandbox.requests("POST", "/jobs")) == len(wo_ids)
+    named = [c for c in sandbox.state.snapshot()["servicefusion"]["customers"] if c["customer_name"] == "Cedar Court"]
+    assert len(named) == 1 and len(sandbox.requests("POST", "/customers")) == 1
+    assert all(e.state is LedgerState.DONE and e.target_id for e in store.entries())
+
+
+def test_a_note_with_control_characters_is_attached_once_cleaned_not_dead_lettered(
+        store: LedgerStore, sandbox: Sandbox) -> None:
+    """A technician pasted a terminal escape and a NUL: PW's XML cannot carry them, so the raw text would fail on
+    every attempt and every replay. Cleaned where the payload is built, it lands once, and the lookup after a
+    lost answer finds exactly that text."""
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9003,)))
+    push_jobs(store, sandbox)
+    job = sandbox.jobs_for(9003)[0]
+    sandbox.state.patch("servicefusion", "jobs", job["id"], {"tech_notes": "Valve\x1b[0m swapped\x00\r\nall dry\x07"})
+    plan(store, SEND_ALL, progress=progress_candidates(sandbox))
+    sandbox.state.faults.add({"server": "pw", "operation": "attachNoteToWorkOrder", "kind": "commit_then_drop",
+                              "rate": 1.0})
+    push_pw(store, sandbox)
+    sandbox.state.faults.clear()
+    push_pw(store, sandbox, at=later())
+    notes = [n["note"] for n in sandbox.work_order(9003).get("notes", []) if "Valve" in n["note"]]
+    assert notes == [f"ServiceFusion job {job['number']} technician notes: Valve[0m swapped\nall dry"]
+    (entry,) = store.entries(target="pw")
+    assert entry.state is LedgerState.DONE and len(sandbox.pw_requests("attachNoteToWorkOrder")) == 1

@@ -8,7 +8,8 @@
 * ``sf_job_changes`` polls ServiceFusion for job changes (one API call: the newest job since
   the cursor) and requests a sync when a technician moved a job, so progress reaches
   PropertyWare without waiting for the next scheduled sync. Its cursor is the newest
-  ``updated_at`` seen; the run key is that timestamp, so a change launches exactly one run.
+  ``updated_at`` seen (never one in the future: such a job is logged and passed over); the run key
+  is that timestamp, so a change launches exactly one run.
   It ships stopped, like the schedule.
 * ``push_after_plan`` launches the ``push`` job when ``reconcile/push_plan`` was materialized by
   anything but a sync (an operator rebuilt the plan from the UI after fixing data or changing a
@@ -19,13 +20,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 from sqlalchemy import insert
 
 from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.core import alerts
+from greenlight_dagster.core.fields import latest_believable
 from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME, push_job, sync_job
 from greenlight_dagster.defs.ingest import latest_partition_key
@@ -64,13 +67,24 @@ def record_run_failures(context: dg.RunFailureSensorContext, warehouse: Warehous
            lambda _: [alerts.run_failed(run.job_name, run.run_id, reason, _failed_steps(context))])
 
 
-def newest_job_change(resource: ServiceFusionResource, since: datetime | None, log: object = None) -> datetime | None:
-    """``updated_at`` of the most recently changed SF job after ``since`` (jobs are read newest first)."""
+def newest_job_change(resource: ServiceFusionResource, since: datetime | None, log: Any = None) -> datetime | None:
+    """``updated_at`` of the most recently changed SF job after ``since`` (jobs are read newest first).
+
+    A job modified in the future (`latest_believable`) is logged and passed over: the cursor would
+    follow it there and no later change would ever request a sync.
+    """
+    ceiling = latest_believable(datetime.now(UTC))
     client = resource.build_client(log)
     try:
         for record in client.iter_records("jobs", updated_from=since):
-            if isinstance(record, SourceRecord) and record.modified_at is not None:
-                return record.modified_at if since is None or record.modified_at > since else None
+            if not isinstance(record, SourceRecord) or record.modified_at is None:
+                continue
+            if record.modified_at > ceiling:
+                if log is not None:
+                    log.warning(f"ServiceFusion job {record.source_id} says it was modified at "
+                                f"{record.modified_at.isoformat()}, in the future: not used as the cursor")
+                continue
+            return record.modified_at if since is None or record.modified_at > since else None
         return None
     finally:
         client.close()
@@ -85,6 +99,9 @@ def newest_job_change(resource: ServiceFusionResource, since: datetime | None, l
 def sf_job_changes(context: dg.SensorEvaluationContext,
                    servicefusion: ServiceFusionResource) -> dg.RunRequest | dg.SkipReason:
     since = datetime.fromisoformat(context.cursor) if context.cursor else None
+    if since is not None and since > latest_believable(datetime.now(UTC)):
+        context.log.warning(f"the cursor {since.isoformat()} is in the future: starting it again")
+        since = None
     newest = newest_job_change(servicefusion, since, context.log)
     if newest is None:
         return dg.SkipReason(f"no ServiceFusion job changed since {since.isoformat() if since else 'ever'}")

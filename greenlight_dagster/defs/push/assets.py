@@ -17,9 +17,10 @@ work orders whose customer now exists), record that plan, and send again while i
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import dagster as dg
+from pydantic import Field
 from sqlalchemy import text
 
 from greenlight_dagster.core import alerts
@@ -68,10 +69,17 @@ PW_OPERATIONS = ("update_work_order", "close_work_order", "attach_note")
 INGEST_OVERLAP = timedelta(minutes=5)
 
 
+#: How long a ``sending`` entry whose run died stays untouched before it is settled by lookup: 0 (at once)
+#: to a day; negative would settle entries of live runs.
+OrphanGraceMinutes = Annotated[float, Field(
+    ge=0, le=24 * 60, description="A `sending` entry whose run died is settled by lookup once untouched this "
+                                  "long (0-1440 minutes).")]
+
+
 class PushConfig(dg.Config):
     """Run config of every push asset."""
 
-    orphan_grace_minutes: float | None = None
+    orphan_grace_minutes: OrphanGraceMinutes | None = None
     """A `sending` entry whose run died is settled by lookup once untouched this long. Unset: the
     client's worst-case write (timeouts x attempts + backoff; PW 62.5, SF 21 minutes by default).
     Shorter lets a send still in flight be looked up and sent again."""

@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
-from greenlight_dagster.clients.servicefusion import ServiceFusionClient
+from greenlight_dagster.clients.servicefusion import MAX_PER_PAGE, ServiceFusionClient
 from greenlight_dagster.core.ledger import orphan_grace
 from greenlight_dagster.defs.endpoints import deployment_endpoint
 from greenlight_dagster.defs.run_breaker import run_breaker
@@ -31,18 +31,19 @@ class ServiceFusionResource(dg.ConfigurableResource):
     ``rate_limit_per_minute`` is the API's per-token budget: unset, it is
     ``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE`` when an account (or the demo's sandbox) has a
     different limit, else the documented 60. Every client built in a run shares the run's circuit
-    breaker (`defs.run_breaker`).
+    breaker (`defs.run_breaker`). Numbers out of range (a page of 0, no attempts, a negative wait)
+    are refused when the resource is configured.
     """
 
     client_id: str
     client_secret: str = Field(repr=False)
-    rate_limit_per_minute: int | None = None
-    per_page: int = 50
-    timeout_seconds: float = 60.0
-    max_attempts: int = 6
-    backoff_base_seconds: float = 0.5
-    breaker_failure_threshold: int = 5
-    breaker_reset_seconds: float = 60.0
+    rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    backoff_base_seconds: float = Field(default=0.5, ge=0, le=60)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=60.0, ge=0, le=3600)
     _breaker: CircuitBreaker | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
