@@ -265,7 +265,8 @@ def check_body(name: str, value: Any, node: Mapping[str, Any], path: str = "") -
     if kind == "array":
         if not isinstance(value, list):
             return [(where, "must be an array")]
-        return [e for i, item in enumerate(value) for e in check_body(name, item, node.get("items", {}), f"{where}[{i}]")]
+        items = node.get("items", {})
+        return [e for i, item in enumerate(value) for e in check_body(name, item, items, f"{where}[{i}]")]
     checks: dict[str, Callable[[Any], bool]] = {
         "integer": lambda v: type(v) is int, "number": lambda v: type(v) in (int, float),
         "boolean": lambda v: type(v) is bool, "string": lambda v: isinstance(v, str)}
@@ -561,7 +562,7 @@ def create_pw_rest_server(state: SandboxState, *, port: int = 0, client_id: str,
                           system_id: str, permissions: Mapping[str, frozenset[str]] | None = None,
                           read_only: bool = False, extra_keys: Sequence[RestKey] = (), beta_writes: bool = True,
                           rate_limit_per_second: int | None = 10) -> SandboxHTTPServer:
-    """A REST v1 sandbox on 127.0.0.1 (not started: call ``.start()`` / ``.stop()``); base ``{base_url}/pw/api/rest/v1``.
+    """A REST v1 sandbox on 127.0.0.1 (not started: call ``.start()``/``.stop()``) under ``/pw/api/rest/v1``.
 
     The key from the arguments (with ``permissions``/``read_only``) and any ``extra_keys`` are accepted.
     """
