@@ -13,6 +13,7 @@ import secrets
 from types import TracebackType
 from typing import Any
 
+from greenlight_dagster.core.pw_api import DEPLOYMENTS
 from greenlight_dagster.sandbox.admin import clear_request_log, create_admin_server
 from greenlight_dagster.sandbox.generator import generate_fixture, validate_fixture
 from greenlight_dagster.sandbox.httpbase import SandboxHTTPServer
@@ -38,8 +39,8 @@ ENV_NAMES = {
 
 _SOAP_KEYS = frozenset({"pw_wsdl_url", "pw_username", "pw_password"})
 _REST_KEYS = frozenset({"pw_rest_url", "pw_client_id", "pw_client_secret", "pw_system_id"})
-#: ``Sandbox.env(pw_api)``: the info keys each choice leaves out.
-PW_API_VARIABLES = {"soap": _REST_KEYS, "rest": _SOAP_KEYS, "both": frozenset()}
+#: ``Sandbox.env(pw_api)``: the info keys each deployment (`core.pw_api.DEPLOYMENTS`) leaves out.
+PW_API_VARIABLES = dict(zip(DEPLOYMENTS, (_REST_KEYS, _SOAP_KEYS, frozenset()), strict=True))
 
 
 class SandboxStartError(RuntimeError):

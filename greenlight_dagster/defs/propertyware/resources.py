@@ -1,30 +1,59 @@
-"""The PropertyWare connection as a Dagster resource: configuration in, a fresh client out."""
+"""The PropertyWare connection as a Dagster resource: configuration in, the configured APIs out."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
+from greenlight_dagster.clients.pw_facade import PropertyWare
+from greenlight_dagster.clients.pw_rest import PropertyWareRestClient
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
+from greenlight_dagster.core.pw_api import API_ENV, PwApis, select_apis
 from greenlight_dagster.defs.run_breaker import run_breaker
+
+#: Connection fields and the operations.md §1 variable each one falls back to when left empty.
+#: Endpoint URLs and credentials are set here and nowhere else.
+CONNECTION_ENV = {
+    "wsdl_url": "GREENLIGHT_PW_WSDL_URL",
+    "username": "GREENLIGHT_PW_USERNAME",
+    "password": "GREENLIGHT_PW_PASSWORD",
+    "rest_url": "GREENLIGHT_PW_REST_URL",
+    "client_id": "GREENLIGHT_PW_CLIENT_ID",
+    "client_secret": "GREENLIGHT_PW_CLIENT_SECRET",
+    "system_id": "GREENLIGHT_PW_SYSTEM_ID",
+    "api": API_ENV,
+}
+SOAP_FIELDS = ("wsdl_url", "username", "password")
+REST_FIELDS = ("rest_url", "client_id", "client_secret", "system_id")
 
 
 class PropertyWareResource(dg.ConfigurableResource):
-    """PropertyWare SOAP credentials and client tuning.
+    """PropertyWare's SOAP and/or REST connection and client tuning.
 
-    Values come from ``GREENLIGHT_PW_*`` through `dg.EnvVar`, so the UI shows the variable
-    names, never the secrets. One client per materialization: its counters are that asset's; its
-    circuit breaker is the run's (`defs.run_breaker`), so an outage is paid for once per run.
+    Every connection field left empty is read from its ``GREENLIGHT_PW_*`` variable when a
+    client is built (`CONNECTION_ENV`), so secrets never sit in run config or the UI, and
+    either API may be absent: ``api`` (``GREENLIGHT_PW_API``: soap, rest or auto) and what is
+    configured decide which one reads and which one writes (`core.pw_api`). One client per
+    materialization: its counters are that asset's; its circuit breaker is the run's
+    (`defs.run_breaker`), shared by both APIs - one PropertyWare, one outage.
     """
 
-    wsdl_url: str
-    username: str
-    password: str
+    wsdl_url: str = ""
+    username: str = ""
+    password: str = ""
+    rest_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    system_id: str = ""
+    api: str = ""
     timeout_seconds: float = 90.0
     page_size: int = 100
+    rest_page_size: int = 500
+    rest_requests_per_second: float = 8.0
     max_attempts: int = 6
     backoff_base_seconds: float = 0.5
     breaker_failure_threshold: int = 5
@@ -36,18 +65,28 @@ class PropertyWareResource(dg.ConfigurableResource):
         self._breaker = run_breaker(context, "PropertyWare", failure_threshold=self.breaker_failure_threshold,
                                     reset_after=self.breaker_reset_seconds)
 
-    def build_client(self, log: Any = None) -> PropertyWareClient:
-        return PropertyWareClient(
-            self.wsdl_url, self.username, self.password, timeout=self.timeout_seconds, page_size=self.page_size,
-            retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
-            breaker=self._breaker,
-        )
+    def setting(self, name: str) -> str:
+        """A connection field, or its variable when the field is empty."""
+        return str(getattr(self, name) or os.environ.get(CONNECTION_ENV[name], "")).strip()
+
+    def apis(self) -> PwApis:
+        """The APIs in use; `core.pw_api.PwApiConfigError` (one sentence) when the choice cannot be met."""
+        return select_apis(self.setting("api"), soap_configured=all(self.setting(f) for f in SOAP_FIELDS),
+                           rest_configured=all(self.setting(f) for f in REST_FIELDS))
+
+    def build_client(self, log: Any = None) -> PropertyWare:
+        apis = self.apis()
+        retry = RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds)
+        soap = PropertyWareClient(
+            self.setting("wsdl_url"), self.setting("username"), self.setting("password"), timeout=self.timeout_seconds,
+            page_size=self.page_size, retry=retry, log=log, breaker=self._breaker) if apis.soap else None
+        rest = PropertyWareRestClient(
+            self.setting("rest_url"), self.setting("client_id"), self.setting("client_secret"),
+            self.setting("system_id"), timeout=self.timeout_seconds, page_size=self.rest_page_size, retry=retry,
+            log=log, breaker=self._breaker, requests_per_second=self.rest_requests_per_second) if apis.rest else None
+        return PropertyWare(apis, soap=soap, rest=rest)
 
 
 def default_resource() -> PropertyWareResource:
-    """The resource as deployed: everything from the environment (operations.md §1)."""
-    return PropertyWareResource(
-        wsdl_url=dg.EnvVar("GREENLIGHT_PW_WSDL_URL"),
-        username=dg.EnvVar("GREENLIGHT_PW_USERNAME"),
-        password=dg.EnvVar("GREENLIGHT_PW_PASSWORD"),
-    )
+    """The resource as deployed: every connection setting from the environment (operations.md §1)."""
+    return PropertyWareResource()

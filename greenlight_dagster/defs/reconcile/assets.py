@@ -20,6 +20,7 @@ import dagster as dg
 from sqlalchemy import text
 
 from greenlight_dagster.core.plan import PushPlan
+from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
@@ -75,21 +76,25 @@ def sf_job_category_names(servicefusion: ServiceFusionResource, log: Any) -> lis
                 "Dedup decisions go to ops.duplicate_detection_log.",
 )
 def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
-              servicefusion: ServiceFusionResource) -> dg.MaterializeResult:
+              servicefusion: ServiceFusionResource, propertyware: PropertyWareResource) -> dg.MaterializeResult:
     began = time.monotonic()
     engine = warehouse.get_engine()
     flags = sync_flags.resolve(engine)
-    context.log.info(f"flags in force: {json.dumps(flags.as_dict())}")
+    pw_apis = propertyware.apis()
+    context.log.info(f"flags in force: {json.dumps(flags.as_dict())}; PropertyWare: {pw_apis.describe()}")
     candidates = load_candidates(engine, sf_job_category_names(servicefusion, context.log))
-    result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run.run_id, now=datetime.now(UTC))
+    result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run.run_id, now=datetime.now(UTC),
+                              pw_apis=pw_apis)
     plan, recorded, logged = result.plan, result.recorded, result.decisions_logged
     summary = plan.summary()
     record_run(engine, context.run.run_id, kind="sync", flags=flags,
-               stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back)}})
+               stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back)},
+                      "propertyware_api": pw_apis.describe()})
     return dg.MaterializeResult(metadata={
         "planned": len(plan.writes),
         "held_back": len(plan.held_back),
         "dry_run": flags.dry_run,
+        "propertyware_api": pw_apis.describe(),
         "flags": dg.MetadataValue.json(flags.as_dict()),
         "candidates": dg.MetadataValue.json(candidates.counts()),
         "summary": dg.MetadataValue.json(summary),
