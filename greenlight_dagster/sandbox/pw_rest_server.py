@@ -368,7 +368,10 @@ class RestService:
             if foreign:
                 raise RestError(400, "INVALID_REQUEST", f"units {foreign} are not units of building {building['id']}",
                                 [("unitIDs", "not units of the building")])
-            record = {k: v for k, v in body.items() if k not in ("requestedBy", "hourToEnter", "minuteToEnter")}
+            # unitIDs is stored as the fixture's unitID: the document types WorkOrder.unitIDs as a bare
+            # object (Collection_long_), which no list of ids validates against.
+            record = {k: v for k, v in body.items()
+                      if k not in ("requestedBy", "hourToEnter", "minuteToEnter", "unitIDs")}
             record.update(portfolioID=building.get("portfolioID"), status=DEFAULT_CREATE_STATUS,
                           number=self.state.high_water(PW, "workOrders", "number", _number) + 1)
             if unit_ids:
