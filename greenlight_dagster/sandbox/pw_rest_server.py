@@ -455,15 +455,16 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 def _select(table: Mapping[int, Mapping[str, Any]], equal: tuple[tuple[str, Any], ...], start: datetime | None,
             end: datetime | None, order: Order) -> list[int]:
-    records = [r for r in table.values() if all(r.get(name) == value for name, value in equal)]
+    """The matching table keys in order (ids by the key: a record may hold a broken ``id`` value)."""
+    rows = [(key, r) for key, r in table.items() if all(r.get(name) == value for name, value in equal)]
     if start is not None or end is not None:
         def within(record: Mapping[str, Any]) -> bool:
             modified = as_timestamp(record.get("lastModifiedDateTime"))
             return modified is not None and (start is None or modified >= start) and (end is None or modified <= end)
-        records = [r for r in records if within(r)]
+        rows = [(key, r) for key, r in rows if within(r)]
     for name, descending in reversed(order):
-        records.sort(key=lambda r: _sort_key(r.get(name)), reverse=descending)
-    return [int(r["id"]) for r in records]
+        rows.sort(key=lambda row: _sort_key(row[0] if name == "id" else row[1].get(name)), reverse=descending)
+    return [key for key, _ in rows]
 
 
 # ---------------------------------------------------------------- HTTP

@@ -1,0 +1,162 @@
+"""The whole sync over PropertyWare's REST API alone, and with both APIs configured (decision 0011).
+
+The SOAP-only cycle is `test_sync_cycle`; these runs start from the same fresh ``small`` world
+and must reach the same end (every open, routable work order with exactly one SF job, nothing
+created twice), reading PropertyWare through the API the configuration selects. What each API
+cannot do is asserted from the sandbox: a status change or close REST cannot make is held back
+with its reason, not dropped, and with both APIs it goes through SOAP.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from greenlight_dagster.core.statuses import in_open_list
+from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster_tests.e2e.test_sync_cycle import (  # noqa: F401 - clean_warehouse is a fixture
+    SF_RATE_LIMIT,
+    clean_warehouse,
+    jobs_by_work_order,
+    ledger_states,
+    plan_summary,
+    run_sync,
+    sf_creates,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+SOAP_READS = {"getAllPortfolios", "getBuildings", "getUnits", "getLeases", "getContacts", "getVendors",
+              "getWorkOrders", "getWorkOrder"}
+
+
+def start(pw_api: str, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    sandbox = Sandbox(seed=0, scale="small", sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}).start()
+    for name in ("GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD", "GREENLIGHT_PW_REST_URL",
+                 "GREENLIGHT_PW_CLIENT_ID", "GREENLIGHT_PW_CLIENT_SECRET", "GREENLIGHT_PW_SYSTEM_ID",
+                 "GREENLIGHT_PW_API"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in sandbox.env(pw_api).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE", str(SF_RATE_LIMIT))
+    monkeypatch.setenv("GREENLIGHT_DRY_RUN", "false")
+    monkeypatch.setenv("GREENLIGHT_ENABLE_SERVICE_FUSION", "true")
+    monkeypatch.setenv("GREENLIGHT_SAFE_MODE_MAX_CREATES", "100000")
+    return sandbox
+
+
+@pytest.fixture
+def rest_only(clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    sandbox = start("rest", monkeypatch)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def both_apis(clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    sandbox = start("both", monkeypatch)
+    yield sandbox
+    sandbox.stop()
+
+
+def pw_operations(requests: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(r["operation"] for r in requests if r["server"] == "pw")
+
+
+def expected_work_orders(sandbox: Sandbox) -> set[int]:
+    fixture = sandbox.fixture
+    planted = fixture["_planted"]
+    left_out = ({p["workOrderID"] for p in planted["unit_holds_building_id"]}
+                | {p["workOrderID"] for p in planted["sf_unstamped_duplicate_jobs"]})
+    return {w["id"] for w in fixture["propertyware"]["workOrders"] if in_open_list(w["status"])} - left_out
+
+
+def raw_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {entity: conn.execute(text(f"select count(distinct source_id) from raw.pw_{entity}")).scalar_one()
+                for entity in ("portfolios", "buildings", "units", "leases", "tenants", "vendors", "work_orders")}
+
+
+def fixture_counts(sandbox: Sandbox) -> dict[str, int]:
+    pw = sandbox.fixture["propertyware"]
+    return {"portfolios": len(pw["portfolios"]), "buildings": len(pw["buildings"]), "units": len(pw["units"]),
+            "leases": len(pw["leases"]), "tenants": sum(c["type"] == "TENANT" for c in pw["contacts"]),
+            "vendors": len(pw["vendors"]), "work_orders": len(pw["workOrders"])}
+
+
+def complete_job(sandbox: Sandbox, jobs: dict[int, list[int]], *, vendor: bool) -> int:
+    """Complete one job in SF (as a technician would); with ``vendor`` its work order first gets one assigned."""
+    wo_id = min(jobs)
+    if vendor:
+        first_vendor = sandbox.fixture["propertyware"]["vendors"][0]
+        sandbox.state.patch("propertyware", "workOrders", wo_id,
+                            {"assignedVendors": [{"id": first_vendor["id"], "name": first_vendor["name"]}]})
+    sandbox.state.patch("servicefusion", "jobs", jobs[wo_id][0], {"status": "Completed"})
+    return wo_id
+
+
+def work_order(sandbox: Sandbox, wo_id: int) -> dict[str, Any]:
+    return sandbox.state.get("propertyware", "workOrders", wo_id)
+
+
+def test_a_rest_only_deployment_syncs_fully(rest_only: Sandbox, clean_warehouse: Engine) -> None:
+    sandbox = rest_only
+    first, requests = run_sync(sandbox)
+    operations = pw_operations(requests)
+    assert operations["GET /workorders"] >= 1 and not SOAP_READS & set(operations), operations
+    assert raw_counts(clean_warehouse) == fixture_counts(sandbox), "REST reads land every record in raw.pw_*"
+    jobs = jobs_by_work_order(sandbox)
+    expected = expected_work_orders(sandbox)
+    assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
+    assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
+
+    second, requests = run_sync(sandbox)
+    assert sf_creates(requests) == Counter(), "the second sync created something"
+    assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}
+
+    # No vendor on the work order: REST cannot close it, so the close is held with that reason.
+    unassigned = complete_job(sandbox, jobs, vendor=False)
+    third, requests = run_sync(sandbox)
+    assert not any(op.startswith("PUT ") for op in pw_operations(requests))
+    assert in_open_list(work_order(sandbox, unassigned)["status"])
+    assert plan_summary(clean_warehouse, third.run_id).get("held.pw_api_unavailable", 0) >= 1
+    with clean_warehouse.connect() as conn:
+        closes = conn.execute(text("select source_id, state, payload, run_id from ops.sync_ledger "
+                                   "where operation = 'close_work_order'")).all()
+        assert str(unassigned) not in {row.source_id for row in closes}, f"a held write is not in the ledger: {closes}"
+
+    # With a vendor assigned, the close goes through PUT /workorders/closeworkorder/{id}.
+    complete_job(sandbox, {unassigned: jobs[unassigned]}, vendor=True)
+    _, requests = run_sync(sandbox)
+    assert pw_operations(requests)["PUT /workorders/closeworkorder/{workOrderID}"] == 1
+    assert not in_open_list(work_order(sandbox, unassigned)["status"])
+    assert sf_creates(requests) == Counter()
+
+
+def test_with_both_apis_reads_use_rest_and_status_changes_use_soap(both_apis: Sandbox,
+                                                                   clean_warehouse: Engine) -> None:
+    sandbox = both_apis
+    first, requests = run_sync(sandbox)
+    operations = pw_operations(requests)
+    assert operations["GET /workorders"] >= 1 and not {"getWorkOrders", "getBuildings"} & set(operations)
+    jobs = jobs_by_work_order(sandbox)
+    expected = expected_work_orders(sandbox)
+    assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
+
+    wo_id = min(jobs)
+    sandbox.state.patch("servicefusion", "jobs", jobs[wo_id][0], {"status": "Started"})
+    second, requests = run_sync(sandbox)
+    operations = pw_operations(requests)
+    assert operations["updateWorkOrder"] == 1, operations
+    assert work_order(sandbox, wo_id)["status"] == "In Progress"
+    assert "held.pw_api_unavailable" not in plan_summary(clean_warehouse, second.run_id)
+
+    complete_job(sandbox, jobs, vendor=False)
+    _, requests = run_sync(sandbox)
+    assert pw_operations(requests)["closeWorkOrder"] == 1, "closes go through SOAP when it is configured"
+    assert not in_open_list(work_order(sandbox, wo_id)["status"])
+    assert sf_creates(requests) == Counter()
