@@ -131,7 +131,7 @@ def test_pacing_keeps_under_the_limit() -> None:
 
 def test_refusals_are_not_retried_and_say_what_to_check(sandbox: Sandbox) -> None:
     client = client_for({**sandbox.info, "pw_client_secret": "wrong"})
-    with pytest.raises(PermanentError, match="HTTP 401.*GREENLIGHT_PW_CLIENT_SECRET"):
+    with pytest.raises(PermanentError, match=r"HTTP 401.*GREENLIGHT_PW_CLIENT_SECRET"):
         list(client.iter_records("vendors"))
     assert client.stats.calls == 1
     assert "wrong" not in repr(client) and sandbox.info["pw_client_secret"] not in repr(client_for(sandbox.info))
@@ -149,7 +149,7 @@ def test_the_breaker_opens_on_an_outage(make: Make, sandbox: Sandbox) -> None:
 class _Stub(BaseHTTPRequestHandler):
     body = b""
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.body)))
@@ -221,7 +221,7 @@ def test_a_close_is_retried_after_a_reset(make: Make, sandbox: Sandbox) -> None:
 
 
 def test_bad_request_refusals_carry_the_field_errors(make: Make) -> None:
-    with pytest.raises(PermanentError, match="HTTP 400.*buildingID") as refused:
+    with pytest.raises(PermanentError, match=r"HTTP 400.*buildingID") as refused:
         make().create_work_order({"buildingID": -1})
     assert refused.value.errors and refused.value.errors[0]["key"] == "buildingID"  # type: ignore[attr-defined]
 

@@ -18,9 +18,8 @@ from sqlalchemy import Engine, text
 
 from greenlight_dagster.core.statuses import in_open_list
 from greenlight_dagster.sandbox.runner import Sandbox
-from greenlight_dagster_tests.e2e.test_sync_cycle import (  # noqa: F401 - clean_warehouse is a fixture
+from greenlight_dagster_tests.e2e.test_sync_cycle import (
     SF_RATE_LIMIT,
-    clean_warehouse,
     jobs_by_work_order,
     ledger_states,
     plan_summary,
@@ -105,7 +104,7 @@ def work_order(sandbox: Sandbox, wo_id: int) -> dict[str, Any]:
 
 def test_a_rest_only_deployment_syncs_fully(rest_only: Sandbox, clean_warehouse: Engine) -> None:
     sandbox = rest_only
-    first, requests = run_sync(sandbox)
+    _, requests = run_sync(sandbox)
     operations = pw_operations(requests)
     assert operations["GET /workorders"] >= 1 and not SOAP_READS & set(operations), operations
     assert raw_counts(clean_warehouse) == fixture_counts(sandbox), "REST reads land every record in raw.pw_*"
@@ -114,7 +113,7 @@ def test_a_rest_only_deployment_syncs_fully(rest_only: Sandbox, clean_warehouse:
     assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
     assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
 
-    second, requests = run_sync(sandbox)
+    _, requests = run_sync(sandbox)
     assert sf_creates(requests) == Counter(), "the second sync created something"
     assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}
 
@@ -140,7 +139,7 @@ def test_a_rest_only_deployment_syncs_fully(rest_only: Sandbox, clean_warehouse:
 def test_with_both_apis_reads_use_rest_and_status_changes_use_soap(both_apis: Sandbox,
                                                                    clean_warehouse: Engine) -> None:
     sandbox = both_apis
-    first, requests = run_sync(sandbox)
+    _, requests = run_sync(sandbox)
     operations = pw_operations(requests)
     assert operations["GET /workorders"] >= 1 and not {"getWorkOrders", "getBuildings"} & set(operations)
     jobs = jobs_by_work_order(sandbox)
