@@ -31,6 +31,7 @@ from greenlight_dagster.cli.local import local_environment
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import PushPlan
+from greenlight_dagster.core.pw_api import SOAP_ONLY, PwApiConfigError, PwApis
 from greenlight_dagster.sync.planning import plan_against_ledger
 from greenlight_dagster.warehouse.candidates import load_candidates
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
@@ -59,6 +60,21 @@ def resolve_flags(engine: Engine, overrides: dict[str, str]) -> SyncFlags:
         raise click.ClickException(f"{exc}.") from exc
 
 
+def configured_pw_apis() -> PwApis:
+    """The PropertyWare APIs configured here, which decide the PW writes the plan can make.
+
+    Without PropertyWare variables (``--offline`` needs none) the plan is shown as the SOAP API,
+    which can make every PW write, would make it - and the preview says so.
+    """
+    from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
+
+    try:
+        return PropertyWareResource().apis()
+    except PwApiConfigError as exc:
+        click.echo(f"note: {exc} PropertyWare writes are previewed as the SOAP API would make them.", err=True)
+        return SOAP_ONLY
+
+
 def compute_plan(engine: Engine, flags: SyncFlags, sf_categories: list[str]) -> PushPlan:
     """The plan ``reconcile/push_plan`` would build now, without recording it."""
     try:
@@ -68,7 +84,7 @@ def compute_plan(engine: Engine, flags: SyncFlags, sf_categories: list[str]) -> 
             "the warehouse has no push candidates yet (the sync.* models are missing): run `greenlight sync` "
             "once - dry run is on by default, nothing is sent - then preview again."
         ) from exc
-    return plan_against_ledger(LedgerStore(engine), flags, candidates)
+    return plan_against_ledger(LedgerStore(engine), flags, candidates, pw_apis=configured_pw_apis())
 
 
 def sf_job_categories() -> list[str]:
