@@ -87,15 +87,13 @@ def fixture_counts(sandbox: Sandbox) -> dict[str, int]:
             "vendors": len(pw["vendors"]), "work_orders": len(pw["workOrders"])}
 
 
-def complete_job(sandbox: Sandbox, jobs: dict[int, list[int]], *, vendor: bool) -> int:
-    """Complete one job in SF (as a technician would); with ``vendor`` its work order first gets one assigned."""
-    wo_id = min(jobs)
-    if vendor:
-        first_vendor = sandbox.fixture["propertyware"]["vendors"][0]
-        sandbox.state.patch("propertyware", "workOrders", wo_id,
-                            {"assignedVendors": [{"id": first_vendor["id"], "name": first_vendor["name"]}]})
+def complete_job(sandbox: Sandbox, jobs: dict[int, list[int]], wo_id: int, *, vendor: bool) -> None:
+    """Complete the work order's job in SF (as a technician would), the work order having an assigned
+    vendor in PW or (``vendor`` False) none."""
+    first_vendor = sandbox.fixture["propertyware"]["vendors"][0]
+    vendors = [{"id": first_vendor["id"], "name": first_vendor["name"]}] if vendor else []
+    sandbox.state.patch("propertyware", "workOrders", wo_id, {"assignedVendors": vendors})
     sandbox.state.patch("servicefusion", "jobs", jobs[wo_id][0], {"status": "Completed"})
-    return wo_id
 
 
 def work_order(sandbox: Sandbox, wo_id: int) -> dict[str, Any]:
@@ -113,27 +111,22 @@ def test_a_rest_only_deployment_syncs_fully(rest_only: Sandbox, clean_warehouse:
     assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
     assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
 
-    _, requests = run_sync(sandbox)
+    # Two jobs completed: REST can close the work order with a vendor, and must hold the other's close.
+    unassigned, assigned = sorted(jobs)[:2]
+    complete_job(sandbox, jobs, unassigned, vendor=False)
+    complete_job(sandbox, jobs, assigned, vendor=True)
+    second, requests = run_sync(sandbox)
     assert sf_creates(requests) == Counter(), "the second sync created something"
-    assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}
-
-    # No vendor on the work order: REST cannot close it, so the close is held with that reason.
-    unassigned = complete_job(sandbox, jobs, vendor=False)
-    third, requests = run_sync(sandbox)
-    assert not any(op.startswith("PUT ") for op in pw_operations(requests))
-    assert in_open_list(work_order(sandbox, unassigned)["status"])
-    assert plan_summary(clean_warehouse, third.run_id).get("held.pw_api_unavailable", 0) >= 1
-    with clean_warehouse.connect() as conn:
-        closes = conn.execute(text("select source_id, state, payload, run_id from ops.sync_ledger "
-                                   "where operation = 'close_work_order'")).all()
-        assert str(unassigned) not in {row.source_id for row in closes}, f"a held write is not in the ledger: {closes}"
-
-    # With a vendor assigned, the close goes through PUT /workorders/closeworkorder/{id}.
-    complete_job(sandbox, {unassigned: jobs[unassigned]}, vendor=True)
-    _, requests = run_sync(sandbox)
     assert pw_operations(requests)["PUT /workorders/closeworkorder/{workOrderID}"] == 1
-    assert not in_open_list(work_order(sandbox, unassigned)["status"])
-    assert sf_creates(requests) == Counter()
+    assert not in_open_list(work_order(sandbox, assigned)["status"])
+    assert in_open_list(work_order(sandbox, unassigned)["status"])
+    assert plan_summary(clean_warehouse, second.run_id).get("held.pw_api_unavailable", 0) >= 1
+    with clean_warehouse.connect() as conn:
+        closes = dict(conn.execute(text("select source_id, state from ops.sync_ledger "
+                                        "where operation = 'close_work_order'")).all())
+    assert closes.get(str(assigned)) == "done"
+    assert str(unassigned) not in closes, "a held write is not in the ledger"
+    assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}
 
 
 def test_with_both_apis_reads_use_rest_and_status_changes_use_soap(both_apis: Sandbox,
@@ -146,16 +139,13 @@ def test_with_both_apis_reads_use_rest_and_status_changes_use_soap(both_apis: Sa
     expected = expected_work_orders(sandbox)
     assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
 
-    wo_id = min(jobs)
-    sandbox.state.patch("servicefusion", "jobs", jobs[wo_id][0], {"status": "Started"})
+    started, completed = sorted(jobs)[:2]
+    sandbox.state.patch("servicefusion", "jobs", jobs[started][0], {"status": "Started"})
+    complete_job(sandbox, jobs, completed, vendor=False)
     second, requests = run_sync(sandbox)
     operations = pw_operations(requests)
-    assert operations["updateWorkOrder"] == 1, operations
-    assert work_order(sandbox, wo_id)["status"] == "In Progress"
+    assert operations["updateWorkOrder"] == 1 and operations["closeWorkOrder"] == 1, operations
+    assert work_order(sandbox, started)["status"] == "In Progress"
+    assert not in_open_list(work_order(sandbox, completed)["status"])
     assert "held.pw_api_unavailable" not in plan_summary(clean_warehouse, second.run_id)
-
-    complete_job(sandbox, jobs, vendor=False)
-    _, requests = run_sync(sandbox)
-    assert pw_operations(requests)["closeWorkOrder"] == 1, "closes go through SOAP when it is configured"
-    assert not in_open_list(work_order(sandbox, wo_id)["status"])
     assert sf_creates(requests) == Counter()
