@@ -1,5 +1,8 @@
 """The whole sync over PropertyWare's REST API alone, and with both APIs configured (decision 0011).
 
+Each test is two full syncs (about 7 minutes on a loaded 2-core machine), so the run with both
+APIs is a reliability scenario; the REST-only run is part of ``make test``.
+
 The SOAP-only cycle is `test_sync_cycle`; these runs start from the same fresh ``small`` world
 and must reach the same end (every open, routable work order with exactly one SF job, nothing
 created twice), reading PropertyWare through the API the configuration selects. What each API
@@ -129,6 +132,7 @@ def test_a_rest_only_deployment_syncs_fully(rest_only: Sandbox, clean_warehouse:
     assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}
 
 
+@pytest.mark.reliability  # two more full syncs: `make reliability` runs it, `make test` stays within its budget
 def test_with_both_apis_reads_use_rest_and_status_changes_use_soap(both_apis: Sandbox,
                                                                    clean_warehouse: Engine) -> None:
     sandbox = both_apis
