@@ -123,7 +123,7 @@ class RestKey:
     """
 
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     system_id: str
     permissions: Mapping[str, frozenset[str]] | None = None
     read_only: bool = False
