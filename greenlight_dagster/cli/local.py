@@ -25,15 +25,17 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from greenlight_dagster.core.endpoints import SANDBOX_ENV, sandbox_in_use
+from greenlight_dagster.core.pw_api import REST_VARIABLES, SOAP_VARIABLES
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV
 from greenlight_dagster.warehouse.dagster_storage import StorageUnavailable
 from greenlight_dagster.warehouse.embedded import data_dir
 from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
-#: Variables that must be set when the sandbox is not used (operations.md §1).
-CONNECTION_ENV = ("GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD",
-                  "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
-                  "GREENLIGHT_SF_CLIENT_SECRET")
+SF_CONNECTION_ENV = ("GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
+                     "GREENLIGHT_SF_CLIENT_SECRET")
+#: The connection variables (operations.md §1): without the sandbox, ServiceFusion's and those of
+#: one PropertyWare API (`core.pw_api`) must be set.
+CONNECTION_ENV = (*SOAP_VARIABLES, *REST_VARIABLES, *SF_CONNECTION_ENV)
 
 
 def sandbox_state_file() -> Path:
@@ -45,7 +47,10 @@ def sandbox_requested(env: Mapping[str, str] = os.environ) -> bool:
 
 
 def missing_connection_settings(env: Mapping[str, str] = os.environ) -> list[str]:
-    return [name for name in CONNECTION_ENV if not env.get(name)]
+    """The unset variables; PropertyWare's are those of the API that lacks fewest (SOAP on a tie)."""
+    lacking = [[name for name in names if not env.get(name)] for names in (SOAP_VARIABLES, REST_VARIABLES)]
+    pw_missing = min(lacking, key=len) if all(lacking) else []
+    return pw_missing + [name for name in SF_CONNECTION_ENV if not env.get(name)]
 
 
 def prepared_dagster_env() -> tuple[dict[str, str], Callable[[], None]]:
@@ -63,8 +68,10 @@ def prepared_dagster_env() -> tuple[dict[str, str], Callable[[], None]]:
 
 @contextmanager
 def local_sandbox(*, scale: str, seed: int, sf_options: dict[str, Any] | None = None,
-                  echo: Callable[[str], None] = click.echo) -> Iterator[dict[str, str]]:
-    """Run the sandbox servers (resuming the saved world, else a generated one) and save it on exit."""
+                  echo: Callable[[str], None] = click.echo, pw_api: str = "soap") -> Iterator[dict[str, str]]:
+    """Run the sandbox servers (resuming the saved world, else a generated one) and save it on exit.
+
+    ``pw_api`` (soap, rest, both): the PropertyWare API variables handed to the sync (`Sandbox.env`)."""
     from greenlight_dagster.sandbox.runner import Sandbox
 
     state_file = sandbox_state_file()
@@ -73,7 +80,7 @@ def local_sandbox(*, scale: str, seed: int, sf_options: dict[str, Any] | None = 
     echo(f"sandbox: {'resumed ' + str(state_file) if fixture else f'new {scale} world (seed {seed})'}; "
          f"admin API at {sandbox.info['admin_url']}")
     try:
-        yield sandbox.env()
+        yield sandbox.env(pw_api)
     finally:
         state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = state_file.with_suffix(".tmp")
@@ -107,7 +114,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @contextmanager
 def local_environment(*, scale: str = "demo", seed: int = 0, force_sandbox: bool = False,
                       extra_env: Mapping[str, str] | None = None,
-                      sf_options: dict[str, Any] | None = None) -> Iterator[dict[str, str]]:
+                      sf_options: dict[str, Any] | None = None, pw_api: str = "soap") -> Iterator[dict[str, str]]:
     """Warehouse (+ sandbox when asked) for this process and its children, torn down on exit.
 
     Exports the environment into ``os.environ`` too, because in-process Dagster runs read
@@ -121,18 +128,19 @@ def local_environment(*, scale: str = "demo", seed: int = 0, force_sandbox: bool
             f"(README, 'Pointing it at production'), or set {SANDBOX_ENV}=1 to use the local sandbox."
         )
     with sigterm_as_interrupt():
-        yield from _stand_ins(use_sandbox, scale=scale, seed=seed, extra_env=extra_env, sf_options=sf_options)
+        yield from _stand_ins(use_sandbox, scale=scale, seed=seed, extra_env=extra_env, sf_options=sf_options,
+                              pw_api=pw_api)
 
 
 def _stand_ins(use_sandbox: bool, *, scale: str, seed: int, extra_env: Mapping[str, str] | None,
-               sf_options: dict[str, Any] | None) -> Iterator[dict[str, str]]:
+               sf_options: dict[str, Any] | None, pw_api: str) -> Iterator[dict[str, str]]:
     env, stop_warehouse = prepared_dagster_env()
     saved = dict(os.environ)
     try:
         os.environ.update(env)
         os.environ.update(extra_env or {})
         if use_sandbox:
-            with local_sandbox(scale=scale, seed=seed, sf_options=sf_options,
+            with local_sandbox(scale=scale, seed=seed, sf_options=sf_options, pw_api=pw_api,
                                echo=lambda m: click.echo(m, err=True)) as sandbox_env:
                 os.environ.update(sandbox_env)
                 yield {**env, **(extra_env or {}), **sandbox_env}

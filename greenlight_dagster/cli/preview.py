@@ -31,6 +31,7 @@ from greenlight_dagster.cli.local import local_environment
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import PushPlan
+from greenlight_dagster.core.pw_api import SOAP_ONLY, PwApiConfigError, PwApis
 from greenlight_dagster.sync.planning import plan_against_ledger
 from greenlight_dagster.warehouse.candidates import load_candidates
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
@@ -59,7 +60,22 @@ def resolve_flags(engine: Engine, overrides: dict[str, str]) -> SyncFlags:
         raise click.ClickException(f"{exc}.") from exc
 
 
-def compute_plan(engine: Engine, flags: SyncFlags, sf_categories: list[str]) -> PushPlan:
+def configured_pw_apis() -> tuple[PwApis, str]:
+    """The PropertyWare APIs configured here (they decide the PW writes the plan can make), described.
+
+    Without PropertyWare variables (``--offline`` needs none) the plan is shown as the SOAP API,
+    which can make every PW write, would make it - and the description says so.
+    """
+    from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
+
+    try:
+        apis = PropertyWareResource().apis()
+    except PwApiConfigError as exc:
+        return SOAP_ONLY, f"{exc} PW writes are previewed as the SOAP API would make them."
+    return apis, apis.describe()
+
+
+def compute_plan(engine: Engine, flags: SyncFlags, sf_categories: list[str], pw_apis: PwApis = SOAP_ONLY) -> PushPlan:
     """The plan ``reconcile/push_plan`` would build now, without recording it."""
     try:
         candidates = load_candidates(engine, sf_categories)
@@ -68,7 +84,7 @@ def compute_plan(engine: Engine, flags: SyncFlags, sf_categories: list[str]) -> 
             "the warehouse has no push candidates yet (the sync.* models are missing): run `greenlight sync` "
             "once - dry run is on by default, nothing is sent - then preview again."
         ) from exc
-    return plan_against_ledger(LedgerStore(engine), flags, candidates)
+    return plan_against_ledger(LedgerStore(engine), flags, candidates, pw_apis=pw_apis)
 
 
 def sf_job_categories() -> list[str]:
@@ -100,8 +116,9 @@ def select_rows(plan: PushPlan, target: str | None, action: str | None) -> list[
             if (target is None or row["target"] == target) and (action is None or row["action"] == action)]
 
 
-def print_preview(plan: PushPlan, rows: list[dict[str, Any]], limit: int) -> None:
+def print_preview(plan: PushPlan, rows: list[dict[str, Any]], limit: int, pw_api: str) -> None:
     console = Console()
+    console.print(f"PropertyWare API: {pw_api}")
     sending = plan.flags.may_send("sf") or plan.flags.may_send("pw")
     console.print(f"flags: dry_run={str(plan.flags.dry_run).lower()}, "
                   f"enable_service_fusion={str(plan.flags.enable_service_fusion).lower()}, "
@@ -140,9 +157,10 @@ def preview(target: str | None, action: str | None, flag_pairs: tuple[str, ...],
     """
     overrides = parse_overrides(flag_pairs)
     with plan_session(offline) as (engine, categories):
-        plan = compute_plan(engine, resolve_flags(engine, overrides), categories)
+        pw_apis, pw_api = configured_pw_apis()
+        plan = compute_plan(engine, resolve_flags(engine, overrides), categories, pw_apis)
     rows = select_rows(plan, target, action)
     if as_json:
-        echo_json({"flags": plan.flags.as_dict(), "summary": plan.summary(), "rows": rows})
+        echo_json({"flags": plan.flags.as_dict(), "propertyware_api": pw_api, "summary": plan.summary(), "rows": rows})
     else:
-        print_preview(plan, rows, limit)
+        print_preview(plan, rows, limit, pw_api)

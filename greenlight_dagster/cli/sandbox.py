@@ -82,12 +82,12 @@ def wait_for_stop_signal() -> int:
               help="Size of the generated world.")
 @click.option("--fixture", "fixture_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Serve this fixture file (operations.md §3) instead of a generated world; --seed/--scale ignored.")
-@click.option("--port-base", type=click.IntRange(0, 65_533), default=0, show_default=True,
-              help="PW on P, SF on P+1, admin API on P+2; 0 takes free ports.")
+@click.option("--port-base", type=click.IntRange(0, 65_532), default=0, show_default=True,
+              help="PW SOAP on P, SF on P+1, admin API on P+2, PW REST on P+3; 0 takes free ports.")
 @click.option("--sf-rate-limit", type=click.IntRange(1), default=60, show_default=True,
               help="ServiceFusion requests per minute per token (the real API allows 60).")
 def serve(seed: int, scale: str, fixture_file: Path | None, port_base: int, sf_rate_limit: int) -> None:
-    """Run the PW, SF and admin servers until Ctrl-C; the first stdout line is the info JSON."""
+    """Run the PW (SOAP and REST), SF and admin servers until Ctrl-C; the first stdout line is the info JSON."""
     fixture = read_fixture(fixture_file) if fixture_file else None
     try:
         running = Sandbox(fixture, seed=seed, scale=scale, port_base=port_base,

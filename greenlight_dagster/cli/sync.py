@@ -21,6 +21,7 @@ from rich.table import Table
 
 from greenlight_dagster.cli.backfill import check_window
 from greenlight_dagster.cli.local import local_environment
+from greenlight_dagster.core.pw_api import DEPLOYMENTS
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 from greenlight_dagster.sandbox.generator import SCALES
 from greenlight_dagster.warehouse.connection import make_engine
@@ -50,6 +51,7 @@ class SyncOutcome:
     checks: dict[str, int] = field(default_factory=dict)  # passed / warn / failed
     failed_checks: list[str] = field(default_factory=list)
     failures: list[StepFailure] = field(default_factory=list)
+    propertyware_api: str = ""  # what the push plan reported: which PW API read and which wrote
 
 
 class ErrorInfo(Protocol):
@@ -157,6 +159,8 @@ def summarize(result: dg.ExecuteInProcessResult) -> SyncOutcome:
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         values = {k: v.value for k, v in materialization.metadata.items() if k in SUMMARY_FIELDS}
+        if "propertyware_api" in materialization.metadata:
+            outcome.propertyware_api = str(materialization.metadata["propertyware_api"].value)
         if values:
             outcome.rows.append((materialization.asset_key.to_user_string(), values))
         else:
@@ -184,6 +188,8 @@ def print_summary(outcome: SyncOutcome) -> None:
     for asset, values in outcome.rows:
         table.add_row(asset, *(str(values.get(name, "")) for name in shown))
     console.print(table)
+    if outcome.propertyware_api:
+        console.print(f"PropertyWare API: {outcome.propertyware_api}")
     console.print(f"{outcome.quiet_assets} warehouse models and snapshots rebuilt; checks: "
                   + ", ".join(f"{n} {verdict}" for verdict, n in sorted(outcome.checks.items())))
     for check in outcome.failed_checks:
@@ -224,11 +230,14 @@ def sync(full_refresh: bool, partition_key: str | None) -> None:
 @click.command()
 @click.option("--scale", type=click.Choice(list(SCALES)), default="demo", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def demo(scale: str, seed: int) -> None:
+@click.option("--pw-api", type=click.Choice(DEPLOYMENTS), default="soap", show_default=True,
+              help="Which PropertyWare API the sandbox hands the sync: SOAP, REST, or both (then reads go "
+                   "through REST).")
+def demo(scale: str, seed: int, pw_api: str) -> None:
     """Rehearse a full sync locally: embedded warehouse, sandbox PW/SF, pushes on (to the sandbox only)."""
     click.echo(f"demo: pushes go to the local sandbox only; its ServiceFusion allows {DEMO_SF_RATE_LIMIT} "
                f"requests/minute (the real API: {DOCUMENTED_RATE_LIMIT}).", err=True)
     with local_environment(scale=scale, seed=seed, force_sandbox=True,
                            extra_env={**DEMO_FLAGS, RATE_LIMIT_ENV: str(DEMO_SF_RATE_LIMIT)},
-                           sf_options={"rate_limit_per_minute": DEMO_SF_RATE_LIMIT}):
+                           sf_options={"rate_limit_per_minute": DEMO_SF_RATE_LIMIT}, pw_api=pw_api):
         _run_and_report(False, None)

@@ -34,17 +34,41 @@ class PwEntity:
     """Fixed query parameters of the REST read (``type=TENANT`` for tenants)."""
     record_filter: tuple[tuple[str, str], ...] = ()
     """Field values a record must have to belong here, checked after reading (tenants are TENANT contacts)."""
+    rest_schema: str = ""
+    """The OpenAPI schema of its REST records (``WorkOrder``)."""
+    rest_item_path: str = ""
+    """The REST v1 by-id path template, spelled as the vendor's document spells it (``/workorders/{workOrderId}``)."""
+    rest_permission: str = ""
+    """The key permission its REST endpoints need (``WORK ORDERS``; Read for GET, Write for POST/PUT)."""
+    rest_sortable: tuple[str, ...] = ("id",)
+    """The ``orderby`` fields the list endpoint accepts (lower case, as the vendor's document lists them)."""
 
+
+_PLACE_SORT = ("createddate", "idnumber", "name", "abbreviation", "lastmodifieddatetime", "id")
 
 PW_ENTITIES: tuple[PwEntity, ...] = (
-    PwEntity("portfolios", "portfolios", "getAllPortfolios", "Portfolio", "/portfolios"),
-    PwEntity("buildings", "buildings", "getBuildings", "Building", "/buildings"),
-    PwEntity("units", "units", "getUnits", "Unit", "/units"),
-    PwEntity("leases", "leases", "getLeases", "Lease", "/leases"),
+    PwEntity("portfolios", "portfolios", "getAllPortfolios", "Portfolio", "/portfolios",
+             rest_schema="Portfolio", rest_item_path="/portfolios/{portfolioID}", rest_permission="PORTFOLIOS",
+             rest_sortable=("createddate", "name", "abbreviation", "lastmodifieddatetime", "id")),
+    PwEntity("buildings", "buildings", "getBuildings", "Building", "/buildings",
+             rest_schema="Building", rest_item_path="/buildings/{buildingID}", rest_permission="BUILDINGS",
+             rest_sortable=_PLACE_SORT),
+    PwEntity("units", "units", "getUnits", "Unit", "/units",
+             rest_schema="Unit", rest_item_path="/units/{unitID}", rest_permission="UNITS", rest_sortable=_PLACE_SORT),
+    PwEntity("leases", "leases", "getLeases", "Lease", "/leases",
+             rest_schema="Lease", rest_item_path="/leases/{leaseId}", rest_permission="LEASES",
+             rest_sortable=("startdate", "idnumber", "scheduledmoveoutdate", "enddate", "lastmodifieddatetime",
+                            "status", "moveoutdate", "id", "moveindate")),
     PwEntity("tenants", "contacts", "getContacts", "Contact", "/contacts",
-             rest_query=(("type", "TENANT"),), record_filter=(("type", "TENANT"),)),
-    PwEntity("vendors", "vendors", "getVendors", "Vendor", "/vendors"),
-    PwEntity("work_orders", "workOrders", "getWorkOrders", "WorkOrder", "/workorders"),
+             rest_query=(("type", "TENANT"),), record_filter=(("type", "TENANT"),),
+             rest_schema="Contact", rest_item_path="/contacts/{contactID}", rest_permission="CONTACTS",
+             rest_sortable=("firstname", "createddate", "lastname", "email", "type", "lastmodifieddatetime", "id")),
+    PwEntity("vendors", "vendors", "getVendors", "Vendor", "/vendors",
+             rest_schema="Vendor", rest_item_path="/vendors/{vendorID}", rest_permission="VENDORS",
+             rest_sortable=("createddate", "vendortype", "lastmodifieddatetime", "id")),
+    PwEntity("work_orders", "workOrders", "getWorkOrders", "WorkOrder", "/workorders",
+             rest_schema="WorkOrder", rest_item_path="/workorders/{workOrderId}", rest_permission="WORK ORDERS",
+             rest_sortable=("createddate", "number", "type", "lastmodifieddatetime", "status", "id")),
 )
 
 BY_NAME: dict[str, PwEntity] = {e.name: e for e in PW_ENTITIES}

@@ -15,6 +15,9 @@ Rules worth knowing:
   an ``attention`` write instead - the SF API cannot update a job;
 * the safe-mode cap counts creates (jobs and customers) in this plan, including ones already
   ``planned`` by an earlier dry run;
+* a PropertyWare write no configured PW API can make (`core.pw_api.route_write`: a status
+  change or note with only the REST API, a REST close of a work order without a vendor) is
+  held as ``pw_api_unavailable`` with the reason;
 * customer changes after the SF customer exists are not propagated (SF cannot update either);
   the customer stays mapped;
 * the ledger is the freshest customer mapping: a portfolio customer we created (``done``, its SF
@@ -52,6 +55,7 @@ from greenlight_dagster.core.payloads import (
     build_pw_note,
     build_pw_update,
 )
+from greenlight_dagster.core.pw_api import SOAP_ONLY, PwApis, route_write
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, UnmappedStatusError, in_open_list
 
 __all__ = [
@@ -76,6 +80,7 @@ class HoldReason(StrEnum):
     DEAD_LETTER = "dead_letter"
     AWAITING_ATTENTION = "awaiting_attention"
     AWAITING_CUSTOMER = "awaiting_customer"
+    PW_API_UNAVAILABLE = "pw_api_unavailable"
 
 
 _LEDGER_HOLDS = {
@@ -231,8 +236,9 @@ def reverify_work_order(fresh: Mapping[str, Any] | None, planned: Mapping[str, A
 class _Planner:
     """Accumulates one plan; each ``add_*`` turns one candidate into a write or a hold."""
 
-    def __init__(self, flags: SyncFlags, ledger: Mapping[str, LedgerEntry], run_creates: int = 0) -> None:
-        self.flags, self.ledger = flags, ledger
+    def __init__(self, flags: SyncFlags, ledger: Mapping[str, LedgerEntry], run_creates: int = 0,
+                 pw_apis: PwApis = SOAP_ONLY) -> None:
+        self.flags, self.ledger, self.pw_apis = flags, ledger, pw_apis
         self.writes: list[PlannedWrite] = []
         self.held: list[HeldBack] = []
         self.decisions: list[tuple[str, DuplicateDecision]] = []
@@ -394,8 +400,14 @@ class _Planner:
             self.hold("pw", "update_work_order", source_id, HoldReason.PAYLOAD_ERROR, str(exc))
             return
         for pw_write in pw_writes:
-            if isinstance(pw_write, PwWrite):
-                self.add(PlannedWrite.of("pw", pw_write.operation, source_id, pw_write.payload))
+            if not isinstance(pw_write, PwWrite):
+                continue
+            if pw_write.operation != "attention":
+                route = route_write(pw_write.operation, self.pw_apis, candidate.work_order)
+                if route.api is None:
+                    self.hold("pw", pw_write.operation, source_id, HoldReason.PW_API_UNAVAILABLE, route.reason)
+                    continue
+            self.add(PlannedWrite.of("pw", pw_write.operation, source_id, pw_write.payload))
 
 
 def _safe_mode_problems(body: Mapping[str, Any]) -> list[str]:
@@ -426,14 +438,16 @@ def build_push_plan(
     rules: StatusRules = DEFAULT_STATUS_RULES,
     fuzzy: FuzzyParams = DEFAULT_FUZZY_PARAMS,
     run_creates: int = 0,
+    pw_apis: PwApis = SOAP_ONLY,
 ) -> PushPlan:
     """The ordered plan for one run. ``ledger`` maps idempotency keys to existing ledger rows,
     including the portfolio customer creates the candidates may wait on.
 
     ``run_creates``: creates this run has already sent or queued before this plan (a follow-up
     plan within the run, `sync.planning`); they count against the safe-mode cap, which is per run.
+    ``pw_apis``: the PropertyWare APIs configured, which decide the PW writes that can be made.
     """
-    planner = _Planner(flags, ledger or {}, run_creates)
+    planner = _Planner(flags, ledger or {}, run_creates, pw_apis)
     for customer in sorted(customers, key=lambda c: c.kind != "portfolio"):
         planner.add_customer(customer)
     for candidate in sorted(work_orders, key=_created_order):

@@ -26,6 +26,7 @@ from typing import Any
 
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import HoldReason, PushPlan, build_push_plan
+from greenlight_dagster.core.pw_api import SOAP_ONLY, PwApis
 from greenlight_dagster.sync.executor import Clock, ExecuteOptions, ExecutionReport, Gateway, execute, utc_now
 from greenlight_dagster.warehouse.candidates import Candidates
 from greenlight_dagster.warehouse.ledger_store import LedgerStore, PlanRecordResult
@@ -41,17 +42,18 @@ class RecordedPlan:
 
 
 def plan_against_ledger(store: LedgerStore, flags: SyncFlags, candidates: Candidates, *,
-                        run_creates: int = 0) -> PushPlan:
+                        run_creates: int = 0, pw_apis: PwApis = SOAP_ONLY) -> PushPlan:
     """The plan of ``candidates`` against the ledger as it is now; records nothing (``greenlight preview``)."""
     return build_push_plan(flags, work_orders=candidates.work_orders, customers=candidates.customers,
                            progress=candidates.progress, ledger=store.ledger_for_plan(candidates.source_ids()),
-                           run_creates=run_creates)
+                           run_creates=run_creates, pw_apis=pw_apis)
 
 
 def record_push_plan(store: LedgerStore, flags: SyncFlags, candidates: Candidates, *, run_id: str | None,
-                     now: datetime, run_creates: int = 0, withdraw_unplanned: bool = True) -> RecordedPlan:
+                     now: datetime, run_creates: int = 0, withdraw_unplanned: bool = True,
+                     pw_apis: PwApis = SOAP_ONLY) -> RecordedPlan:
     """Build the plan of ``candidates`` against the ledger, record its writes and dedup decisions."""
-    plan = plan_against_ledger(store, flags, candidates, run_creates=run_creates)
+    plan = plan_against_ledger(store, flags, candidates, run_creates=run_creates, pw_apis=pw_apis)
     recorded = store.record_plan(plan.writes, now=now, run_id=run_id, withdraw_unplanned=withdraw_unplanned)
     logged = store.log_decisions(plan.decisions, target="sf", run_id=run_id, now=now)
     return RecordedPlan(plan, recorded, logged)

@@ -24,28 +24,12 @@ from sqlalchemy import Engine, text
 from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.core.statuses import in_open_list
 from greenlight_dagster.sandbox.runner import Sandbox
-from greenlight_dagster.warehouse.tables import RAW_TABLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SF_RATE_LIMIT = 6000
 #: Hold reasons that need a person or new data, not another sync: what may be left after one run.
 SETTLED_HOLDS = {"held.status_not_open", "held.unit_routing", "held.duplicate", "held.unmapped_status"}
-
-
-@pytest.fixture
-def clean_warehouse(warehouse_engine: Engine) -> Engine:
-    """Empty landing zone, ledger, run records, flags and dbt snapshots: a first sync on a fresh world."""
-    with warehouse_engine.begin() as conn:
-        names: list[str] = list(conn.execute(text(
-            "select table_name from information_schema.tables where table_schema = 'snapshots' "
-            "and table_type = 'BASE TABLE'")).scalars())
-        snapshots = [f'snapshots."{name}"' for name in names]
-        tables = [f"raw.{t.name}" for t in RAW_TABLES.values()] + snapshots + [
-            "ops.sync_ledger", "ops.dead_letter", "ops.duplicate_detection_log", "ops.watermarks", "ops.error_log",
-            "ops.sync_runs", "ops.flags"]
-        conn.execute(text(f"truncate {', '.join(tables)} restart identity"))
-    return warehouse_engine
 
 
 @pytest.fixture

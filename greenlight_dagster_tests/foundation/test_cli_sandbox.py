@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from greenlight_dagster.cli import main
 from greenlight_dagster.sandbox.generator import generate_fixture
 
-INFO_KEYS = {"pw_wsdl_url", "pw_username", "pw_password", "sf_base_url", "sf_token_url", "sf_client_id",
-             "sf_client_secret", "admin_url"}
+INFO_KEYS = {"pw_wsdl_url", "pw_username", "pw_password", "pw_rest_url", "pw_client_id", "pw_client_secret",
+             "pw_system_id", "sf_base_url", "sf_token_url", "sf_client_id", "sf_client_secret", "admin_url"}
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.sandbox.generator import FixtureError
 from greenlight_dagster.sandbox.runner import ENV_NAMES, Sandbox, SandboxStartError
 
-INFO_KEYS = {"pw_wsdl_url", "pw_username", "pw_password", "sf_base_url", "sf_token_url", "sf_client_id",
-             "sf_client_secret", "admin_url"}
+INFO_KEYS = {"pw_wsdl_url", "pw_username", "pw_password", "pw_rest_url", "pw_client_id", "pw_client_secret",
+             "pw_system_id", "sf_base_url", "sf_token_url", "sf_client_id", "sf_client_secret", "admin_url"}
 
 
 def admin(sandbox: Sandbox, method: str, path: str, body: Any = None) -> Any:
@@ -41,14 +41,14 @@ def pw_client(sandbox: Sandbox) -> PropertyWareClient:
 
 
 def free_port_base() -> int:
-    """A port P with P, P+1 and P+2 all free right now."""
+    """A port P with P to P+3 all free right now."""
     for _ in range(50):
         with closing(socket.socket()) as probe:
             probe.bind(("127.0.0.1", 0))
             base = probe.getsockname()[1]
-        if base + 2 < 65_536 and all(port_is_free(base + i) for i in range(3)):
+        if base + 3 < 65_536 and all(port_is_free(base + i) for i in range(4)):
             return base
-    raise RuntimeError("no three consecutive free ports found")
+    raise RuntimeError("no four consecutive free ports found")
 
 
 def port_is_free(port: int) -> bool:
@@ -72,11 +72,18 @@ def test_info_and_env_follow_the_operating_contract(sandbox: Sandbox) -> None:
     assert info["pw_wsdl_url"].endswith("/pw/services/PWServices?wsdl")
     assert info["sf_base_url"].endswith("/v1") and info["sf_token_url"].endswith("/oauth/access_token")
     assert all(info[key].startswith("http://127.0.0.1:") for key in INFO_KEYS if key.endswith("_url"))
-    assert sandbox.env() == {**{variable: info[key] for key, variable in ENV_NAMES.items()},
-                             "GREENLIGHT_SANDBOX_ENDPOINTS": "1"}
-    assert set(sandbox.env()) == {"GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD",
-                                  "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
-                                  "GREENLIGHT_SF_CLIENT_SECRET", "GREENLIGHT_SANDBOX_ENDPOINTS"}
+    assert info["pw_rest_url"].endswith("/pw/api/rest/v1")
+    assert sandbox.env("both") == {**{variable: info[key] for key, variable in ENV_NAMES.items()},
+                                  "GREENLIGHT_SANDBOX_ENDPOINTS": "1"}
+    sf = {"GREENLIGHT_SANDBOX_ENDPOINTS",
+          "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID", "GREENLIGHT_SF_CLIENT_SECRET"}
+    soap = {"GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD"}
+    rest = {"GREENLIGHT_PW_REST_URL", "GREENLIGHT_PW_CLIENT_ID", "GREENLIGHT_PW_CLIENT_SECRET",
+            "GREENLIGHT_PW_SYSTEM_ID"}
+    assert set(sandbox.env()) == set(sandbox.env("soap")) == soap | sf
+    assert set(sandbox.env("rest")) == rest | sf
+    with pytest.raises(ValueError, match="pw_api must be one of"):
+        sandbox.env("graphql")
 
 
 def test_credentials_are_fresh_per_instance(running_pair: tuple[Sandbox, Sandbox]) -> None:
@@ -123,13 +130,14 @@ def test_reset_gives_back_the_start_without_faults_or_log(fresh_sandbox: Sandbox
     assert fresh_sandbox.state.request_log() == []
 
 
-def test_port_base_puts_pw_sf_and_admin_on_consecutive_ports() -> None:
+def test_port_base_puts_pw_sf_admin_and_pw_rest_on_consecutive_ports() -> None:
     base = free_port_base()
     with Sandbox(port_base=base) as running:
         info = running.info
         assert info["pw_wsdl_url"].startswith(f"http://127.0.0.1:{base}/")
         assert info["sf_base_url"] == f"http://127.0.0.1:{base + 1}/v1"
         assert info["admin_url"] == f"http://127.0.0.1:{base + 2}"
+        assert info["pw_rest_url"] == f"http://127.0.0.1:{base + 3}/pw/api/rest/v1"
         assert admin(running, "GET", "/clock")["clock"]
 
 

@@ -64,7 +64,7 @@ def test_the_deployment_url_is_checked_when_a_client_is_built(monkeypatch: pytes
     with pytest.raises(EndpointError, match="GREENLIGHT_SANDBOX_ENDPOINTS=1"):
         pw.build_client()
     monkeypatch.setenv("GREENLIGHT_SANDBOX_ENDPOINTS", "1")
-    assert pw.build_client().wsdl_url == "http://127.0.0.1:9/pw?wsdl"
+    assert pw.build_client().soap.wsdl_url == "http://127.0.0.1:9/pw?wsdl"  # type: ignore[union-attr]
     monkeypatch.setenv("GREENLIGHT_SF_BASE_URL", "https://api.servicefusion.com/v1")
     monkeypatch.setenv("GREENLIGHT_SF_TOKEN_URL", "http://attacker.example/oauth/access_token")
     with pytest.raises(EndpointError, match="GREENLIGHT_SF_TOKEN_URL"):

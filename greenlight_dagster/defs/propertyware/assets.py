@@ -9,7 +9,8 @@ from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 
 
 def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any) -> Extraction:
-    """Open a read of one entity, filtered server-side by ``lastModifiedOnOrAfter/OnOrBefore``."""
+    """Open a read of one entity through the configured read API (decision 0011), filtered server-side by
+    last-modified time (SOAP ``lastModifiedOnOrAfter/OnOrBefore``, REST ``lastModifiedDateTimeStart/End``)."""
     client = resource.build_client(log)
     return Extraction(client.iter_records(entity, modified_from=window.start, modified_to=window.end), client.stats)
 

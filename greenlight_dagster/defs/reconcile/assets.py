@@ -23,6 +23,7 @@ from greenlight_dagster.core import alerts
 from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.core.plan import PushPlan
 from greenlight_dagster.defs.alerts import notify
+from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
@@ -78,20 +79,23 @@ def sf_job_category_names(servicefusion: ServiceFusionResource, log: Any) -> lis
                 "Dedup decisions go to ops.duplicate_detection_log.",
 )
 def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
-              servicefusion: ServiceFusionResource) -> dg.MaterializeResult:
+              servicefusion: ServiceFusionResource, propertyware: PropertyWareResource) -> dg.MaterializeResult:
     began = time.monotonic()
     engine = warehouse.get_engine()
     flags = sync_flags.resolve(engine)
-    context.log.info(f"flags in force: {json.dumps(flags.as_dict())}")
+    pw_apis = propertyware.apis()
+    context.log.info(f"flags in force: {json.dumps(flags.as_dict())}; PropertyWare: {pw_apis.describe()}")
     candidates = load_candidates(engine, sf_job_category_names(servicefusion, context.log))
-    result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run.run_id, now=datetime.now(UTC))
+    result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run.run_id, now=datetime.now(UTC),
+                              pw_apis=pw_apis)
     plan, recorded, logged = result.plan, result.recorded, result.decisions_logged
     summary = plan.summary()
     waiting = alerts.waiting_for_a_person(plan.held_back)
     previous = previous_step_stat(engine, context.run.run_id, "push_plan", "needs_a_person")
     record_run(engine, context.run.run_id, kind="sync", flags=flags,
                stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back),
-                                    "needs_a_person": sum(waiting.values())}})
+                                    "needs_a_person": sum(waiting.values())},
+                      "propertyware_api": pw_apis.describe()})
     notify(context.log, engine, context.run.run_id, lambda settings: [
         alerts.duplicate_jobs(context.run.run_id, LedgerStore(engine).new_duplicate_detections(context.run.run_id)),
         alerts.held_back(context.run.run_id, sum(waiting.values()), previous, settings.held_back_threshold, waiting)])
@@ -99,6 +103,7 @@ def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
         "planned": len(plan.writes),
         "held_back": len(plan.held_back),
         "dry_run": flags.dry_run,
+        "propertyware_api": pw_apis.describe(),
         "flags": dg.MetadataValue.json(flags.as_dict()),
         "candidates": dg.MetadataValue.json(candidates.counts()),
         "summary": dg.MetadataValue.json(summary),
