@@ -76,6 +76,7 @@ class HoldReason(StrEnum):
     DEAD_LETTER = "dead_letter"
     AWAITING_ATTENTION = "awaiting_attention"
     AWAITING_CUSTOMER = "awaiting_customer"
+    STAMP_CONFLICT = "stamp_conflict"
 
 
 _LEDGER_HOLDS = {
@@ -142,6 +143,7 @@ class WorkOrderCandidate:
     sf_category: str | None = None
     sf_jobs: Sequence[Mapping[str, Any]] = ()
     portfolio_id: int | None = None
+    stamp_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,19 @@ class CustomerCandidate:
 
 @dataclass(frozen=True)
 class ProgressCandidate:
-    """An SF job linked to a PW work order; ``status_category`` from ``/job-statuses``."""
+    """An SF job linked to a PW work order; ``status_category`` from ``/job-statuses``.
+
+    ``link_problem``: why the job cannot be followed (another job claims the work order too, or
+    its stamps are not trusted): the work order's PW writes are held with it. ``sf_version``
+    identifies the SF data the status write comes from (the raw version of the job), so each SF
+    state is its own write: a status that goes back is pushed again (decision 0012).
+    """
 
     sf_job: Mapping[str, Any]
     work_order: Mapping[str, Any]
     status_category: str | None = None
+    link_problem: str | None = None
+    sf_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,9 @@ class _Planner:
         source_id = str(wo_id)
         if not self.first_time(f"work_order:{source_id}", "sf", op, source_id):
             return
+        if candidate.stamp_problem:
+            self.hold("sf", op, source_id, HoldReason.STAMP_CONFLICT, candidate.stamp_problem)
+            return
         status = as_text(wo.get("status"))
         if not in_open_list(status, self.flags.pw_open_statuses):
             self.hold("sf", op, source_id, HoldReason.STATUS_NOT_OPEN, f"status {status!r} is not in the open list")
@@ -383,6 +396,9 @@ class _Planner:
     def add_progress(self, candidate: ProgressCandidate, rules: StatusRules) -> None:
         wo_id = as_int(candidate.work_order.get("id"))
         source_id = str(wo_id) if wo_id is not None else "unknown"
+        if candidate.link_problem:
+            self.hold("pw", "update_work_order", source_id, HoldReason.STAMP_CONFLICT, candidate.link_problem)
+            return
         try:
             pw_writes = [build_pw_update(candidate.sf_job, candidate.work_order,
                                          category=candidate.status_category, rules=rules),

@@ -43,7 +43,7 @@ BROKEN_AT = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)
 EXPECTED_BREAKS = {
     "unit_routing_rule": ("warn", 2),  # 9103 holds the building id, 9104 has no unit
     "unmapped_status": ("warn", 2),  # "Frobnicated" and "Zorched"
-    "at_most_one_job_per_work_order": ("fail", 1),  # work order 9101 stamped on jobs 8101 and 8102
+    "at_most_one_job_per_work_order": ("warn", 1),  # work order 9101 stamped on jobs 8101 and 8102
     "mapping_coverage": ("warn", 3),  # portfolio, building and tenant coverage all under 95 %
     "scd2_valid_history": ("fail", 3),  # 9102: no current version; 9100: closed and negative validity
     "unit_belongs_to_building": ("fail", 1),  # 9100 routed to unit 200 of building 20
