@@ -42,7 +42,7 @@ from greenlight_dagster.core.idempotency import (
     idempotency_key,
     payload_hash,
 )
-from greenlight_dagster.core.ledger import LedgerEntry, LedgerState
+from greenlight_dagster.core.ledger import LATEST_WINS_OPERATIONS, SF_VERSION_FIELD, LedgerEntry, LedgerState
 from greenlight_dagster.core.matching import match_customer
 from greenlight_dagster.core.payloads import (
     PayloadError,
@@ -77,6 +77,7 @@ class HoldReason(StrEnum):
     AWAITING_ATTENTION = "awaiting_attention"
     AWAITING_CUSTOMER = "awaiting_customer"
     STAMP_CONFLICT = "stamp_conflict"
+    SUPERSEDED = "superseded"
 
 
 _LEDGER_HOLDS = {
@@ -85,6 +86,7 @@ _LEDGER_HOLDS = {
     LedgerState.FAILED: HoldReason.IN_FLIGHT,
     LedgerState.DEAD: HoldReason.DEAD_LETTER,
     LedgerState.ATTENTION: HoldReason.AWAITING_ATTENTION,
+    LedgerState.SUPERSEDED: HoldReason.SUPERSEDED,
 }
 
 
@@ -410,8 +412,12 @@ class _Planner:
             self.hold("pw", "update_work_order", source_id, HoldReason.PAYLOAD_ERROR, str(exc))
             return
         for pw_write in pw_writes:
-            if isinstance(pw_write, PwWrite):
-                self.add(PlannedWrite.of("pw", pw_write.operation, source_id, pw_write.payload))
+            if not isinstance(pw_write, PwWrite):
+                continue
+            payload = pw_write.payload
+            if pw_write.operation in LATEST_WINS_OPERATIONS and candidate.sf_version is not None:
+                payload = {**payload, SF_VERSION_FIELD: candidate.sf_version}
+            self.add(PlannedWrite.of("pw", pw_write.operation, source_id, payload))
 
 
 def _safe_mode_problems(body: Mapping[str, Any]) -> list[str]:
