@@ -47,8 +47,11 @@ def test_one_sync_with_messy_records_pushes_the_rest_and_nothing_wrong(
     misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
     unstamped = {p["workOrderID"] for p in planted["sf_unstamped_duplicate_jobs"]}
     stamped = {p["workOrderID"] for p in planted["sf_stamped_jobs"]}
+    # the generator's own messy values: held ones are excluded below, the others must flow like any
+    generator_held = {p["workOrderID"] for kind in ("sf_bare_id_jobs", "foreign_stamps") for p in planted[kind]}
+    taken = {p["workOrderID"] for entries in planted.values() for p in entries if "workOrderID" in p}
     open_ids = sorted(w["id"] for w in fixture["propertyware"]["workOrders"] if in_open_list(w["status"]))
-    free = [wo for wo in open_ids if wo not in misrouted | unstamped | stamped]
+    free = [wo for wo in open_ids if wo not in taken]
     bad_date, bare, conflict_po, conflict_field, foreign, doubled = free[:6]
     numbers = {w["id"]: w["number"] for w in fixture["propertyware"]["workOrders"]}
     other_jobs = [j["id"] for j in fixture["servicefusion"]["jobs"] if not j.get("po_number")]
@@ -67,7 +70,7 @@ def test_one_sync_with_messy_records_pushes_the_rest_and_nothing_wrong(
 
     jobs = jobs_by_work_order(sandbox)
     created = {wo: ids for wo, ids in jobs.items() if any(i not in other_jobs for i in ids)}
-    expected = set(open_ids) - misrouted - unstamped - {conflict_po, conflict_field, foreign, doubled}
+    expected = set(open_ids) - misrouted - unstamped - generator_held - {conflict_po, conflict_field, foreign, doubled}
     assert {wo: len(created.get(wo, [])) for wo in expected - stamped} == dict.fromkeys(expected - stamped, 1)
     assert bad_date in created and bare in created
     for held in (conflict_po, conflict_field, foreign, doubled):
@@ -83,9 +86,10 @@ def test_one_sync_with_messy_records_pushes_the_rest_and_nothing_wrong(
         links = {r.work_order_id: r.stamp_problem for r in conn.execute(text(
             "select work_order_id, stamp_problem from marts.map_work_order_job where job_id = any(:ids)"),
             {"ids": other_jobs[:5]})}
-    # the job creates of the conflicting and foreign claims (3) and the PW writes of those three and of
-    # the doubly claimed work order (4)
-    assert stats["push_plan"]["held.stamp_conflict"] == 7, stats["push_plan"]
+    # the job creates of the conflicting and foreign claims and the PW writes of those and of the doubly
+    # claimed work order; the generator's foreign stamps add one create and one PW hold each
+    foreign_planted = len(planted["foreign_stamps"])
+    assert stats["push_plan"]["held.stamp_conflict"] == 7 + 2 * foreign_planted, stats["push_plan"]
     assert ("work_orders", bad_date, "startDate", "2026-02-30") in [tuple(r) for r in reported]
     assert bare not in links, "a bare PO number linked a job"
     assert links[conflict_po].startswith("conflicting stamps") and links[conflict_field].startswith("conflicting")

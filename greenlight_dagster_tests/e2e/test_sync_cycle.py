@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SF_RATE_LIMIT = 6000
 #: Hold reasons that need a person or new data, not another sync: what may be left after one run.
-SETTLED_HOLDS = {"held.status_not_open", "held.unit_routing", "held.duplicate", "held.unmapped_status"}
+SETTLED_HOLDS = {"held.status_not_open", "held.unit_routing", "held.duplicate", "held.unmapped_status",
+                 "held.stamp_conflict"}
 
 
 @pytest.fixture
@@ -110,7 +111,10 @@ def test_one_sync_creates_everything_and_the_next_creates_nothing(sandbox: Sandb
     fixture = sandbox.fixture
     planted = fixture["_planted"]
     misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
-    already_in_sf_unstamped = {p["workOrderID"] for p in planted["sf_unstamped_duplicate_jobs"]}
+    # an SF job exists for these, unstamped or stamped by an older system (bare id): dedup holds them;
+    # a foreign stamp holds its work order for a person (decision 0012)
+    already_in_sf_unstamped = {p["workOrderID"] for kind in ("sf_unstamped_duplicate_jobs", "sf_bare_id_jobs",
+                                                             "foreign_stamps") for p in planted[kind]}
     open_work_orders = {w["id"] for w in fixture["propertyware"]["workOrders"] if in_open_list(w["status"])}
     expected = open_work_orders - misrouted - already_in_sf_unstamped
     new_portfolios = {p["id"] for p in fixture["propertyware"]["portfolios"]} - {
