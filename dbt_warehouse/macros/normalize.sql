@@ -43,13 +43,16 @@
     )
 {%- endmacro %}
 
-{#- core.idempotency.parse_cross_system_id: "PW-9000", "pw 9000", "PW#9000" or a bare "9000"
-    -> 9000; anything else NULL. Compared exactly, never by prefix. -#}
+{#- core.idempotency.parse_cross_system_id: our po_number stamp "PW-9000" (any case) -> 9000; a
+    bare or look-alike number ("9000", "PW 9000", "PO-9000") is NULL. Compared exactly, never by
+    prefix. -#}
 {% macro parse_cross_system_id(expr) -%}
-    nullif(
-        {{ safe_bigint("substring(" ~ expr ~ " from '^\\s*(?:[pP][wW]\\s*[-#:]?\\s*)?([0-9]{1,18})\\s*$')") }},
-        0
-    )
+    {{ safe_bigint("substring(" ~ expr ~ " from '^\\s*[pP][wW]-([1-9][0-9]{0,17})\\s*$')") }}
+{%- endmacro %}
+
+{#- core.idempotency.parse_stamp_field: the "PW Work Order ID" custom field, "9000" or "PW-9000". -#}
+{% macro parse_stamp_field(expr) -%}
+    {{ safe_bigint("substring(" ~ expr ~ " from '^\\s*(?:[pP][wW]-)?([1-9][0-9]{0,17})\\s*$')") }}
 {%- endmacro %}
 
 {#- One deterministic surrogate key: md5 over the parts with a separator and NULL marker. -#}

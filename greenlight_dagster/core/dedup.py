@@ -4,10 +4,12 @@ Criteria, in order (the first that fires decides; each decision is logged with i
 
 1. **ledger** - our own outbox already has this create beyond ``planned`` (done, in flight,
    dead or under attention): the ledger path owns it, never a second create.
-2. **cross_system_id** - an SF job stamped with this work order: ``po_number`` (``PW-9000`` or
-   bare ``9000``), the ``PW Work Order ID`` custom field, or ``check_number`` equal to the WO
-   number (``1001`` / ``WO-1001``). A WO number is short and could be a real check number, so
-   ``check_number`` counts only on a job of the same customer.
+2. **cross_system_id** - an SF job stamped with this work order: ``po_number`` ``PW-9000`` or
+   the ``PW Work Order ID`` custom field (`core.idempotency`), or, on a job of the same customer
+   only, ``check_number`` equal to the WO number (``1001`` / ``WO-1001``) or a bare ``po_number``
+   equal to the work order id. A bare number never links a job (decision 0012), but on the same
+   customer's job it may be an older system's stamp: the create is held for a person to decide
+   rather than risk a second job.
 3. **fuzzy** - a job created outside the sync (by hand in SF): same customer *or* same street
    address, description similarity >= ``description_threshold``, and created within
    ``window`` of the work order. Jobs stamped with a *different* work order are never fuzzy
@@ -26,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from greenlight_dagster.core.fields import as_int, as_text, as_timestamp
-from greenlight_dagster.core.idempotency import CROSS_SYSTEM_FIELD, parse_cross_system_id
+from greenlight_dagster.core.idempotency import CROSS_SYSTEM_FIELD, parse_cross_system_id, parse_stamp_field
 from greenlight_dagster.core.ledger import LedgerEntry, LedgerState
 from greenlight_dagster.core.matching import address_key
 from greenlight_dagster.core.text import normalize_text, similarity
@@ -37,6 +39,7 @@ DEFAULT_NEAR_DUPLICATE_WINDOW = timedelta(hours=24)
 
 _FIELD_KEY = normalize_text(CROSS_SYSTEM_FIELD)
 _CHECK_NUMBER = re.compile(r"^\s*(?:wo\s*[-#:]?\s*)?([0-9]{1,18})\s*$", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"^\s*([0-9]{1,18})\s*$")
 
 
 @dataclass(frozen=True)
@@ -66,17 +69,18 @@ class DuplicateDecision:
 
 
 def stamped_work_order_ids(job: Mapping[str, Any]) -> set[int]:
-    """PW work order ids an SF job is stamped with (``po_number`` and the custom field)."""
-    stamps = [job.get("po_number")]
-    stamps += [
-        field.get("value") for field in job.get("custom_fields") or ()
+    """PW work order ids an SF job is stamped with (``po_number`` and the custom field); more than
+    one means its stamps conflict."""
+    stamped = {parse_cross_system_id(job.get("po_number"))}
+    stamped |= {
+        parse_stamp_field(field.get("value")) for field in job.get("custom_fields") or ()
         if isinstance(field, Mapping) and normalize_text(as_text(field.get("name"))) == _FIELD_KEY
-    ]
-    return {wo_id for stamp in stamps if (wo_id := parse_cross_system_id(stamp)) is not None}
+    }
+    return {wo_id for wo_id in stamped if wo_id is not None}
 
 
-def _check_number_matches(job: Mapping[str, Any], number: int | None) -> bool:
-    match = _CHECK_NUMBER.match(as_text(job.get("check_number")))
+def _number_matches(pattern: re.Pattern[str], value: object, number: int | None) -> bool:
+    match = pattern.match(as_text(value))
     return number is not None and match is not None and int(match.group(1)) == number
 
 
@@ -110,10 +114,16 @@ def detect_duplicate(
         if wo_id is not None and wo_id in stamped_work_order_ids(job):
             return DuplicateDecision(True, "cross_system_id", 1.0, job_id,
                                      f"SF job {job_id} is stamped with work order {wo_id}")
-        if customer_id is not None and as_int(job.get("customer_id")) == customer_id \
-                and _check_number_matches(job, number):
+        if customer_id is None or as_int(job.get("customer_id")) != customer_id:
+            continue
+        if _number_matches(_CHECK_NUMBER, job.get("check_number"), number):
             return DuplicateDecision(True, "cross_system_id", 1.0, job_id,
                                      f"SF job {job_id} of customer {customer_id} has check_number {number}")
+        if _number_matches(_BARE_NUMBER, job.get("po_number"), wo_id):
+            return DuplicateDecision(True, "cross_system_id", 1.0, job_id,
+                                     f"SF job {job_id} of customer {customer_id} has po_number {wo_id}, this work "
+                                     f"order's id without our PW- stamp: if it is this work order's job, stamp it "
+                                     f"PW-{wo_id}; if not, change its po_number")
 
     wanted = address_key(address)
     created = as_timestamp(work_order.get("createdDateTime"))

@@ -22,6 +22,11 @@ def latest_believable(now: datetime) -> datetime:
     """The latest last-modified time a mark or cursor may take at ``now`` (``now`` plus `CLOCK_SKEW`)."""
     return now + CLOCK_SKEW
 
+#: The years a source timestamp may fall in; the warehouse reads the same range (dbt vars
+#: ``date_min_year``/``date_max_year``, macro ``is_calendar_text``). Outside it a value is a
+#: placeholder or a typing slip ("0001-01-01", "9999-12-31"), never a day to act on or push.
+MIN_YEAR, MAX_YEAR = 1900, 2099
+
 
 def as_int(value: object) -> int | None:
     """An integer id from an int or a numeric string; None for anything else (bools included)."""
@@ -44,7 +49,10 @@ def as_text(value: object) -> str:
 
 
 def as_timestamp(value: object) -> datetime | None:
-    """An aware UTC datetime from an ISO-8601 string or datetime; naive values are taken as UTC."""
+    """An aware UTC datetime from an ISO-8601 string or datetime; naive values are taken as UTC.
+
+    None for anything that is not a real calendar time within ``MIN_YEAR``..``MAX_YEAR``.
+    """
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str) and value.strip():
@@ -56,10 +64,9 @@ def as_timestamp(value: object) -> datetime | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    try:
-        return dt.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: no UTC equivalent, so unparseable like any other
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
         return None
+    return dt.astimezone(UTC)
 
 
 def record_id(record: Mapping[str, Any] | None) -> int | None:

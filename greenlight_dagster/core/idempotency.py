@@ -14,9 +14,11 @@ The key deliberately differs by kind of operation:
   ``target:operation:source_id:<hash16>``, the first 16 hex digits of `payload_hash`. Each
   distinct intended state is written once; the same state planned again is the same row.
 
-The cross-system id stamped on an SF job's ``po_number`` is ``PW-<work order id>``: the prefix
-tells our stamp apart from a customer's own purchase-order number. Older jobs (and the
-sandbox generator) carry the bare id, so `parse_cross_system_id` accepts both.
+The cross-system id stamped on an SF job's ``po_number`` is ``PW-<work order id>``
+(`cross_system_id`), and the ``PW Work Order ID`` custom field carries the id as well: only
+these stamps, which this product writes, link a job to a work order (decision 0012). A bare
+``"4521"`` or a look-alike (``PW 4521``, ``PO-4521``) in ``po_number`` is someone's own
+purchase-order number and never links, whatever work order happens to share it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ CROSS_SYSTEM_FIELD = "PW Work Order ID"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SOURCE_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_CROSS_ID = re.compile(r"^\s*(?:pw\s*[-#:]?\s*)?([0-9]{1,18})\s*$", re.IGNORECASE)
+_CROSS_ID = re.compile(r"^\s*PW-([1-9][0-9]{0,17})\s*$", re.IGNORECASE)
+_FIELD_ID = re.compile(r"^\s*(?:PW-)?([1-9][0-9]{0,17})\s*$", re.IGNORECASE)
 
 
 def _json_default(value: object) -> str:
@@ -89,19 +92,21 @@ def cross_system_id(work_order_id: int) -> str:
 
 
 def parse_cross_system_id(value: object) -> int | None:
-    """The PW work order id in a stamp: ``PW-9000``, ``pw 9000``, ``PW#9000`` or bare ``9000``.
+    """The PW work order id in our ``po_number`` stamp ``PW-<id>`` (any case); None for anything else.
 
-    SF's ``po_number`` filter is a partial match ("9000" also finds "19000"), so callers must
-    compare the parsed id exactly; anything that is not one of these forms is None.
+    SF's ``po_number`` filter is a partial match ("PW-9000" also finds "PW-90001"), so callers
+    compare the parsed id exactly. A bare number is never our stamp: it is None.
     """
+    match = _CROSS_ID.match(value) if isinstance(value, str) else None
+    return int(match.group(1)) if match is not None else None
+
+
+def parse_stamp_field(value: object) -> int | None:
+    """The PW work order id in the ``PW Work Order ID`` custom field: the field's name makes a bare
+    id unambiguous there (``9000``, or ``PW-9000``); None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if value > 0 else None
-    if not isinstance(value, str):
-        return None
-    match = _CROSS_ID.match(value)
-    if match is None:
-        return None
-    parsed = int(match.group(1))
-    return parsed if parsed > 0 else None
+    match = _FIELD_ID.match(value) if isinstance(value, str) else None
+    return int(match.group(1)) if match is not None else None

@@ -9,12 +9,20 @@ Each intended write is a `LedgerEntry` that only moves through `next_transition`
                           '--LookedUp (after a crash)--> done | failed
     planned | failed --NeedsAttention--> attention --Resolve--> done      (dead --Resolve--> done)
     planned | failed --Replan--> same state, new payload (create-once operations only)
+    planned | failed | dead --Supersede--> superseded          (latest-wins operations only)
 
 Anything else raises `IllegalTransitionError`, so a bug in the push can never, say, resend a
 ``done`` write. The crash rule: an entry that was ever sent (``attempts > 0``) is looked up on
 the target before it is sent again (`requires_lookup`), because "sent but not recorded" and
 "never arrived" look the same from our side. A replayed dead letter keeps its error class for
 the same reason, so it is looked up too.
+
+**Latest wins** (`LATEST_WINS_OPERATIONS`, decision 0012): a PW work order's status writes
+(update, close) come from one SF job state each, whose raw version (``sfVersion``) is in the
+payload and therefore in the key. The same SF state planned again is the same row; a newer one
+is a new row, even when it asks for a status written before (Scheduled -> Started -> Scheduled).
+A pending or dead status write that a newer one `supersedes` must never reach PW after it, so it
+becomes ``superseded`` (never sent, never replayed).
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from typing import Any
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS, idempotency_key, payload_hash
 
 MAX_ERROR_LENGTH = 2000
+#: PW writes that set the work order's status: only the one from the newest SF data may be sent.
+LATEST_WINS_OPERATIONS = frozenset({"update_work_order", "close_work_order"})
+#: Payload field of a latest-wins write: the raw version of the SF job state it comes from.
+SF_VERSION_FIELD = "sfVersion"
 
 
 class LedgerState(StrEnum):
@@ -38,6 +50,7 @@ class LedgerState(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     ATTENTION = "attention"
+    SUPERSEDED = "superseded"
 
 
 class ErrorClass(StrEnum):
@@ -243,6 +256,14 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class Supersede:
+    """A newer status write (``by_key``) for the same work order replaces this one unsent."""
+
+    now: datetime
+    by_key: str
+
+
+@dataclass(frozen=True)
 class NeedsAttention:
     now: datetime
     reason: str
@@ -257,7 +278,7 @@ class Resolve:
     target_id: str | None = None
 
 
-LedgerEvent = Claim | Succeeded | Failed | LookedUp | Replan | Replay | NeedsAttention | Resolve
+LedgerEvent = Claim | Succeeded | Failed | LookedUp | Replan | Replay | Supersede | NeedsAttention | Resolve
 
 _ALLOWED: dict[type, frozenset[LedgerState]] = {
     Claim: frozenset({LedgerState.PLANNED, LedgerState.FAILED}),
@@ -266,6 +287,7 @@ _ALLOWED: dict[type, frozenset[LedgerState]] = {
     LookedUp: frozenset({LedgerState.SENDING, LedgerState.FAILED}),
     Replan: frozenset({LedgerState.PLANNED, LedgerState.FAILED}),
     Replay: frozenset({LedgerState.DEAD}),
+    Supersede: frozenset({LedgerState.PLANNED, LedgerState.FAILED, LedgerState.DEAD}),
     NeedsAttention: frozenset({LedgerState.PLANNED, LedgerState.FAILED}),
     Resolve: frozenset({LedgerState.ATTENTION, LedgerState.DEAD}),
 }
@@ -334,6 +356,11 @@ def next_transition(
             # was sent before, so `requires_lookup` still asks for a lookup before resending it.
             revived = entry if event.payload is None else _with_payload(entry, event.payload, now)
             return replace(revived, state=LedgerState.PLANNED, attempts=0, next_attempt_at=None, updated_at=now)
+        case Supersede():
+            if entry.operation not in LATEST_WINS_OPERATIONS:
+                raise IllegalTransitionError(f"{entry.idempotency_key}: {entry.operation!r} is not superseded")
+            return replace(entry, state=LedgerState.SUPERSEDED, next_attempt_at=None, updated_at=now,
+                           last_error=_error_text(f"superseded by {event.by_key}: newer SF data decides the status"))
         case NeedsAttention():
             return replace(entry, state=LedgerState.ATTENTION, last_error=_error_text(event.reason),
                            next_attempt_at=None, updated_at=now)
@@ -378,3 +405,18 @@ def orphan_grace(longest_write_seconds: float) -> timedelta:
 def is_stale(entry: LedgerEntry, now: datetime, older_than: timedelta) -> bool:
     """A ``sending`` entry untouched for ``older_than``: its run died; resolve it by lookup."""
     return entry.state is LedgerState.SENDING and entry.updated_at is not None and entry.updated_at < now - older_than
+
+
+def sf_version(payload: Mapping[str, Any]) -> int:
+    """The SF job version a latest-wins write comes from; 0 for a write planned without one."""
+    value = payload.get(SF_VERSION_FIELD)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def supersedes(newer: LedgerEntry, older: LedgerEntry) -> bool:
+    """True when ``older`` must never be sent because ``newer`` sets the same work order's status
+    from newer SF data (a write without a version is older than any with one)."""
+    return (newer.idempotency_key != older.idempotency_key
+            and newer.operation in LATEST_WINS_OPERATIONS and older.operation in LATEST_WINS_OPERATIONS
+            and (newer.target, newer.source_id) == (older.target, older.source_id)
+            and sf_version(newer.payload) > sf_version(older.payload))

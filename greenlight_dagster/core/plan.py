@@ -45,7 +45,7 @@ from greenlight_dagster.core.idempotency import (
     idempotency_key,
     payload_hash,
 )
-from greenlight_dagster.core.ledger import LedgerEntry, LedgerState
+from greenlight_dagster.core.ledger import LATEST_WINS_OPERATIONS, SF_VERSION_FIELD, LedgerEntry, LedgerState
 from greenlight_dagster.core.matching import match_customer
 from greenlight_dagster.core.payloads import (
     PayloadError,
@@ -81,6 +81,8 @@ class HoldReason(StrEnum):
     AWAITING_ATTENTION = "awaiting_attention"
     AWAITING_CUSTOMER = "awaiting_customer"
     PW_API_UNAVAILABLE = "pw_api_unavailable"
+    STAMP_CONFLICT = "stamp_conflict"
+    SUPERSEDED = "superseded"
 
 
 _LEDGER_HOLDS = {
@@ -89,6 +91,7 @@ _LEDGER_HOLDS = {
     LedgerState.FAILED: HoldReason.IN_FLIGHT,
     LedgerState.DEAD: HoldReason.DEAD_LETTER,
     LedgerState.ATTENTION: HoldReason.AWAITING_ATTENTION,
+    LedgerState.SUPERSEDED: HoldReason.SUPERSEDED,
 }
 
 
@@ -147,6 +150,7 @@ class WorkOrderCandidate:
     sf_category: str | None = None
     sf_jobs: Sequence[Mapping[str, Any]] = ()
     portfolio_id: int | None = None
+    stamp_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,11 +173,19 @@ class CustomerCandidate:
 
 @dataclass(frozen=True)
 class ProgressCandidate:
-    """An SF job linked to a PW work order; ``status_category`` from ``/job-statuses``."""
+    """An SF job linked to a PW work order; ``status_category`` from ``/job-statuses``.
+
+    ``link_problem``: why the job cannot be followed (another job claims the work order too, or
+    its stamps are not trusted): the work order's PW writes are held with it. ``sf_version``
+    identifies the SF data the status write comes from (the raw version of the job), so each SF
+    state is its own write: a status that goes back is pushed again (decision 0012).
+    """
 
     sf_job: Mapping[str, Any]
     work_order: Mapping[str, Any]
     status_category: str | None = None
+    link_problem: str | None = None
+    sf_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -339,6 +351,9 @@ class _Planner:
         source_id = str(wo_id)
         if not self.first_time(f"work_order:{source_id}", "sf", op, source_id):
             return
+        if candidate.stamp_problem:
+            self.hold("sf", op, source_id, HoldReason.STAMP_CONFLICT, candidate.stamp_problem)
+            return
         status = as_text(wo.get("status"))
         if not in_open_list(status, self.flags.pw_open_statuses):
             self.hold("sf", op, source_id, HoldReason.STATUS_NOT_OPEN, f"status {status!r} is not in the open list")
@@ -389,6 +404,9 @@ class _Planner:
     def add_progress(self, candidate: ProgressCandidate, rules: StatusRules) -> None:
         wo_id = as_int(candidate.work_order.get("id"))
         source_id = str(wo_id) if wo_id is not None else "unknown"
+        if candidate.link_problem:
+            self.hold("pw", "update_work_order", source_id, HoldReason.STAMP_CONFLICT, candidate.link_problem)
+            return
         try:
             pw_writes = [build_pw_update(candidate.sf_job, candidate.work_order,
                                          category=candidate.status_category, rules=rules),
@@ -402,12 +420,15 @@ class _Planner:
         for pw_write in pw_writes:
             if not isinstance(pw_write, PwWrite):
                 continue
+            payload = pw_write.payload
+            if pw_write.operation in LATEST_WINS_OPERATIONS and candidate.sf_version is not None:
+                payload = {**payload, SF_VERSION_FIELD: candidate.sf_version}
             if pw_write.operation != "attention":
                 route = route_write(pw_write.operation, self.pw_apis, candidate.work_order)
                 if route.api is None:
                     self.hold("pw", pw_write.operation, source_id, HoldReason.PW_API_UNAVAILABLE, route.reason)
                     continue
-            self.add(PlannedWrite.of("pw", pw_write.operation, source_id, pw_write.payload))
+            self.add(PlannedWrite.of("pw", pw_write.operation, source_id, payload))
 
 
 def _safe_mode_problems(body: Mapping[str, Any]) -> list[str]:

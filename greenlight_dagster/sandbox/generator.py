@@ -9,8 +9,12 @@ that carries, at a small known rate, the problems the old Lambda bridge tripped 
 * enum values outside the spec (a building ``propertyType`` of ``"Du/Fourplex"``, unusual
   work-order statuses), tenants without an email, near-duplicate work orders;
 * on the SF side, customers that already exist under slightly different spellings (mapping has
-  something to match), jobs already stamped with a work-order id (dedup has something to find)
-  and one job made by hand for a work order (fuzzy dedup has something to find).
+  something to match), jobs already stamped with a work-order id (dedup has something to find),
+  one with an older system's bare-id stamp and one job made by hand for a work order (fuzzy
+  dedup has something to find);
+* messy values a real account holds (issue 16): dates that are not dates and far-future ones,
+  other clients' jobs whose PO number looks like a work order id, jobs carrying our ``PW-``
+  stamp with another work order's number (foreign stamps), control characters in descriptions.
 
 Every planted problem is listed under the top-level ``"_planted"`` key (kept by `SandboxState`),
 so tests assert on exact ids instead of re-deriving them. The same ``(seed, scale)`` always gives
@@ -86,6 +90,18 @@ NEAR_DUPLICATE_RATE = 1 / 1_500
 STAMPED_JOB_RATE = 0.01
 MISSING_EMAIL_RATE = 0.0125
 UNKNOWN_PROPERTY_TYPE_RATE = 1 / 60
+IMPOSSIBLE_DATE_RATE = 1 / 500
+FAR_FUTURE_DATE_RATE = 1 / 1_000
+CONTROL_CHARACTER_RATE = 1 / 1_000
+#: Shares of the service company's other jobs given a look-alike PO number / a foreign stamp.
+LOOKALIKE_PO_SHARE = 0.1
+FOREIGN_STAMP_SHARE = 0.05
+IMPOSSIBLE_DATES = ("2026-02-30", "0000-01-01", "2026-13-01T09:00:00Z", "2026-01-01T25:00:00Z",
+                    "2026-01-01 (approx)")
+FAR_FUTURE_DATE = "9999-12-31"
+#: How an unrelated PO number can look like a work order id (never our ``PW-<id>`` stamp).
+LOOKALIKE_PO_FORMS = ("{id}", "PW {id}", "PO-{id}", "PW#{id}")
+CONTROL_CHARACTERS = ("\x07", "\x1b[0m", "\x0b")
 UNKNOWN_PROPERTY_TYPES = ("Du/Fourplex", "Section 8/Affordable")
 UNUSUAL_WO_STATUSES = ("Pending Owner Approval", "Waiting On Tenant")
 #: How the SF spelling of a matched PW name differs (cycled over matched portfolios).
@@ -694,13 +710,15 @@ def _pushed_work_orders(world: _World, rng: random.Random) -> tuple[list[Record]
 
 
 def _stamped_jobs(world: _World, rng: random.Random, orders: list[Record]) -> Iterator[tuple[Record, str, int]]:
-    """Jobs the old bridge created: the first with a legacy bare-id stamp, the rest with
-    `cross_system_id`, every third also with the ``PW Work Order ID`` custom field."""
+    """Jobs the old bridge created: the first with a legacy bare-id stamp (not ours: it never links,
+    and dedup holds its work order for a person), the rest with `cross_system_id`, every third also
+    with the ``PW Work Order ID`` custom field."""
     for index, wo in enumerate(orders):
         stamp = str(wo["id"]) if index == 0 else cross_system_id(wo["id"])
         extra = {"custom_fields": [{"name": "PW Work Order ID", "value": str(wo["id"])}]} if index % 3 == 1 else {}
         status = weighted(rng, STAMPED_JOB_STATUSES) if wo["status"] in OPEN_WO_STATUSES else "Completed"
-        yield _job_for_work_order(world, rng, wo, po_number=stamp, status=status, **extra), "sf_stamped_jobs", wo["id"]
+        kind = "sf_bare_id_jobs" if index == 0 else "sf_stamped_jobs"
+        yield _job_for_work_order(world, rng, wo, po_number=stamp, status=status, **extra), kind, wo["id"]
 
 
 def _hand_made_job(world: _World, rng: random.Random, wo: Record) -> tuple[Record, str, int]:
@@ -739,9 +757,42 @@ def _number_jobs(world: _World, jobs: list[tuple[Record, str, int]]) -> None:
             world.plant(kind, jobID=job_id, workOrderID=wo_id, po_number=job["po_number"])
 
 
+# ---------------------------------------------------------------- messy values (issue 16)
+def _messy_values(world: _World) -> None:
+    """Values a real account holds that must be flagged or held, never stop a sync or be pushed:
+    each on an open work order (or an other client's job) no other problem is planted on, while
+    such work orders last (a small world may run out before every kind has one)."""
+    rng = world.rng("messy")
+    total = len(world.pw["workOrders"])
+    free = [wo for wo in _open_work_orders(world, lambda wo: wo["id"] not in world.planted_work_orders())]
+    picked = iter(rng.sample(free, len(free)))
+    for index, wo in zip(range(planted_count(total, IMPOSSIBLE_DATE_RATE)), picked, strict=False):
+        wo["startDate"] = IMPOSSIBLE_DATES[index % len(IMPOSSIBLE_DATES)]
+        world.plant("impossible_dates", workOrderID=wo["id"], field="startDate", value=wo["startDate"])
+    for _, wo in zip(range(planted_count(total, FAR_FUTURE_DATE_RATE)), picked, strict=False):
+        wo["scheduledEndDate"] = FAR_FUTURE_DATE
+        world.plant("far_future_dates", workOrderID=wo["id"], field="scheduledEndDate", value=FAR_FUTURE_DATE)
+    for index, wo in zip(range(planted_count(total, CONTROL_CHARACTER_RATE)), picked, strict=False):
+        wo["description"] = f"{wo['description']}{CONTROL_CHARACTERS[index % len(CONTROL_CHARACTERS)]} (urgent)"
+        world.plant("control_characters", workOrderID=wo["id"], field="description")
+    others = [job for job in world.sf["jobs"] if not job.get("po_number")
+              and job["customer_id"] not in {c["id"] for c in world.sf_customer_of_portfolio.values()}]
+    others = rng.sample(others, len(others))
+    lookalikes = planted_count(len(others), LOOKALIKE_PO_SHARE) if others else 0
+    for index, (job, wo) in enumerate(zip(others[:lookalikes], picked, strict=False)):
+        job.update(po_number=LOOKALIKE_PO_FORMS[index % len(LOOKALIKE_PO_FORMS)].format(id=wo["id"]),
+                   status="Completed")
+        world.plant("lookalike_po_numbers", jobID=job["id"], workOrderID=wo["id"], po_number=job["po_number"])
+    foreign = planted_count(len(others), FOREIGN_STAMP_SHARE) if others else 0
+    for job, wo in zip(others[lookalikes:lookalikes + foreign], picked, strict=False):
+        job.update(po_number=cross_system_id(wo["id"]), check_number=str(wo["number"] + 50_000))
+        world.plant("foreign_stamps", jobID=job["id"], workOrderID=wo["id"], po_number=job["po_number"],
+                    check_number=job["check_number"])
+
+
 # ---------------------------------------------------------------- assembly
 SECTIONS: tuple[Callable[[_World], None], ...] = (
-    _portfolios, _buildings, _units, _leases, _vendors, _work_orders, _sf_customers, _sf_jobs,
+    _portfolios, _buildings, _units, _leases, _vendors, _work_orders, _sf_customers, _sf_jobs, _messy_values,
 )
 
 

@@ -191,7 +191,7 @@ class ExecutionReport:
 
     def as_metadata(self) -> dict[str, Any]:
         names = ("claimed", "sent", "created", "already_done", "found_by_lookup", "failed", "dead_letters",
-                 "verification_failed", "orphans_recovered", "claims_lost", "due_not_sent")
+                 "verification_failed", "orphans_recovered", "claims_lost", "superseded", "due_not_sent")
         return {**{name: self.counts.get(name, 0) for name in names},
                 "skipped_reason": self.skipped_reason or "", "stopped_early": self.stopped_early or ""}
 
@@ -246,6 +246,7 @@ def execute(
                 runner.process(*claimed)
         except CircuitOpenError as exc:
             report.stopped_early = str(exc)
+        report.bump("superseded", worker.superseded)
     report.bump("due_not_sent", store.count_due(gateway.target, operations, clock(), ids=opts.ledger_ids))
     return report
 

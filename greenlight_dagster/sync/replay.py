@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from greenlight_dagster.core.flags import SyncFlags
-from greenlight_dagster.core.ledger import IllegalTransitionError, LedgerEntry
+from greenlight_dagster.core.ledger import IllegalTransitionError, LedgerEntry, LedgerState
 from greenlight_dagster.sync.executor import Clock, ExecuteOptions, ExecutionReport, Gateway, execute, utc_now
 from greenlight_dagster.warehouse.ledger_store import LedgerStore, UnknownLedgerEntryError
 
@@ -59,11 +59,19 @@ def replay_dead_letters(store: LedgerStore, *, ledger_ids: Sequence[int] = (), r
             if target is not None and entry.target != target:
                 outcome.failures.append(f"{entry_id} is a write to {entry.target}, not to {target}")
                 continue
-            outcome.replayed.append(store.replay(entry_id, now=now))
+            replayed = store.replay(entry_id, now=now)
+            if replayed.state is LedgerState.SUPERSEDED:
+                outcome.failures.append(f"{entry_id} is not replayed: {replayed.last_error}")
+                continue
+            outcome.replayed.append(replayed)
         except UnknownLedgerEntryError:
             outcome.failures.append(f"{entry_id} is not a ledger entry (see `greenlight dead-letters list`)")
         except IllegalTransitionError:
-            outcome.failures.append(f"{entry_id} is {store.get(entry_id).state.value}, not a dead letter")
+            entry = store.get(entry_id)
+            if entry.state is LedgerState.SUPERSEDED:
+                outcome.failures.append(f"{entry_id} is not replayed: {entry.last_error}")
+            else:
+                outcome.failures.append(f"{entry_id} is {entry.state.value}, not a dead letter")
     return outcome
 
 

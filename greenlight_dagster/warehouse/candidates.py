@@ -120,7 +120,7 @@ def work_order_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> 
             work_order=row["work_order"], customer=row["customer"], unit=row["unit"], building=row["building"],
             routing_ok=bool(row["routing_ok"]), routing_reason=row["routing_reason"],
             sf_category=resolve_reference(row["pw_category"], categories), sf_jobs=tuple(row["sf_jobs"] or ()),
-            portfolio_id=row["portfolio_id"],
+            portfolio_id=row["portfolio_id"], stamp_problem=row["stamp_problem"],
         )
         for row in _rows(engine, "sync_sf_job_creates", own=("work_order",),
                          shared=("customer", "unit", "building", "sf_jobs"))
@@ -156,7 +156,8 @@ def customer_candidates(engine: Engine) -> list[CustomerCandidate]:
 def progress_candidates(engine: Engine) -> list[ProgressCandidate]:
     """``sync.sync_pw_progress_updates``: SF jobs whose status or notes may need to reach PW."""
     return [ProgressCandidate(sf_job=row["sf_job"], work_order=row["work_order"],
-                              status_category=row["status_category"])
+                              status_category=row["status_category"], link_problem=row["link_problem"],
+                              sf_version=row["sf_version"])
             for row in _rows(engine, "sync_pw_progress_updates", own=("sf_job", "work_order"))]
 
 

@@ -29,6 +29,10 @@ ever" is actually won or lost:
   (PgBouncer, Supabase's port 6543, RDS Proxy): a known pooler URL is refused, and every worker
   marks its session with a random token and checks, at start and in every confirmation, that
   the same backend with the same token answers (`PooledConnectionError` otherwise).
+* **The latest status wins.** A PW status write (`core.ledger.LATEST_WINS_OPERATIONS`) that a
+  newer one supersedes is marked ``superseded`` when the newer one is planned, and again at
+  claim and at replay (a write in flight or dead when the newer one was planned is caught
+  there), so an old status never reaches PW after a newer one (decision 0012).
 * **Every move is guarded.** A state change is ``UPDATE ... WHERE id = :id AND state = :old
   AND attempts = :old_attempts``; zero rows updated raises `LedgerConflictError` instead of
   silently overwriting another run's outcome.
@@ -54,6 +58,7 @@ from greenlight_dagster.core.dedup import DuplicateDecision
 from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
 from greenlight_dagster.core.ledger import (
     DEFAULT_RETRY_POLICY,
+    LATEST_WINS_OPERATIONS,
     Claim,
     LedgerEntry,
     LedgerEvent,
@@ -62,9 +67,11 @@ from greenlight_dagster.core.ledger import (
     Replay,
     Resolve,
     RetryPolicy,
+    Supersede,
     is_due,
     is_stale,
     next_transition,
+    supersedes,
 )
 from greenlight_dagster.core.plan import PlannedWrite
 from greenlight_dagster.core.pooler import transaction_pooler
@@ -117,10 +124,11 @@ class PlanRecordResult:
     replanned: int
     unchanged: int
     withdrawn: int
+    superseded: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"inserted": self.inserted, "replanned": self.replanned, "unchanged": self.unchanged,
-                "withdrawn": self.withdrawn}
+                "withdrawn": self.withdrawn, "superseded": self.superseded}
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,25 @@ def _due_clause(now: datetime) -> Any:
         and_(sync_ledger.c.state == LedgerState.FAILED.value,
              or_(sync_ledger.c.next_attempt_at.is_(None), sync_ledger.c.next_attempt_at <= now)),
     )
+
+
+def _status_writes_of(conn: Connection, entry: LedgerEntry, states: Iterable[LedgerState] | None = None,
+                      ) -> list[LedgerEntry]:
+    """The other latest-wins writes of ``entry``'s work order (in ``states`` when given), newest first."""
+    if entry.operation not in LATEST_WINS_OPERATIONS:
+        return []
+    query = select(*_COLUMNS).where(
+        sync_ledger.c.target == entry.target, sync_ledger.c.source_id == entry.source_id,
+        sync_ledger.c.operation.in_(sorted(LATEST_WINS_OPERATIONS)),
+        sync_ledger.c.idempotency_key != entry.idempotency_key).order_by(sync_ledger.c.id.desc())
+    if states is not None:
+        query = query.where(sync_ledger.c.state.in_([s.value for s in states])).with_for_update()
+    return [_entry(row) for row in conn.execute(query)]
+
+
+def _superseded_by(conn: Connection, entry: LedgerEntry) -> LedgerEntry | None:
+    """A status write for the same work order from newer SF data than ``entry``'s, if one is recorded."""
+    return next((newer for newer in _status_writes_of(conn, entry) if supersedes(newer, entry)), None)
 
 
 def _scope(target: str, operations: Iterable[str], ids: Iterable[int] | None) -> Any:
@@ -284,13 +311,15 @@ class LedgerStore:
         error class) and are not in ``writes`` are deleted: nothing was sent for them, and
         leaving them would let an executor send a write the current data no longer asks for.
         """
-        inserted = replanned = unchanged = 0
+        inserted = replanned = unchanged = superseded = 0
         keys = [w.idempotency_key for w in writes]
         with self.engine.begin() as conn:
             for write in writes:
                 row = write.ledger_entry(now, run_id).as_row()
                 result = conn.execute(pg_insert(sync_ledger).values(**row)
                                       .on_conflict_do_nothing(index_elements=["idempotency_key"]))
+                if write.operation in LATEST_WINS_OPERATIONS:
+                    superseded += self._supersede_older(conn, write, now)
                 if result.rowcount == 1:
                     inserted += 1
                     continue
@@ -312,7 +341,17 @@ class LedgerStore:
                         sync_ledger.c.error_class.is_(None), sync_ledger.c.idempotency_key.not_in(keys))
                 )
                 withdrawn = result.rowcount
-        return PlanRecordResult(inserted, replanned, unchanged, withdrawn)
+        return PlanRecordResult(inserted, replanned, unchanged, withdrawn, superseded)
+
+    def _supersede_older(self, conn: Connection, write: PlannedWrite, now: datetime) -> int:
+        """Mark the pending or dead status writes of the work order that ``write`` supersedes."""
+        newer = write.ledger_entry(now)
+        count = 0
+        for older in _status_writes_of(conn, newer, (LedgerState.PLANNED, LedgerState.FAILED, LedgerState.DEAD)):
+            if supersedes(newer, older):
+                self.apply(older, Supersede(now, write.idempotency_key), conn=conn)
+                count += 1
+        return count
 
     def log_decisions(self, decisions: Iterable[tuple[str, DuplicateDecision]], *, target: str,
                       run_id: str | None, now: datetime) -> int:
@@ -396,8 +435,8 @@ class LedgerStore:
         query = (select(dead_letter.c.id, dead_letter.c.reason, dead_letter.c.details, dead_letter.c.created_at,
                         dead_letter.c.replayed_at, *[c.label(f"l_{c.name}") for c in _COLUMNS])
                  .join(sync_ledger, sync_ledger.c.id == dead_letter.c.ledger_id).order_by(dead_letter.c.id))
-        if not include_replayed:
-            query = query.where(dead_letter.c.replayed_at.is_(None))
+        if not include_replayed:  # a superseded one is settled too: newer SF data decides that status
+            query = query.where(dead_letter.c.replayed_at.is_(None), sync_ledger.c.state == LedgerState.DEAD.value)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [DeadLetter(row.id, row.reason, row.details, row.created_at, row.replayed_at,
@@ -409,12 +448,17 @@ class LedgerStore:
 
         The entry keeps its error class, so the executor looks the record up on the target
         before it resends (`core.ledger.requires_lookup`); ``payload`` corrects a create's body.
+        A PW status write that newer SF data superseded is not replayed: it is returned
+        ``superseded``, since sending it would overwrite the newer status.
         """
         with self.engine.begin() as conn:
             row = conn.execute(select(*_COLUMNS).where(sync_ledger.c.id == ledger_id).with_for_update()).first()
             if row is None:
                 raise UnknownLedgerEntryError(f"no ledger entry {ledger_id}")
-            after = self.apply(_entry(row), Replay(now, payload), conn=conn)
+            entry = _entry(row)
+            newer = _superseded_by(conn, entry) if entry.state is LedgerState.DEAD else None
+            event = Replay(now, payload) if newer is None else Supersede(now, newer.idempotency_key)
+            after = self.apply(entry, event, conn=conn)
             conn.execute(update(dead_letter).where(dead_letter.c.ledger_id == ledger_id,
                                                    dead_letter.c.replayed_at.is_(None)).values(replayed_at=now))
         return after
@@ -484,6 +528,8 @@ class LedgerWorker:
         if touched is None:
             raise ClaimLostError(f"{entry.idempotency_key}: another worker took the entry over; not sending")
         return touched
+        #: Status writes found superseded at claim (never sent).
+        self.superseded = 0
 
     def _try_lock(self, ledger_id: int) -> bool:
         got = bool(self.lock_conn.execute(text("select pg_try_advisory_lock(:ns, :key)"),
@@ -520,26 +566,38 @@ class LedgerWorker:
         other lock, so it cannot deadlock with the planner.
         """
         due = select(*_COLUMNS).where(_scope(target, operations, ids), _due_clause(now)).order_by(sync_ledger.c.id)
-        with self.store.engine.begin() as conn:
-            claimed = self._claim_first(conn, conn.execute(due.limit(batch).with_for_update(skip_locked=True)).all(),
-                                        now)
-        if claimed is not None:
-            return claimed
-        try:
+        while True:
+            superseded = self.superseded
             with self.store.engine.begin() as conn:
-                conn.execute(text(f"set local lock_timeout = {int(self.claim_wait.total_seconds() * 1000)}"))
-                return self._claim_first(conn, conn.execute(due.limit(1).with_for_update()).all(), now)
-        except OperationalError as exc:
-            if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
-                return None
-            raise
+                claimed = self._claim_first(
+                    conn, conn.execute(due.limit(batch).with_for_update(skip_locked=True)).all(), now)
+            if claimed is not None:
+                return claimed
+            try:
+                with self.store.engine.begin() as conn:
+                    conn.execute(text(f"set local lock_timeout = {int(self.claim_wait.total_seconds() * 1000)}"))
+                    claimed = self._claim_first(conn, conn.execute(due.limit(1).with_for_update()).all(), now)
+            except OperationalError as exc:
+                if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
+                    return None
+                raise
+            if claimed is not None or self.superseded == superseded:
+                return claimed  # else rows were superseded instead of claimed: look again
 
     def _claim_first(self, conn: Connection, rows: Sequence[Any], now: datetime,
                      ) -> tuple[LedgerEntry, LedgerEntry] | None:
-        """Claim the first of ``rows`` (row-locked by ``conn``) that is due and whose advisory lock is free."""
+        """Claim the first of ``rows`` (row-locked by ``conn``) that is due and whose advisory lock is free;
+        a status write newer SF data superseded is marked so on the way, never claimed."""
         for row in rows:
             before = _entry(row)
-            if before.id is None or not is_due(before, now) or not self._try_lock(before.id):
+            if before.id is None or not is_due(before, now):
+                continue
+            newer = _superseded_by(conn, before)
+            if newer is not None:
+                self.store.apply(before, Supersede(now, newer.idempotency_key), conn=conn)
+                self.superseded += 1
+                continue
+            if not self._try_lock(before.id):
                 continue
             try:
                 after = self.store.apply(before, Claim(now, self.run_id), conn=conn)

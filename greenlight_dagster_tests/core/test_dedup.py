@@ -44,11 +44,28 @@ def test_ledger_hit_beyond_planned() -> None:
     assert detect_duplicate(WO, [], ledger_entry=done).candidate_id == "8123"
 
 
-@pytest.mark.parametrize("stamp", ["PW-9000", "9000", "pw 9000"])
+@pytest.mark.parametrize("stamp", ["PW-9000", "pw-9000"])
 def test_cross_system_id_on_po_number(stamp: str) -> None:
     decision = detect_duplicate(WO, [job(8001), job(8002, po_number=stamp)], customer_id=7000)
     assert decision.is_duplicate and decision.criterion == "cross_system_id" and decision.candidate_id == "8002"
     assert decision.score == 1.0
+
+
+@pytest.mark.parametrize("stamp", ["9000", " 9000 "])
+def test_bare_po_number_holds_only_on_the_same_customers_job(stamp: str) -> None:
+    """A bare number never links (decision 0012): another customer's job whose PO happens to be the
+    work order id is unrelated; on the same customer's job it may be an older system's stamp, so a
+    person decides instead of a second job being created."""
+    same = detect_duplicate(WO, [job(8002, po_number=stamp)], customer_id=7000)
+    assert same.is_duplicate and "without our PW- stamp" in same.reason
+    assert stamped_work_order_ids(job(8002, po_number=stamp)) == set()
+    assert not detect_duplicate(WO, [job(8003, po_number=stamp, customer_id=7999)], customer_id=7000).is_duplicate
+    assert not detect_duplicate(WO, [job(8004, po_number="PW 9000")], customer_id=7000).is_duplicate
+
+
+def test_conflicting_stamps_name_both_work_orders() -> None:
+    conflicting = job(8005, po_number="PW-9000", custom_fields=[{"name": "PW Work Order ID", "value": "9001"}])
+    assert stamped_work_order_ids(conflicting) == {9000, 9001}
 
 
 def test_partial_po_number_match_is_not_a_hit() -> None:

@@ -16,6 +16,7 @@ from greenlight_dagster.core.idempotency import (
     entity_source_id,
     idempotency_key,
     parse_cross_system_id,
+    parse_stamp_field,
     payload_hash,
 )
 
@@ -94,18 +95,31 @@ def test_cross_system_id() -> None:
             cross_system_id(bad)
 
 
+#: Only our own stamp on po_number links a job (decision 0012): a bare number or a look-alike is a
+#: customer's purchase-order number. The first two rows passed the old parser as work order 9000.
 @pytest.mark.parametrize(
     ("stamp", "expected"),
-    [("PW-9000", 9000), ("pw-9000", 9000), ("PW 9000", 9000), ("PW#9000", 9000), ("PW9000", 9000),
-     ("9000", 9000), (" 9000 ", 9000), (9000, 9000), ("PW-0009000", 9000),
+    [("PW-9000", 9000), ("pw-9000", 9000), (" PW-9000 ", 9000),
+     ("9000", None), (" 9000 ", None), (9000, None), ("PW 9000", None), ("PW#9000", None), ("PW9000", None),
+     ("PW-0009000", None), ("PW: 9000", None),
      ("", None), (None, None), ("PO-9000", None), ("9000a", None), ("PW-", None), ("0", None), (0, None),
-     (True, None), ("PW-9000-2", None), ("12.5", None), ("٩٠٠٠", None), (9000.0, None)],
+     (True, None), ("PW-9000-2", None), ("12.5", None), ("٩٠٠٠", None), ("PW-٩٠٠٠", None), (9000.0, None)],
 )
 def test_parse_cross_system_id(stamp: object, expected: int | None) -> None:
     assert parse_cross_system_id(stamp) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("9000", 9000), (" 9000 ", 9000), (9000, 9000), ("PW-9000", 9000),
+     ("PW 9000", None), ("0", None), (0, None), (True, None), ("9000a", None), ("", None), (None, None)],
+)
+def test_parse_stamp_field(value: object, expected: int | None) -> None:
+    """The custom field's name makes a bare id ours there; what core.payloads writes reads back."""
+    assert parse_stamp_field(value) == expected
+
+
 @given(st.integers(min_value=1, max_value=10**15))
-def test_cross_system_id_round_trips_both_forms(wo_id: int) -> None:
+def test_cross_system_id_round_trips(wo_id: int) -> None:
     assert parse_cross_system_id(cross_system_id(wo_id)) == wo_id
-    assert parse_cross_system_id(str(wo_id)) == wo_id
+    assert parse_stamp_field(str(wo_id)) == wo_id

@@ -25,12 +25,14 @@ from greenlight_dagster.core.ledger import (
     Resolve,
     RetryPolicy,
     Succeeded,
+    Supersede,
     backoff_at,
     classify_error,
     is_due,
     is_stale,
     next_transition,
     requires_lookup,
+    supersedes,
 )
 from greenlight_dagster.warehouse.tables import sync_ledger
 
@@ -181,22 +183,24 @@ def test_attention_and_resolve() -> None:
 
 ALL_EVENTS: list[LedgerEvent] = [
     Claim(T0), Succeeded(T0), Failed(T0, ErrorClass.RECOVERABLE, "x"), LookedUp(T0, None), Replan(T0, {"a": 1}),
-    Replay(T0), NeedsAttention(T0, "why"), Resolve(T0, "ok"),
+    Replay(T0), NeedsAttention(T0, "why"), Resolve(T0, "ok"), Supersede(T0, "pw:update_work_order:9000:newer"),
 ]
 LEGAL = {
-    LedgerState.PLANNED: {"Claim", "Replan", "NeedsAttention"},
+    LedgerState.PLANNED: {"Claim", "Replan", "NeedsAttention", "Supersede"},
     LedgerState.SENDING: {"Succeeded", "Failed", "LookedUp"},
-    LedgerState.FAILED: {"Claim", "LookedUp", "Replan", "NeedsAttention"},
+    LedgerState.FAILED: {"Claim", "LookedUp", "Replan", "NeedsAttention", "Supersede"},
     LedgerState.DONE: set(),
-    LedgerState.DEAD: {"Replay", "Resolve"},
+    LedgerState.DEAD: {"Replay", "Resolve", "Supersede"},
     LedgerState.ATTENTION: {"Resolve"},
+    LedgerState.SUPERSEDED: set(),
 }
 
 
 @pytest.mark.parametrize("state", list(LedgerState))
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: type(e).__name__)
 def test_transition_table(state: LedgerState, event: LedgerEvent) -> None:
-    e = LedgerEntry(**{**entry().__dict__, "state": state, "attempts": 1})
+    operation = "update_work_order" if isinstance(event, Supersede) else "create_job"  # only status writes
+    e = LedgerEntry(**{**entry(operation).__dict__, "state": state, "attempts": 1})
     if type(event).__name__ in LEGAL[state]:
         next_transition(e, event, POLICY, random.Random(0))
     else:
@@ -266,3 +270,31 @@ def test_policy_validation() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError):
         RetryPolicy(base=timedelta(seconds=10), cap=timedelta(seconds=1))
+
+
+def _status_write(status: str, version: int | None, source_id: int = 9000) -> LedgerEntry:
+    payload: dict[str, object] = {"workOrderID": source_id, "status": status}
+    if version is not None:
+        payload["sfVersion"] = version
+    return LedgerEntry.new("pw", "update_work_order", source_id, payload, now=T0)
+
+
+def test_the_same_status_from_newer_sf_data_is_a_new_write() -> None:
+    """Scheduled -> Started -> Scheduled: the third write is not the first one again (decision 0012)."""
+    first, again = _status_write("Scheduled", 1), _status_write("Scheduled", 3)
+    assert first.idempotency_key != again.idempotency_key
+    assert _status_write("Scheduled", 1).idempotency_key == first.idempotency_key
+
+
+def test_only_newer_sf_data_supersedes_a_status_write() -> None:
+    old, new = _status_write("In Progress", 1), _status_write("Scheduled", 2)
+    assert supersedes(new, old) and not supersedes(old, new)
+    assert supersedes(new, _status_write("In Progress", None))  # planned before versions were recorded
+    assert not supersedes(new, _status_write("In Progress", 1, source_id=9001))  # another work order
+    note = LedgerEntry.new("pw", "attach_note", 9000, {"workOrderID": 9000, "note": "x"}, now=T0)
+    assert not supersedes(new, note)
+    with pytest.raises(IllegalTransitionError, match="not superseded"):
+        next_transition(note, Supersede(T0, new.idempotency_key))
+    superseded = next_transition(old, Supersede(T0, new.idempotency_key))
+    assert superseded.state is LedgerState.SUPERSEDED and new.idempotency_key in (superseded.last_error or "")
+    assert not is_due(superseded, T0) and not requires_lookup(superseded)

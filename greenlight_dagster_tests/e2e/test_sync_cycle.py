@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SF_RATE_LIMIT = 6000
 #: Hold reasons that need a person or new data, not another sync: what may be left after one run.
-SETTLED_HOLDS = {"held.status_not_open", "held.unit_routing", "held.duplicate", "held.unmapped_status"}
+SETTLED_HOLDS = {"held.status_not_open", "held.unit_routing", "held.duplicate", "held.unmapped_status",
+                 "held.stamp_conflict"}
 
 
 @pytest.fixture
@@ -94,9 +95,13 @@ def test_one_sync_creates_everything_and_the_next_creates_nothing(sandbox: Sandb
     fixture = sandbox.fixture
     planted = fixture["_planted"]
     misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
-    already_in_sf_unstamped = {p["workOrderID"] for p in planted["sf_unstamped_duplicate_jobs"]}
+    # an SF job exists for these, unstamped or stamped by an older system (bare id): dedup holds them
+    already_in_sf_unstamped = {p["workOrderID"] for kind in ("sf_unstamped_duplicate_jobs", "sf_bare_id_jobs")
+                               for p in planted[kind]}
+    # a foreign stamp holds its work order for a person (decision 0012): its only job is the planted one
+    foreign = {p["workOrderID"]: [p["jobID"]] for p in planted["foreign_stamps"]}
     open_work_orders = {w["id"] for w in fixture["propertyware"]["workOrders"] if in_open_list(w["status"])}
-    expected = open_work_orders - misrouted - already_in_sf_unstamped
+    expected = open_work_orders - misrouted - already_in_sf_unstamped - set(foreign)
     new_portfolios = {p["id"] for p in fixture["propertyware"]["portfolios"]} - {
         m["pwID"] for m in planted["sf_customer_matches"] if m["pwEntity"] == "portfolios"}
     assert new_portfolios, "the world must need a portfolio customer, or this test proves nothing"
@@ -106,6 +111,7 @@ def test_one_sync_creates_everything_and_the_next_creates_nothing(sandbox: Sandb
     assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
     assert not misrouted & set(jobs), "a work order the unit rule flagged got an SF job"
     assert not already_in_sf_unstamped & set(jobs), "a work order SF already has (unstamped) got a second job"
+    assert {wo: jobs.get(wo) for wo in foreign} == foreign, "a work order held for its foreign stamp got a job"
     assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
     customers = sandbox.state.snapshot()["servicefusion"]["customers"]
     new_customer_ids = {c["id"] for c in customers if c["id"] not in {x["id"] for x in

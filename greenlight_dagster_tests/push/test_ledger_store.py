@@ -34,9 +34,9 @@ def job(wo_id: int, description: str = "Kitchen sink leaking") -> PlannedWrite:
 def test_planning_twice_lands_on_one_row(store: LedgerStore) -> None:
     writes = [job(9000), job(9001)]
     assert store.record_plan(writes, now=T0, run_id="r1").as_dict() == {
-        "inserted": 2, "replanned": 0, "unchanged": 0, "withdrawn": 0}
+        "inserted": 2, "replanned": 0, "unchanged": 0, "withdrawn": 0, "superseded": 0}
     assert store.record_plan(writes, now=T0, run_id="r2").as_dict() == {
-        "inserted": 0, "replanned": 0, "unchanged": 2, "withdrawn": 0}
+        "inserted": 0, "replanned": 0, "unchanged": 2, "withdrawn": 0, "superseded": 0}
     assert [e.state for e in store.entries()] == [LedgerState.PLANNED, LedgerState.PLANNED]
 
 

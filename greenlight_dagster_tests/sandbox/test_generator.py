@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from greenlight_dagster.core.dedup import detect_duplicate, near_duplicate_work_orders, stamped_work_order_ids
+from greenlight_dagster.core.fields import as_timestamp
 from greenlight_dagster.core.idempotency import cross_system_id
 from greenlight_dagster.core.matching import match_customer
 from greenlight_dagster.core.routing import check_unit_routing
@@ -198,12 +199,52 @@ def test_stamped_sf_jobs_carry_the_cross_system_id(fixture: dict[str, Any]) -> N
     jobs = by_id(fixture["servicefusion"]["jobs"])
     planted = fixture["_planted"]["sf_stamped_jobs"]
     stamped = {job_id for job_id, job in jobs.items() if stamped_work_order_ids(job)}
-    assert stamped == {e["jobID"] for e in planted}
+    assert stamped == {e["jobID"] for e in [*planted, *fixture["_planted"]["foreign_stamps"]]}
     for entry in planted:
         assert stamped_work_order_ids(jobs[entry["jobID"]]) == {entry["workOrderID"]}
     stamps = [jobs[e["jobID"]]["po_number"] for e in planted]
-    assert stamps.count(str(planted[0]["workOrderID"])) <= 1  # one legacy bare-id stamp at most
-    assert sum(s == cross_system_id(e["workOrderID"]) for s, e in zip(stamps, planted, strict=True)) >= 2
+    assert all(s == cross_system_id(e["workOrderID"]) for s, e in zip(stamps, planted, strict=True))
+    (bare,) = fixture["_planted"]["sf_bare_id_jobs"]  # an older system's stamp: not ours, links nothing
+    assert jobs[bare["jobID"]]["po_number"] == str(bare["workOrderID"])
+
+
+# ---- messy values (issue 16): each planted kind is there and is what the sync's rules say it is ----
+MESSY_KINDS = ("impossible_dates", "far_future_dates", "control_characters", "lookalike_po_numbers", "foreign_stamps")
+
+
+def test_every_messy_kind_is_planted_at_a_small_rate(fixture: dict[str, Any]) -> None:
+    counts = {kind: len(fixture["_planted"].get(kind, ())) for kind in MESSY_KINDS}
+    assert all(counts.values()), counts
+    assert sum(counts.values()) <= max(10, len(pw(fixture, "workOrders")) // 100)
+    touched = [e["workOrderID"] for kind in MESSY_KINDS for e in fixture["_planted"][kind]]
+    assert len(touched) == len(set(touched)), "one planted problem per work order"
+
+
+def test_planted_dates_are_no_dates(fixture: dict[str, Any]) -> None:
+    orders = by_id(pw(fixture, "workOrders"))
+    for kind in ("impossible_dates", "far_future_dates"):
+        for entry in fixture["_planted"][kind]:
+            assert orders[entry["workOrderID"]][entry["field"]] == entry["value"]
+            assert as_timestamp(entry["value"]) is None, entry
+    assert {e["value"] for e in fixture["_planted"]["far_future_dates"]} == {"9999-12-31"}
+
+
+def test_lookalike_po_numbers_and_foreign_stamps_sit_on_other_clients_jobs(fixture: dict[str, Any]) -> None:
+    jobs, orders = by_id(fixture["servicefusion"]["jobs"]), by_id(pw(fixture, "workOrders"))
+    for entry in fixture["_planted"]["lookalike_po_numbers"]:
+        job = jobs[entry["jobID"]]
+        assert str(entry["workOrderID"]) in job["po_number"] and stamped_work_order_ids(job) == set()
+        assert not detect_duplicate(orders[entry["workOrderID"]], [job], customer_id=-1).is_duplicate
+    for entry in fixture["_planted"]["foreign_stamps"]:
+        job = jobs[entry["jobID"]]
+        assert stamped_work_order_ids(job) == {entry["workOrderID"]}
+        assert job["check_number"] != str(orders[entry["workOrderID"]]["number"])
+
+
+def test_control_characters_are_in_the_descriptions(fixture: dict[str, Any]) -> None:
+    orders = by_id(pw(fixture, "workOrders"))
+    for entry in fixture["_planted"]["control_characters"]:
+        assert any(ord(c) < 0x20 for c in orders[entry["workOrderID"]]["description"])
 
 
 def test_hand_made_sf_job_is_a_fuzzy_duplicate_of_its_work_order(fixture: dict[str, Any]) -> None:

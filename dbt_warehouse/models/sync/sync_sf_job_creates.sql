@@ -1,4 +1,5 @@
--- Candidates for POST /jobs: current PW work orders with no SF job stamped with their id, in a
+-- Candidates for POST /jobs: current PW work orders with no SF job stamped with their id (a job
+-- claiming one through conflicting or foreign stamps is named in stamp_problem: held), in a
 -- status that is not closed (dim_status). Whether each is actually pushed is decided in Python
 -- (core.plan: open-status flag, unit rule, status mapping, dedup, safe mode), so a flag change
 -- takes effect without rebuilding this model and every held-back work order gets a reason.
@@ -33,8 +34,15 @@ pw_statuses as (
     select status_key, category from {{ ref('dim_status') }} where system = 'pw'
 ),
 
+-- a work order with a job stamped for it is not a candidate; one claimed only through stamps
+-- that are not trusted (conflicting or foreign) is, with the reason, and the push holds it
 with_job as (
-    select distinct work_order_id from {{ ref('map_work_order_job') }}
+    select
+        work_order_id,
+        bool_or(stamp_problem is null) as has_trusted_job,
+        string_agg('SF job ' || job_id || ': ' || stamp_problem, '; ' order by job_id) as stamp_problem
+    from {{ ref('map_work_order_job') }}
+    group by work_order_id
 ),
 
 building_customers as (
@@ -82,6 +90,7 @@ candidates as (
         end as customer,
         buildings.portfolio_id,
         not work_orders.is_unit_routing_violation as routing_ok,
+        with_job.stamp_problem,
         work_orders.unit_routing_reason as routing_reason,
         work_orders.category as pw_category
     from work_orders
@@ -94,7 +103,8 @@ candidates as (
     left join customers
         on customers.customer_id = coalesce(map_unit.sf_customer_id, building_customers.sf_customer_id)
     left join pw_statuses on pw_statuses.status_key = work_orders.status_key
-    where not exists (select 1 from with_job where with_job.work_order_id = work_orders.work_order_id)
+    left join with_job on with_job.work_order_id = work_orders.work_order_id
+    where not coalesce(with_job.has_trusted_job, false)
         and coalesce(pw_statuses.category, 'open') <> 'closed'
 ),
 
@@ -122,6 +132,7 @@ select
     candidates.routing_ok,
     candidates.routing_reason,
     candidates.pw_category,
+    candidates.stamp_problem,
     coalesce(nearby_jobs.sf_jobs, '[]'::jsonb) as sf_jobs
 from candidates
 left join nearby_jobs on nearby_jobs.work_order_id = candidates.work_order_id
