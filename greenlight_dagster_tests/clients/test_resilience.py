@@ -133,7 +133,8 @@ def _refused_url() -> str:
 @dg.op
 def call_pw(propertyware: PropertyWareResource) -> dict[str, Any]:
     """One PW call through its own client; returns how it ended and what it cost."""
-    client = propertyware.build_client()
+    client = propertyware.build_client().soap  # SOAP only here: the facade's one PropertyWare client
+    assert client is not None
     try:
         client.echo("ping")
         outcome = "ok"
