@@ -13,7 +13,7 @@ from greenlight_dagster.defs.run_breaker import run_breaker
 
 
 class PropertyWareResource(dg.ConfigurableResource):
-    """PropertyWare SOAP credentials and client tuning.
+    """PropertyWare SOAP credentials and client tuning (the page size is the service's, not ours).
 
     Values come from ``GREENLIGHT_PW_*`` through `dg.EnvVar`, so the UI shows the variable
     names, never the secrets. One client per materialization: its counters are that asset's; its
@@ -24,7 +24,8 @@ class PropertyWareResource(dg.ConfigurableResource):
     username: str
     password: str
     timeout_seconds: float = 90.0
-    page_size: int = 100
+    max_pages: int = 20_000
+    max_response_bytes: int = 64 * 1024 * 1024
     max_attempts: int = 6
     backoff_base_seconds: float = 0.5
     breaker_failure_threshold: int = 5
@@ -38,7 +39,8 @@ class PropertyWareResource(dg.ConfigurableResource):
 
     def build_client(self, log: Any = None) -> PropertyWareClient:
         return PropertyWareClient(
-            self.wsdl_url, self.username, self.password, timeout=self.timeout_seconds, page_size=self.page_size,
+            self.wsdl_url, self.username, self.password, timeout=self.timeout_seconds, max_pages=self.max_pages,
+            max_response_bytes=self.max_response_bytes,
             retry=RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds), log=log,
             breaker=self._breaker,
         )
