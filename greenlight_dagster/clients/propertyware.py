@@ -22,8 +22,10 @@ What the old bridge got wrong and this client is built against:
   declaring a DTD is refused once as hostile (`PermanentError`), not retried.
 * **No modification time.** The legacy structs carry none, so records come with
   ``modified_at=None``; `records_carry_modified_time` tells the ingestion to keep its
-  high-water mark from the request window instead, and `reads_everything` names the entities
-  whose operation takes no criteria (``getAllPortfolios()``, ``getVendors()``): full reads.
+  high-water mark from the request window instead: `read_until`, the window's end, which for
+  an open window is the service's own clock (the HTTP ``Date`` of its first answer, so the mark
+  is in the time the service filters by) and never past ours. `reads_everything` names the
+  entities whose operation takes no criteria (``getAllPortfolios()``, ``getVendors()``): full reads.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -97,6 +100,9 @@ class PropertyWareClient:
         self.stats = CallStats()
         self.max_pages = max_pages
         self.max_response_bytes = max_response_bytes
+        self.read_until: datetime | None = None
+        """After a read: the end of the window it covered (see the module docstring)."""
+        self._server_time: datetime | None = None
         self._auth_mode = auth_mode
         self._credentials = (username, password)
         self._session = requests.Session()
@@ -120,8 +126,11 @@ class PropertyWareClient:
         record is read (`reads_everything`).
         """
         spec = pw_entity(entity)
+        self.read_until = None
         if self.reads_everything(entity):
-            yield from self._records(spec, self._call(spec.soap_operation))
+            answer = self._call(spec.soap_operation)
+            self._mark_read(modified_to)
+            yield from self._records(spec, answer)
             return
         criteria: dict[str, Any] = dict(spec.soap_criteria)
         if modified_from is not None:
@@ -132,6 +141,8 @@ class PropertyWareClient:
         full_page = 0
         for page_number in range(1, self.max_pages + 1):
             answer = self._call(spec.soap_operation, criteria={**criteria, "pageNumber": page_number})
+            if page_number == 1:
+                self._mark_read(modified_to)
             items = _items(answer)
             if not items:
                 return
@@ -146,6 +157,11 @@ class PropertyWareClient:
                 return
         raise PermanentError(f"PropertyWare {spec.soap_operation}: more than {self.max_pages} pages without an "
                              "empty one; the server pages forever (raise max_pages only if the account is that big)")
+
+    def _mark_read(self, modified_to: datetime | None) -> None:
+        """The read covers changes up to ``modified_to``, or up to the service's time of its first answer."""
+        now = datetime.now(UTC)
+        self.read_until = min(modified_to or self._server_time or now, now)
 
     def _records(self, spec: PwEntity, answer: _Answer) -> Iterator[SourceRecord | RejectedRecord]:
         wanted = dict(spec.record_filter)
@@ -308,6 +324,7 @@ class PropertyWareClient:
         except _TRANSIENT as exc:
             raise RetryableError(f"PropertyWare {operation}: {type(exc).__name__}: {exc}") from exc
         content = self._read(response, operation)
+        self._server_time = _http_date(response.headers.get("Date"))
         return self._answer(operation, response.status_code, content)
 
     def _get(self, url: str, what: str) -> bytes:
@@ -405,6 +422,17 @@ def _items(answer: _Answer) -> list[etree._Element]:
         return []
     element = answer.decoder.target(element, answer.operation)
     return list(element.iterchildren(etree.Element))
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as an aware UTC datetime; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _record_key(decoder: Decoder, item: etree._Element) -> str | None:

@@ -211,7 +211,7 @@ def to_legacy(struct: str, record: dict[str, Any], *, contacts: dict[int, dict[s
                 if converted is not None:
                     out[name] = converted
             continue
-        _rule_to_legacy(rule, value, out, contacts)
+        _rule_to_legacy(struct, rule, value, out, contacts)
     return out
 
 
@@ -227,7 +227,12 @@ def _value_to_legacy(type_: TypeRef, value: Any) -> Any:
     return to_legacy(type_.name, value) if isinstance(value, dict) else None
 
 
-def _rule_to_legacy(rule: LegacyField, value: Any, out: dict[str, Any],
+def _field_struct(struct: str, name: str) -> str | None:
+    field = signatures().field(struct, name)
+    return field.type.name if field is not None else None
+
+
+def _rule_to_legacy(struct: str, rule: LegacyField, value: Any, out: dict[str, Any],
                     contacts: dict[int, dict[str, Any]] | None) -> None:
     kind = rule.kind
     if kind == "rename":
@@ -235,8 +240,8 @@ def _rule_to_legacy(rule: LegacyField, value: Any, out: dict[str, Any],
             out[rule.legacy] = value
     elif kind == "ref":
         if type(value) is int:
-            known = (contacts or {}).get(value) if rule.legacy == "primaryContact" else None
-            out[rule.legacy] = to_legacy("Contact", known) if known else {"ID": value}
+            contact = (contacts or {}).get(value) if _field_struct(struct, rule.legacy) == "Contact" else None
+            out[rule.legacy] = to_legacy("Contact", contact) if contact else {"ID": value}
     elif kind == "id_text":
         if type(value) is int:
             out[rule.legacy] = str(value)
@@ -250,8 +255,8 @@ def _rule_to_legacy(rule: LegacyField, value: Any, out: dict[str, Any],
                 out[rule.legacy] = ids
     elif kind == "tenants":
         if isinstance(value, list):
-            known = contacts or {}
-            out[rule.legacy] = [to_legacy("Contact", known[t]) if t in known else {"ID": t}
+            by_id = contacts or {}
+            out[rule.legacy] = [to_legacy("Contact", by_id[t]) if t in by_id else {"ID": t}
                                 for t in value if type(t) is int]
     elif kind in ("date", "datetime"):
         text = to_legacy_date(value, LEGACY_DATE if kind == "date" else LEGACY_DATETIME)

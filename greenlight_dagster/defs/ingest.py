@@ -75,14 +75,15 @@ class Extraction:
     ``full_read``: the API could not narrow the read to the window (PW's ``getAllPortfolios()``
     and ``getVendors()`` take no criteria), so every record came back: the asset then treats the
     read as full (tombstones included). ``window_mark``: set when the records carry no
-    modification time (PW's legacy SOAP structs); the high-water mark is then the end of the
-    window the API was asked for, not the latest record's time.
+    modification time (PW's legacy SOAP structs); asked once the records are loaded, it gives
+    the end of the window the read covered, which becomes the high-water mark instead of the
+    latest record's time.
     """
 
     records: Records
     stats: CallStats
     full_read: bool = False
-    window_mark: datetime | None = None
+    window_mark: Callable[[], datetime | None] | None = None
 
 
 #: (resource, entity, window, log) -> Extraction. The only source-specific code per package.
@@ -227,7 +228,8 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
                 context.log.warning("the source served no records at all: not tombstoning anything, "
                                     "an empty answer is likelier an API or permission problem than an empty system")
         stored_mark = high_water
-        mark = earned_mark(window, extraction.window_mark, stats.max_modified_at, datetime.now(UTC))
+        window_mark = extraction.window_mark() if extraction.window_mark is not None else None
+        mark = earned_mark(window, window_mark, stats.max_modified_at, datetime.now(UTC))
         if mark is not None:
             stored_mark = set_high_water(engine, spec.source, entity.entity, mark, context.run.run_id)
         if stats.rejected:

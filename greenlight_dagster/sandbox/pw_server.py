@@ -41,6 +41,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -461,6 +462,13 @@ def response_envelope(operation: str, result: Any) -> bytes:
 
 class PWHandler(SandboxHandler):
     server_name = "pw"
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The HTTP ``Date`` header in the sandbox's clock: a real server dates its answers by the
+        clock it stamps records with, and the client keeps its SOAP high-water mark in that time."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return format_datetime(self.state.now(), usegmt=True)
 
     @property
     def service(self) -> PWService:

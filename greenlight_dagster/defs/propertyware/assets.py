@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from greenlight_dagster.defs.ingest import Extraction, RawEntity, SourceSpec, Window, build_source
@@ -13,16 +12,12 @@ def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any)
     """Open a read of one entity, filtered server-side by ``lastModifiedOnOrAfter/OnOrBefore``.
 
     Records without a modification time (the legacy SOAP structs) earn the mark of the window
-    asked for, so the window always has an end: the run's start when it is open-ended.
+    the read covered (`PropertyWareClient.read_until`).
     """
     client = resource.build_client(log)
-    full = client.reads_everything(entity)
-    if client.records_carry_modified_time:
-        return Extraction(client.iter_records(entity, modified_from=window.start, modified_to=window.end),
-                          client.stats, full_read=full)
-    until = window.end or datetime.now(UTC)
-    return Extraction(client.iter_records(entity, modified_from=window.start, modified_to=until), client.stats,
-                      full_read=full, window_mark=until)
+    records = client.iter_records(entity, modified_from=window.start, modified_to=window.end)
+    window_mark = None if client.records_carry_modified_time else (lambda: client.read_until)
+    return Extraction(records, client.stats, full_read=client.reads_everything(entity), window_mark=window_mark)
 
 
 SPEC = SourceSpec(source="pw", group_name="propertyware", resource_key="propertyware",
