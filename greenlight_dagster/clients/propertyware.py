@@ -161,7 +161,8 @@ class PropertyWareClient:
     def _mark_read(self, modified_to: datetime | None) -> None:
         """The read covers changes up to ``modified_to``, or up to the service's time of its first answer."""
         now = datetime.now(UTC)
-        self.read_until = min(modified_to or self._server_time or now, now)
+        end = modified_to or self._server_time or now
+        self.read_until = min(end if end.tzinfo else end.replace(tzinfo=UTC), now)
 
     def _records(self, spec: PwEntity, answer: _Answer) -> Iterator[SourceRecord | RejectedRecord]:
         wanted = dict(spec.record_filter)
@@ -367,7 +368,8 @@ class PropertyWareClient:
 
     def _answer(self, operation: str, status: int, content: bytes) -> _Answer:
         if status == 429:
-            raise RetryableError(f"PropertyWare {operation}: HTTP 429 (rate limited)")
+            self.stats.add(rate_limited=1)
+            raise RetryableError(f"PropertyWare {operation}: HTTP 429 too many requests")
         try:
             root = pw_wire.parse_xml(content)
         except HostileXML as exc:
