@@ -101,9 +101,19 @@ def post(server: SandboxHTTPServer, body: bytes, auth: tuple[str, str] | None = 
 
 def call(server: SandboxHTTPServer, operation: str, **arguments: Any) -> Any:
     """POST an operation (built from the signatures) and return its decoded return value (asserting HTTP 200)."""
-    response = post(server, request(operation, arguments))
+    return call_url(server.base_url + SERVICE_PATH, (USER, PASSWORD), operation, **arguments)
+
+
+def call_url(url: str, auth: tuple[str, str], operation: str, **arguments: Any) -> Any:
+    response = requests.post(url, data=request(operation, arguments), auth=auth, timeout=10,
+                             headers={"Content-Type": "text/xml; charset=utf-8", "Connection": "close"})
     assert response.status_code == 200, response.text
-    body = etree.fromstring(response.content).find(f"{{{SOAP_ENV_NS}}}Body")
+    return decode_return(operation, response.content)
+
+
+def decode_return(operation: str, content: bytes) -> Any:
+    """An answer's return value, decoded strictly as the signatures declare it."""
+    body = etree.fromstring(content).find(f"{{{SOAP_ENV_NS}}}Body")
     returned = body[0].find(f"{operation}Return")
     returns = signatures().operation(operation).returns
     return None if returned is None or returns is None else Decoder(body, strict=True).value(returned, returns, "r")
