@@ -86,7 +86,7 @@ class Signatures:
         }
         self.struct_names: tuple[str, ...] = tuple(sorted(self._structs))
         self._fields: dict[str, tuple[Field, ...]] = {}
-        self._by_name: dict[str, dict[str, Field]] = {}
+        self._by_name: dict[str, dict[str, tuple[int, Field]]] = {}
 
     def parent(self, struct: str) -> str | None:
         parent: str | None = self._structs[struct]["extends"]
@@ -103,10 +103,15 @@ class Signatures:
             self._fields[struct] = (self.fields(parent) if parent else ()) + self.own_fields(struct)
         return self._fields[struct]
 
-    def field(self, struct: str, name: str) -> Field | None:
+    def field_map(self, struct: str) -> dict[str, tuple[int, Field]]:
+        """The struct's fields by name, with their declaration position (writers keep that order)."""
         if struct not in self._by_name:
-            self._by_name[struct] = {f.name: f for f in self.fields(struct)}
-        return self._by_name[struct].get(name)
+            self._by_name[struct] = {f.name: (i, f) for i, f in enumerate(self.fields(struct))}
+        return self._by_name[struct]
+
+    def field(self, struct: str, name: str) -> Field | None:
+        found = self.field_map(struct).get(name)
+        return found[1] if found is not None else None
 
     def is_struct(self, name: str) -> bool:
         return name in self._structs

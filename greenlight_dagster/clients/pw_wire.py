@@ -185,8 +185,10 @@ class Writer:
 
     def struct_body(self, struct: str, value: dict[str, Any]) -> str:
         """The struct's fields in declaration order (ancestors' first); absent and nil ones left out."""
-        return "".join(self.element(f.name, f.type, value[f.name]) for f in self.sig.fields(struct)
-                       if value.get(f.name) is not None)
+        by_name = self.sig.field_map(struct)
+        present = sorted((by_name[k] for k, v in value.items() if v is not None and k in by_name),
+                         key=lambda indexed: indexed[0])
+        return "".join(self.element(f.name, f.type, value[f.name]) for _, f in present)
 
 
 def _qname(type_name: str) -> str:
