@@ -2,7 +2,7 @@
 
 Why not the sandbox: the sandbox is faithful, so it never serves a truncated envelope, an
 XML bomb or a page of wrongly typed records. These stubs speak just enough of each protocol
-(the real WSDL for zeep, an OAuth token for the SF client) to get the clients to the point
+(the generated WSDL for the PW client, an OAuth token for the SF client) to get the clients to the point
 where they parse an answer chosen by the test - the part under attack.
 """
 
