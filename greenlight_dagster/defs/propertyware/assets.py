@@ -23,8 +23,10 @@ def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any)
 SPEC = SourceSpec(source="pw", group_name="propertyware", resource_key="propertyware",
                   kinds=frozenset({"soap", "postgres"}), pool="propertyware_api", fetch=fetch)
 
-_INCREMENTAL = "Incremental on lastModifiedDateTime from ops.watermarks (5-minute overlap); `full_refresh` re-reads " \
-               "everything and tombstones records that vanished."
+_INCREMENTAL = "Incremental through PW's last-modified filter from ops.watermarks (5-minute overlap; over SOAP the " \
+               "mark is the end of the window read, as the legacy structs carry no modified time; portfolios and " \
+               "vendors are always read in full there); `full_refresh` re-reads everything and tombstones records " \
+               "that vanished."
 
 ENTITIES = (
     RawEntity("portfolios", f"PropertyWare portfolios (an owner's holdings), one row per version. {_INCREMENTAL}"),
