@@ -13,7 +13,8 @@ What the old bridge got wrong and this client is built against:
   exponential backoff and full jitter (`resilience.RetryPolicy`); a circuit breaker ends a run
   fast when PW is down. Auth and ``Client`` faults are never retried: they raise `PermanentError`.
 * **Memory and misbehaving servers.** `iter_records` asks for one page, yields its records,
-  then asks for the next. The page size is the server's; an empty page ends the read. A server
+  then asks for the next. The page size is the server's (learned per operation from the fullest
+  page seen); an empty page, or one shorter than that, ends the read. A server
   that serves the same page again, or pages beyond ``max_pages``, or an answer over
   ``max_response_bytes``, ends it with a `PermanentError` naming the cause, never a loop.
 * **One bad record.** Each record is decoded on its own and strictly; a record that fails
@@ -74,6 +75,9 @@ class _Service:
     def __init__(self, endpoint: str, operations: frozenset[str]) -> None:
         self.endpoint = endpoint
         self.operations = operations
+        self.page_sizes: dict[str, int] = {}
+        """Per search operation, the most records one page has held: the service's page size, learned,
+        so that a later read ends on a short first page instead of asking for an empty second one."""
 
 
 _SERVICES: dict[str, _Service] = {}
@@ -119,8 +123,11 @@ class PropertyWareClient:
         return not signatures().takes_criteria(pw_entity(entity).soap_operation)
 
     def iter_records(self, entity: str, *, modified_from: datetime | None = None,
-                     modified_to: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
-        """Every record of ``entity`` modified within [from, to] (inclusive, UTC), page by page.
+                     modified_to: datetime | None = None,
+                     modified_before: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
+        """Every record of ``entity`` modified within [from, to] (inclusive, UTC), page by page;
+        ``modified_before`` is an exclusive end instead (a half-open backfill window: records carry
+        no time here, so the service must leave the end out, nobody can filter afterwards).
 
         For an entity whose operation takes no criteria the window cannot be asked for: every
         record is read (`reads_everything`).
@@ -137,8 +144,12 @@ class PropertyWareClient:
             criteria["lastModifiedOnOrAfter"] = format_utc(modified_from)
         if modified_to is not None:
             criteria["lastModifiedOnOrBefore"] = format_utc(modified_to)
+        if modified_before is not None:
+            criteria["lastModifiedBefore"] = format_utc(modified_before)
+        modified_to = modified_to or modified_before
         previous: list[str | None] | None = None
-        full_page = 0
+        page_sizes = self._service().page_sizes
+        full_page = page_sizes.get(spec.soap_operation, 0)
         for page_number in range(1, self.max_pages + 1):
             answer = self._call(spec.soap_operation, criteria={**criteria, "pageNumber": page_number})
             if page_number == 1:
@@ -152,7 +163,7 @@ class PropertyWareClient:
                                      f"{page_number - 1} again; the server ignores pageNumber, stopping the read")
             previous = keys
             yield from self._records(spec, answer)
-            full_page = full_page or len(items)
+            full_page = page_sizes[spec.soap_operation] = max(full_page, len(items))
             if len(items) < full_page:  # shorter than the server's page size: the last page
                 return
         raise PermanentError(f"PropertyWare {spec.soap_operation}: more than {self.max_pages} pages without an "

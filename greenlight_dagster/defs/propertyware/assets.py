@@ -15,8 +15,12 @@ def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any)
     the read covered (`PropertyWareClient.read_until`).
     """
     client = resource.build_client(log)
-    records = client.iter_records(entity, modified_from=window.start, modified_to=window.end)
-    window_mark = None if client.records_carry_modified_time else (lambda: client.read_until)
+    if client.records_carry_modified_time:
+        records = client.iter_records(entity, modified_from=window.start, modified_to=window.end)
+        window_mark = None
+    else:  # the window is half-open and nothing can be filtered after the read: the service leaves the end out
+        records = client.iter_records(entity, modified_from=window.start, modified_before=window.end)
+        window_mark = lambda: client.read_until  # noqa: E731 - read once the records are loaded
     return Extraction(records, client.stats, full_read=client.reads_everything(entity), window_mark=window_mark)
 
 
