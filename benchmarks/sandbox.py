@@ -4,7 +4,7 @@ Target (sandbox issue): at least 200 list pages/s on this 2-core machine, PW pag
 orders and SF pages of 50 jobs. The client side is kept minimal so the figure is the server's:
 the sandbox runs in its own process (`greenlight sandbox serve`, as users run it; in one process
 client and server would share the GIL), the PW request is one pre-built SOAP envelope POSTed over
-a keep-alive session (no zeep per call), the SF request a plain GET with a bearer token. Two
+a keep-alive session (built once by `pw_wire`), the SF request a plain GET with a bearer token. Two
 client threads, like a sync running PW and SF reads side by side.
 
 PW is measured twice, because its server caches (each query's matching ids, each record's XML):
@@ -33,17 +33,15 @@ from pathlib import Path
 
 import psutil
 import requests
-import zeep
-from lxml import etree
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Figure, print_table, write_results
+from greenlight_dagster.clients import pw_wire
 from greenlight_dagster.sandbox.generator import SCALES
 
 TARGET_PAGES_PER_SECOND = 200
-PW_PAGE_SIZE = 100
 HOT_PAGES = 30  # the cached phase cycles through the first 30 pages (all of the demo world)
 _PAGE_MARK = 987_654_321  # stands for the page number in the pre-built PW envelope
 
@@ -62,13 +60,11 @@ class Rate:
 
 
 def pw_page_request(info: Info) -> tuple[Fetch, int]:
-    """POST one ``getWorkOrders`` page (100 records), returning the response size; and the page count."""
-    client = zeep.Client(info["pw_wsdl_url"])
+    """POST one ``getWorkOrders`` page (the sandbox's page size, 100 records), returning the response
+    size; and the page count (the legacy service has no total: the first empty page, found by bisection)."""
     auth = (info["pw_username"], info["pw_password"])
     address = info["pw_wsdl_url"].split("?", 1)[0]
-    message = client.create_message(client.service, "getWorkOrders",
-                                    criteria={"pageNumber": _PAGE_MARK, "pageSize": PW_PAGE_SIZE})
-    template = bytes(etree.tostring(message))
+    template = pw_wire.request("getWorkOrders", {"criteria": {"pageNumber": _PAGE_MARK}})
 
     def post(session: requests.Session, page: int) -> requests.Response:
         body = template.replace(f">{_PAGE_MARK}<".encode(), f">{page}<".encode())
@@ -80,10 +76,18 @@ def pw_page_request(info: Info) -> tuple[Fetch, int]:
     def fetch(session: requests.Session, page: int) -> int:
         return len(post(session, page).content)
 
-    with requests.Session() as session:  # a page past the end: no records, but the totalCount
-        past_end = post(session, _PAGE_MARK)
-    total = int(etree.fromstring(past_end.content).findtext(".//{*}totalCount") or 0)
-    return fetch, -(-total // PW_PAGE_SIZE)
+    def empty(session: requests.Session, page: int) -> bool:
+        return b"<item " not in post(session, page).content
+
+    with requests.Session() as session:
+        high = 1
+        while not empty(session, high):
+            high *= 2
+        low = high // 2  # the last page known to hold records (0: none)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if empty(session, middle) else (middle, high)
+    return fetch, low
 
 
 def sf_page_request(info: Info) -> Fetch:

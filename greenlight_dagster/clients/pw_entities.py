@@ -80,3 +80,68 @@ def pw_entity(name: str) -> PwEntity:
         return BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown PropertyWare entity {name!r}; expected one of {sorted(BY_NAME)}") from None
+
+
+# ---------------------------------------------------------------- legacy SOAP field mapping
+#
+# The legacy structs (`greenlight_dagster/contracts/propertyware-soap-signatures.json`) spell
+# some fields differently from REST, nest what REST flattens and the other way round. A
+# `LegacyField` names each such difference once; `to_legacy` (the sandbox serving its REST-named
+# fixture) and `from_legacy` (the client landing REST-named raw payloads) both read it, so the
+# two directions cannot disagree. Any other REST field whose name the struct also has travels
+# under that name; a REST field the struct lacks is not sent (the real service has no place for it).
+
+#: Legacy date strings (propertyware.md §5: dates are strings; the vendor's format is unverified).
+LEGACY_DATE = "%m/%d/%Y"
+LEGACY_DATETIME = "%m/%d/%Y %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class LegacyField:
+    """How one REST field travels in a legacy struct.
+
+    ``kind``: ``rename`` (same value, other name), ``ref`` (an id <-> a nested struct with that
+    ``ID``), ``id_text`` (an id <-> its decimal text), ``id_list`` (one id <-> a one-item id
+    array), ``id_objects`` (``[{id, ...}]`` <-> an id array), ``tenants`` (a lease's
+    ``tenantIDs`` and ``contacts`` <-> its ``Contact`` structs), ``date`` / ``datetime`` (ISO
+    <-> the legacy strings), ``address`` (a REST address object <-> the struct's flat fields),
+    ``notes`` (REST notes ``{note, createdDateTime}`` <-> ``Note`` structs ``{body, date}``).
+    """
+
+    rest: str
+    legacy: str
+    kind: str = "rename"
+
+
+_ADDRESS = LegacyField("address", "address", "address")
+#: REST address object key -> the flat legacy field.
+ADDRESS_FIELDS: tuple[tuple[str, str], ...] = (
+    ("address", "address"), ("addressCont", "address2"), ("city", "city"), ("stateRegion", "state"),
+    ("postalCode", "zip"), ("country", "country"),
+)
+_UNIT_LIKE = (_ADDRESS, LegacyField("portfolioID", "portfolio", "id_text"))
+
+LEGACY_FIELDS: dict[str, tuple[LegacyField, ...]] = {
+    "Portfolio": (),
+    "Building": _UNIT_LIKE,
+    "Unit": _UNIT_LIKE,
+    "Contact": (_ADDRESS, LegacyField("type", "contactType")),
+    "Lease": (
+        LegacyField("status", "leaseStatus"),
+        LegacyField("primaryContactID", "primaryContact", "ref"),
+        LegacyField("tenantIDs", "tenants", "tenants"),
+        *(LegacyField(name, name, "date") for name in (
+            "startDate", "endDate", "moveInDate", "moveOutDate", "scheduleMoveOutDate", "noticeGivenDate",
+            "terminatedDate", "evictionDate")),
+    ),
+    "Vendor": (LegacyField("type", "vendorType"),),
+    "WorkOrder": (
+        LegacyField("buildingID", "building", "ref"),
+        LegacyField("portfolioID", "portfolio", "ref"),
+        LegacyField("unitID", "unitIDs", "id_list"),
+        LegacyField("assignedVendors", "vendorIDs", "id_objects"),
+        LegacyField("createdDateTime", "createdDate", "datetime"),
+        LegacyField("notes", "notes", "notes"),
+        *(LegacyField(name, name, "date") for name in ("startDate", "scheduledEndDate", "completedDate")),
+    ),
+}

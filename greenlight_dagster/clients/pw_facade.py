@@ -57,10 +57,28 @@ class PropertyWare:
     def breaker(self) -> CircuitBreaker:
         return self._reader.breaker
 
+    @property
+    def records_carry_modified_time(self) -> bool:
+        """Whether the read API's records carry their own modified time (REST) or not (legacy SOAP)."""
+        return self._reader.records_carry_modified_time
+
+    @property
+    def read_until(self) -> datetime | None:
+        """After a SOAP read, the end of the window it covered (the mark it earned)."""
+        return self._reader.read_until
+
     # ---- reads ----
-    def iter_records(self, entity: str, *, modified_from: datetime | None = None,
-                     modified_to: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
-        return self._reader.iter_records(entity, modified_from=modified_from, modified_to=modified_to)
+    def reads_everything(self, entity: str) -> bool:
+        return self._reader.reads_everything(entity)
+
+    def iter_records(self, entity: str, *, modified_from: datetime | None = None, modified_to: datetime | None = None,
+                     modified_before: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
+        """The read API's records; ``modified_before`` (an exclusive end) is for reads without modified times."""
+        if modified_before is None:
+            return self._reader.iter_records(entity, modified_from=modified_from, modified_to=modified_to)
+        if self.soap is None or self.apis.reads != "soap":
+            raise ValueError("modified_before is for the SOAP read only; REST records filter by their own time")
+        return self.soap.iter_records(entity, modified_from=modified_from, modified_before=modified_before)
 
     def get_work_order(self, work_order_id: int) -> dict[str, Any] | None:
         return self._reader.get_work_order(work_order_id)

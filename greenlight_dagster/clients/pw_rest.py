@@ -61,6 +61,11 @@ def format_utc(value: datetime) -> str:
 class PropertyWareRestClient:
     """One PropertyWare REST v1 connection; `stats` counts its calls, retries and bytes."""
 
+    records_carry_modified_time = True
+    """Every REST record has ``lastModifiedDateTime``: the mark comes from the records themselves."""
+    read_until: datetime | None = None
+    """Only SOAP reads earn a mark from their window; REST never sets it."""
+
     def __init__(self, base_url: str, client_id: str, client_secret: str, system_id: str, *,
                  timeout: float = 90.0, page_size: int = MAX_LIMIT, retry: RetryPolicy | None = None,
                  log: Any = None, breaker: CircuitBreaker | None = None, requests_per_second: float = 8.0) -> None:
@@ -85,6 +90,11 @@ class PropertyWareRestClient:
         return f"PropertyWareRestClient({self.base_url!r}, client_id={self.client_id!r})"
 
     # ---------------------------------------------------------------- reads
+    def reads_everything(self, entity: str) -> bool:
+        """Never: every REST list filters on ``lastModifiedDateTimeStart/End``."""
+        pw_entity(entity)
+        return False
+
     def iter_records(self, entity: str, *, modified_from: datetime | None = None,
                      modified_to: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
         """Every record of ``entity`` modified within [from, to] (inclusive, UTC), page by page."""

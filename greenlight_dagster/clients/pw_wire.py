@@ -1,54 +1,68 @@
-"""The PWServices wire vocabulary: fixture/REST dicts <-> WSDL-typed XML, both ways.
+"""SOAP 1.1 rpc/encoded, as Apache Axis 1 speaks it, for the legacy PWServices: both directions.
 
-Shared by the zeep client and the sandbox SOAP server so the two cannot drift: the WSDL
-(``sandbox/propertyware.wsdl``, parsed by zeep) is the single description of element
-names, order and types, and this module only adds the three things a WSDL cannot say:
+Shared by the client and the sandbox server, and driven by `pw_legacy.signatures` (the vendor's
+operations and structs), so the two cannot drift:
 
-* **Renames.** Element names are the REST names of propertyware.md §4 except the legacy
-  ones: ``ID`` (every object), ``Contact.contactType`` and ``Lease.leaseStatus``; a lease's
-  ``tenants`` elements are the REST ``contacts`` (LeaseContact) list.
-* **clientData.** A field with no typed element, or whose value is not of the declared type
-  (``multiUnit: "Multi Family"`` where a boolean is declared, a timestamp that is not
-  canonical UTC, ``null``, an empty list), travels as ``clientData`` key + JSON text. So
-  every fixture record round-trips exactly, including the off-spec values the client must
-  survive (propertyware.md §3 "Enum values outside the spec").
-* **Strict decoding.** zeep's own parser turns an unparseable ``xsd:long`` into ``None``
-  and any non-"true" boolean into ``False`` with only a log line; a sync must instead see
-  *which* field of *which* record is broken, so leaves are converted here and a bad one
-  raises `WireValueError` naming the path.
+* **Writing** (`Writer`): an operation element in the service namespace holding one unqualified
+  element per parameter; every value carries ``xsi:type``; arrays are ``soapenc:Array`` with
+  ``soapenc:arrayType="…[n]"`` and ``item`` children; nil values are left out. With
+  ``multiref`` (what an Axis server answers), every struct is written once as a top-level
+  ``<multiRef id="idN">`` and referenced by ``href="#idN"``; without it (requests) structs are
+  inline. Written as text: building an element tree per value was most of a page's cost.
+* **Reading** (`Decoder`): ``href`` resolved against the body's ``multiRef`` elements (cycles and
+  dangling references are errors, never loops), ``xsi:type`` honoured (``getVendors`` returns
+  ``anyType[]``: the items say they are ``Vendor``), soapenc arrays, and each leaf converted
+  strictly: a value that is not of its type raises `WireValueError` naming the path, unlike a
+  lenient parser that would turn it into ``None`` and let it reach the warehouse.
+* **Parsing** (`parse_xml`): no DTD, no entities, no network, no huge trees; a document that
+  declares a DTD is refused as hostile (`HostileXML`) whether or not the parser could read it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 
-NS = "http://propertyware.com/pw/services/PWServices"
-SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-XSD_NS = "http://www.w3.org/2001/XMLSchema"
-XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-CLIENT_DATA = "clientData"
+from greenlight_dagster.clients.pw_legacy import Signatures, TypeRef, signatures
 
-#: Per complex type: wire element name -> REST field name. ``ID`` -> ``id`` applies everywhere.
-RENAMES: dict[str, dict[str, str]] = {
-    "Contact": {"contactType": "type"},
-    "Lease": {"leaseStatus": "status", "tenants": "contacts"},
-}
+NS = "http://propertyware.com/pw/services/PWServices"
+#: Where the structs live (the WSDL's ``tns1`` schema). Readers match types by local name only.
+TYPES_NS = "http://dto.soap.api.propertyware.com"
+SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAPENC_NS = "http://schemas.xmlsoap.org/soap/encoding/"
+XSD_NS = "http://www.w3.org/2001/XMLSchema"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XSI_TYPE = f"{{{XSI_NS}}}type"
+XSI_NIL = f"{{{XSI_NS}}}nil"
+ARRAY_TYPE = f"{{{SOAPENC_NS}}}arrayType"
+#: Nesting of struct references followed when reading: PW's structs nest a few levels at most.
+MAX_DEPTH = 32
 
 _INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _INTEGER = re.compile(r"[+-]?\d+")
-_XML_ILLEGAL = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_MISSING = object()
+_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+#: Namespaces declared once on the envelope; everything below uses these prefixes.
+PREFIXES = {"soapenv": SOAP_ENV_NS, "soapenc": SOAPENC_NS, "xsd": XSD_NS, "xsi": XSI_NS, "ns1": NS,
+            "tns1": TYPES_NS}
+_HEAD = ("<?xml version='1.0' encoding='UTF-8'?>\n<soapenv:Envelope "
+         + " ".join(f'xmlns:{p}="{u}"' for p, u in PREFIXES.items()) + ">")
+ENCODED = f' soapenv:encodingStyle="{SOAPENC_NS}"'
+#: Marks a multiRef number inside a rendered fragment; XML text can never contain U+0000.
+REF_MARK = "\x00"
 
 
 class WireValueError(ValueError):
-    """An element whose text is not a value of its declared type (or a structural error)."""
+    """A value that is not of its declared type, or a broken reference, at a named path."""
+
+
+class HostileXML(ValueError):
+    """A document declaring a DTD or entities: refused, never expanded."""
 
 
 def parse_utc(value: str) -> datetime:
@@ -65,59 +79,36 @@ def parse_utc(value: str) -> datetime:
 
 
 def format_utc(value: datetime) -> str:
-    """The canonical wire timestamp ``yyyy-MM-ddTHH:mm:ssZ`` (naive datetimes are UTC)."""
+    """The wire timestamp ``yyyy-MM-ddTHH:mm:ssZ`` used in search criteria (naive datetimes are UTC)."""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
-class WireField:
-    """One element of a complex type, as the WSDL declares it."""
+# ---------------------------------------------------------------- parsing
 
-    wire: str
-    rest: str
-    kind: str  # an xsd builtin's local name ("long", "dateTime", ...) or "complex"
-    many: bool
-    required: bool
-    xsd_type: Any  # the zeep type; recursed into when kind == "complex"
+class _Parser(etree.XMLParser):
+    def __init__(self) -> None:
+        super().__init__(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                         remove_comments=True, remove_pis=True)
 
 
-def _conforms(kind: str, value: Any) -> bool:
-    """Whether ``value`` can be written as an element of xsd ``kind`` and read back unchanged."""
-    if kind in _INT_RANGES:
-        low, high = _INT_RANGES[kind]
-        return type(value) is int and low <= value <= high
-    if kind == "double":
-        return type(value) is float and math.isfinite(value)
-    if kind == "boolean":
-        return type(value) is bool
-    if kind == "dateTime":
-        try:
-            return isinstance(value, str) and format_utc(parse_utc(value)) == value
-        except ValueError:
-            return False
-    # Strings: XML cannot carry U+0000, most C0 controls, lone surrogates or a bare CR.
-    return isinstance(value, str) and not _XML_ILLEGAL.search(value)
+def parse_xml(content: bytes) -> etree._Element:
+    """The document's root, parsed hardened; `HostileXML` for a DTD, `etree.XMLSyntaxError` for garbage.
+
+    The DTD check looks at the raw prolog too: libxml2 may give up on an amplifying entity
+    declaration before it reports a doctype, and such an answer must be refused as hostile,
+    not retried as unreadable.
+    """
+    head = content[:4096].lstrip()
+    if _DOCTYPE.search(head.split(b"<soapenv:", 1)[0] if b"<soapenv:" in head else head):
+        raise HostileXML("the document declares a DTD or entities")
+    root = etree.fromstring(content, parser=_Parser())
+    if root.getroottree().docinfo.doctype:
+        raise HostileXML("the document declares a DTD")
+    return root
 
 
-def _leaf(kind: str, text: str, path: str) -> Any:
-    """Strictly convert an element's text to the Python value of xsd ``kind``."""
-    stripped = text.strip()
-    try:
-        if kind in _INT_RANGES:
-            if not _INTEGER.fullmatch(stripped):
-                raise ValueError
-            return int(stripped)
-        if kind == "double":
-            return float(stripped)
-        if kind == "boolean":
-            return {"true": True, "1": True, "false": False, "0": False}[stripped]
-        if kind == "dateTime":
-            return format_utc(parse_utc(stripped))
-    except (ValueError, KeyError):
-        raise WireValueError(f"{path}: {text!r} is not a valid xsd:{kind}") from None
-    return text
-
+# ---------------------------------------------------------------- leaves
 
 def lexical(value: Any) -> str:
     """The XML text of a conforming leaf value."""
@@ -126,131 +117,200 @@ def lexical(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-class WireSchema:
-    """The WSDL's types (a zeep ``Schema``) seen as REST-named fields."""
+def escape(text: str) -> str:
+    """Character data as libxml2 writes it in a UTF-8 document."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    return text
 
-    def __init__(self, types: Any) -> None:
-        self._types = types
-        self._fields: dict[int, tuple[WireField, ...]] = {}
 
-    def element_type(self, name: str) -> Any:
-        """The type of the global element ``name`` (e.g. the ``getWorkOrders`` wrapper)."""
-        return self._types.get_element(f"{{{NS}}}{name}").type
+def leaf(xsd: str, text: str, path: str) -> Any:
+    """Strictly convert an element's text to the Python value of ``xsd:<xsd>``."""
+    stripped = text.strip()
+    try:
+        if xsd in _INT_RANGES:
+            low, high = _INT_RANGES[xsd]
+            if not _INTEGER.fullmatch(stripped) or not low <= int(stripped) <= high:
+                raise ValueError
+            return int(stripped)
+        if xsd in ("double", "float", "decimal"):
+            number = float(stripped)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        if xsd == "boolean":
+            return {"true": True, "1": True, "false": False, "0": False}[stripped]
+    except (ValueError, KeyError):
+        raise WireValueError(f"{path}: {text!r} is not a valid xsd:{xsd}") from None
+    return text
 
-    def fields(self, xsd_type: Any) -> tuple[WireField, ...]:
-        """The type's elements in sequence order (base type's first), cached per type."""
-        key = id(xsd_type)
-        if key not in self._fields:
-            renames = RENAMES.get(getattr(xsd_type, "name", None) or "", {})
-            self._fields[key] = tuple(
-                WireField(
-                    wire=name,
-                    rest=renames.get(name, "id" if name == "ID" else name),
-                    kind=_kind(element.type),
-                    many=element.max_occurs == "unbounded" or element.max_occurs > 1,
-                    required=element.min_occurs >= 1,
-                    xsd_type=element.type,
-                )
-                for name, element in xsd_type.elements
-            )
-        return self._fields[key]
 
-    def field(self, xsd_type: Any, wire_name: str) -> WireField:
-        """One element of a type by its wire name."""
-        for candidate in self.fields(xsd_type):
-            if candidate.wire == wire_name:
-                return candidate
-        raise KeyError(f"{getattr(xsd_type, 'name', xsd_type)} has no element {wire_name!r}")
+# ---------------------------------------------------------------- writing
 
-    # ---- XML -> REST dict ----
-    def decode(self, element: etree._Element, xsd_type: Any, *, strict: bool, path: str = "") -> dict[str, Any]:
-        """An element of ``xsd_type`` -> REST-named dict; ``clientData`` entries merged back in.
+@dataclass
+class Writer:
+    """Renders values as rpc/encoded elements (text); ``multiref``: structs as multiRef elements."""
 
-        ``strict`` (the server reading requests) refuses unknown elements and missing
-        required ones; the client keeps an unknown element's text under its own name, so a
-        field the server adds later reaches the warehouse instead of breaking the sync.
-        """
-        by_wire = {f.wire: f for f in self.fields(xsd_type)}
+    multiref: bool
+    sig: Signatures = field(default_factory=signatures)
+    refs: list[str] = field(default_factory=list)
+    _next: int = 0
+
+    def element(self, name: str, type_: TypeRef, value: Any) -> str:
+        """``<name xsi:type=…>`` holding ``value`` of ``type_`` (a struct: a dict of its fields)."""
+        if type_.array:
+            item_type = TypeRef(type_.name)
+            items = "".join(self.element("item", item_type, v) for v in value if v is not None)
+            return (f'<{name} xsi:type="soapenc:Array" soapenc:arrayType="{_qname(type_.name)}[{len(value)}]">'
+                    f"{items}</{name}>")
+        if type_.builtin or not isinstance(value, dict):
+            xsd = "string" if type_.name == "anyType" or not type_.builtin else type_.name
+            text = escape(value) if isinstance(value, str) else lexical(value)
+            return f'<{name} xsi:type="xsd:{xsd}">{text}</{name}>'
+        body = self.struct_body(type_.name, value)
+        if not self.multiref:
+            return f'<{name} xsi:type="{_qname(type_.name)}">{body}</{name}>'
+        number = self._next
+        self._next += 1
+        ref = f"{REF_MARK}{number}{REF_MARK}"
+        self.refs.append(f'<multiRef id="{ref}" soapenc:root="0"{ENCODED} xsi:type="{_qname(type_.name)}">'
+                         f"{body}</multiRef>")
+        return f'<{name} href="#{ref}"/>'
+
+    def struct_body(self, struct: str, value: dict[str, Any]) -> str:
+        """The struct's fields in declaration order (ancestors' first); absent and nil ones left out."""
+        by_name = self.sig.field_map(struct)
+        present = sorted((by_name[k] for k, v in value.items() if v is not None and k in by_name),
+                         key=lambda indexed: indexed[0])
+        return "".join(self.element(f.name, f.type, value[f.name]) for _, f in present)
+
+
+def _qname(type_name: str) -> str:
+    return f"xsd:{type_name}" if type_name in ("string", "long", "int", "double", "boolean", "anyType") \
+        else f"tns1:{type_name}"
+
+
+def number_refs(text: str, base: int) -> tuple[str, int]:
+    """A fragment whose multiRefs are numbered from 0 -> numbered from ``base``; and how many it holds."""
+    parts = text.split(REF_MARK)
+    count = 0
+    for i in range(1, len(parts), 2):
+        local = int(parts[i])
+        count = max(count, local + 1)
+        parts[i] = f"id{base + local}"
+    return "".join(parts), count
+
+
+def envelope(body: str, header: str = "") -> bytes:
+    """A SOAP 1.1 envelope around already rendered body (and header) content."""
+    head = f"<soapenv:Header>{header}</soapenv:Header>" if header else ""
+    return f"{_HEAD}{head}<soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>".encode()
+
+
+def call_element(operation: str, params: Iterator[tuple[str, TypeRef, Any]] | list[tuple[str, TypeRef, Any]],
+                 writer: Writer) -> str:
+    """``<ns1:operation>`` with one element per given parameter (an rpc request or response wrapper)."""
+    inner = "".join(writer.element(name, type_, value) for name, type_, value in params if value is not None)
+    return f"<ns1:{operation}{ENCODED}>{inner}</ns1:{operation}>"
+
+
+def request(operation: str, arguments: dict[str, Any], header: str = "") -> bytes:
+    """The request envelope of ``operation`` with its arguments (parameter name -> value)."""
+    op = signatures().operation(operation)
+    unknown = set(arguments) - {p.name for p in op.params}
+    if unknown:
+        raise ValueError(f"{operation} takes no parameter(s) {sorted(unknown)}")
+    writer = Writer(multiref=False)
+    return envelope(call_element(operation, [(p.name, p.type, arguments.get(p.name)) for p in op.params], writer),
+                    header)
+
+
+# ---------------------------------------------------------------- reading
+
+class Decoder:
+    """Reads the values of one SOAP Body, resolving ``href`` against its ``multiRef`` elements."""
+
+    def __init__(self, body: etree._Element, *, strict: bool, sig: Signatures | None = None) -> None:
+        self.sig = sig or signatures()
+        self.strict = strict
+        self.refs = {el.get("id"): el for el in body.iterchildren(etree.Element) if el.get("id") is not None}
+        self._resolving: set[str] = set()
+
+    def target(self, element: etree._Element, path: str) -> etree._Element:
+        """The element itself, or the multiRef its ``href`` names."""
+        href = element.get("href")
+        if href is None:
+            return element
+        found = self.refs.get(href[1:]) if href.startswith("#") else None
+        if found is None:
+            raise WireValueError(f"{path}: href {href!r} names no multiRef in the answer")
+        return found
+
+    def value(self, element: etree._Element, declared: TypeRef, path: str, depth: int = 0) -> Any:
+        """The Python value of an element declared as ``declared`` (its ``xsi:type`` wins when it says more)."""
+        if depth > MAX_DEPTH:
+            raise WireValueError(f"{path}: references nest deeper than {MAX_DEPTH}")
+        href = element.get("href")
+        if href is not None:
+            if href in self._resolving:
+                raise WireValueError(f"{path}: href {href!r} refers back to itself")
+            self._resolving.add(href)
+            try:
+                return self.value(self.target(element, path), declared, path, depth + 1)
+            finally:
+                self._resolving.discard(href)
+        if element.get(XSI_NIL) in ("true", "1"):
+            return None
+        xsi_ns, xsi_name = _xsi_type(element)
+        if (xsi_ns == SOAPENC_NS and xsi_name == "Array") or element.get(ARRAY_TYPE) is not None or (
+                declared.array and xsi_name is None):
+            item = _array_item_type(element, declared)
+            return [self.value(child, item, f"{path}[{i}]", depth + 1)
+                    for i, child in enumerate(element.iterchildren(etree.Element))]
+        if xsi_ns == XSD_NS and xsi_name is not None:
+            return leaf(xsi_name, element.text or "", path)
+        struct = xsi_name if xsi_name is not None and self.sig.is_struct(xsi_name) else declared.name
+        if not self.sig.is_struct(struct):
+            return leaf(struct if struct != "anyType" else "string", element.text or "", path)
+        return self.struct(element, struct, path, depth)
+
+    def struct(self, element: etree._Element, struct: str, path: str, depth: int = 0) -> dict[str, Any]:
+        """A struct's fields by their legacy names. Unknown elements: an error when ``strict``
+        (the server reading requests), else kept as text (a field the vendor adds later)."""
         out: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
         for child in element.iterchildren(etree.Element):
             name = etree.QName(child).localname
-            where = f"{path}/{name}" if path else name
-            spec = by_wire.get(name)
+            where = f"{path}/{name}"
+            spec = self.sig.field(struct, name)
             if spec is None:
-                if strict:
-                    raise WireValueError(f"{where}: unexpected element")
+                if self.strict:
+                    raise WireValueError(f"{where}: {struct} has no field {name!r}")
                 out[name] = child.text or ""
-            elif spec.wire == CLIENT_DATA:
-                extra.update([self._client_data(child, where)])
-            elif child.get(XSI_NIL) in ("true", "1"):
                 continue
-            else:
-                value = (self.decode(child, spec.xsd_type, strict=strict, path=where) if spec.kind == "complex"
-                         else _leaf(spec.kind, child.text or "", where))
-                if spec.many:
-                    out.setdefault(spec.rest, []).append(value)
-                else:
-                    out[spec.rest] = value
-        if strict:
-            missing = [f.wire for f in by_wire.values() if f.required and f.rest not in out]
-            if missing:
-                raise WireValueError(f"{path or 'request'}: missing required element(s) {', '.join(missing)}")
-        out.update(extra)
+            value = self.value(child, spec.type, where, depth + 1)
+            if value is not None:
+                out[name] = value
         return out
 
-    def _client_data(self, element: etree._Element, path: str) -> tuple[str, Any]:
-        key = element.findtext(f"{{{NS}}}key")
-        text = element.findtext(f"{{{NS}}}value")
-        if key is None or text is None:
-            raise WireValueError(f"{path}: clientData needs a key and a value")
-        try:
-            return key, json.loads(text)
-        except ValueError:
-            raise WireValueError(f"{path}[{key}]: value is not JSON: {text[:80]!r}") from None
 
-    # ---- REST dict -> wire dict ----
-    def to_wire(self, record: dict[str, Any], xsd_type: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        """REST dict -> (wire-named dict in sequence order, leftovers).
-
-        What the typed elements cannot carry goes to ``clientData`` when the type has one;
-        otherwise it is returned as leftovers for the caller to judge.
-        """
-        fields = self.fields(xsd_type)
-        by_rest = {f.rest: f for f in fields if f.wire != CLIENT_DATA}
-        wire: dict[str, Any] = {}
-        left: dict[str, Any] = {}
-        for key, value in record.items():
-            spec = by_rest.get(key)
-            converted = _MISSING if spec is None else self._convert(spec, value)
-            if spec is None or converted is _MISSING:
-                left[key] = value
-            else:
-                wire[spec.wire] = converted
-        if left and any(f.wire == CLIENT_DATA for f in fields):
-            wire[CLIENT_DATA] = [{"key": k, "value": json.dumps(v, ensure_ascii=True)} for k, v in left.items()]
-            left = {}
-        return {f.wire: wire[f.wire] for f in fields if f.wire in wire}, left
-
-    def _convert(self, spec: WireField, value: Any) -> Any:
-        if not spec.many:
-            return self._convert_one(spec, value)
-        if not isinstance(value, list) or not value:
-            return _MISSING
-        items = [self._convert_one(spec, item) for item in value]
-        return _MISSING if any(item is _MISSING for item in items) else items
-
-    def _convert_one(self, spec: WireField, value: Any) -> Any:
-        if spec.kind != "complex":
-            return value if _conforms(spec.kind, value) else _MISSING
-        if not isinstance(value, dict):
-            return _MISSING
-        wire, left = self.to_wire(value, spec.xsd_type)
-        return _MISSING if left else wire
+def _xsi_type(element: etree._Element) -> tuple[str | None, str | None]:
+    raw = element.get(XSI_TYPE)
+    if raw is None:
+        return None, None
+    prefix, _, local = raw.rpartition(":")
+    return element.nsmap.get(prefix or None), local
 
 
-def _kind(xsd_type: Any) -> str:
-    qname = getattr(xsd_type, "qname", None)
-    if qname is not None and etree.QName(qname).namespace == XSD_NS:
-        return str(etree.QName(qname).localname)
-    return "complex"
+def _array_item_type(element: etree._Element, declared: TypeRef) -> TypeRef:
+    """An array's item type: the declared one, or what ``soapenc:arrayType`` says for ``anyType[]``."""
+    if declared.name != "anyType":
+        return TypeRef(declared.name)
+    raw = element.get(ARRAY_TYPE) or ""
+    local = raw.rpartition(":")[2].partition("[")[0]
+    return TypeRef(local or "anyType")

@@ -84,10 +84,20 @@ class Window:
 
 @dataclass
 class Extraction:
-    """An open read: the record stream and the client's live counters."""
+    """An open read: the record stream and the client's live counters.
+
+    ``full_read``: the API could not narrow the read to the window (PW's ``getAllPortfolios()``
+    and ``getVendors()`` take no criteria), so every record came back: the asset then treats the
+    read as full (tombstones included). ``window_mark``: set when the records carry no
+    modification time (PW's legacy SOAP structs); asked once the records are loaded, it gives
+    the end of the window the read covered, which becomes the high-water mark instead of the
+    latest record's time.
+    """
 
     records: Records
     stats: CallStats
+    full_read: bool = False
+    window_mark: Callable[[], datetime | None] | None = None
 
 
 #: (resource, entity, window, log) -> Extraction. The only source-specific code per package.
@@ -159,6 +169,24 @@ class _WindowFilter:
             yield record
 
 
+def as_full_read(window: Window) -> Window:
+    """The window of a read that returned everything: a backfill stays one (it moves no mark and
+    tombstones nothing), anything else becomes full, so vanished records are tombstoned."""
+    if window.mode in ("full", "backfill"):
+        return window
+    return Window("full", None, None, advances_watermark=window.advances_watermark, tombstones=True)
+
+
+def earned_mark(window: Window, extraction_mark: datetime | None, max_modified_at: datetime | None,
+                now: datetime) -> datetime | None:
+    """Where the high-water mark may move after a read: the records' latest modified time, or for
+    records without one the end of the requested window; never past ``now``."""
+    if not window.advances_watermark:
+        return None
+    mark = extraction_mark if extraction_mark is not None else max_modified_at
+    return min(mark, now) if mark is not None else None
+
+
 def _partition_window(context: dg.AssetExecutionContext) -> tuple[tuple[datetime, datetime] | None, bool]:
     """(time window of the run's partitions, whether they reach today's); today's alone = the plain sync."""
     if not context.has_partition_key_range and not context.has_partition_key:
@@ -209,6 +237,9 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
         context.log.info(f"{key.to_user_string()} {window.describe()} (high-water mark: {high_water})")
 
         extraction = spec.fetch(getattr(context.resources, spec.resource_key), entity.entity, window, context.log)
+        if extraction.full_read and window.mode != "full":
+            window = as_full_read(window)
+            context.log.info(f"{key.to_user_string()}: the API reads this entity only in full ({window.describe()})")
         in_window = _WindowFilter(window)
         seen: array[int] | None = array("q") if window.tombstones else None
         stats = load_records(engine, spec.source, entity.entity, in_window(extraction.records),
@@ -223,8 +254,10 @@ def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
                 context.log.warning("the source served no records at all: not tombstoning anything, "
                                     "an empty answer is likelier an API or permission problem than an empty system")
         stored_mark = high_water
-        if window.advances_watermark and stats.max_modified_at is not None:
-            stored_mark = set_high_water(engine, spec.source, entity.entity, stats.max_modified_at, context.run.run_id,
+        window_mark = extraction.window_mark() if extraction.window_mark is not None else None
+        mark = earned_mark(window, window_mark, stats.max_modified_at, datetime.now(UTC))
+        if mark is not None:
+            stored_mark = set_high_water(engine, spec.source, entity.entity, mark, context.run.run_id,
                                          replace_after=ceiling)
         if stats.rejected:
             context.log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {context.run.run_id}")

@@ -1,7 +1,7 @@
 """The local PropertyWare/ServiceFusion sandbox: `Sandbox` runs it, `generate_fixture` fills it.
 
 Both are resolved lazily so that importing a light module such as
-``greenlight_dagster.sandbox.state`` does not load the servers (zeep, lxml) as well.
+``greenlight_dagster.sandbox.state`` does not load the servers (lxml) as well.
 """
 
 from __future__ import annotations

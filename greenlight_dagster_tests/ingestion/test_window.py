@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
-from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, RawEntity, Window, _WindowFilter, plan_window
+from greenlight_dagster.defs.ingest import (
+    DAILY_PARTITIONS,
+    RawEntity,
+    Window,
+    _WindowFilter,
+    as_full_read,
+    earned_mark,
+    plan_window,
+)
 
 WO = RawEntity("work_orders", "work orders", partitioned=True)
 STATUSES = RawEntity("job_statuses", "statuses", incremental=False)
@@ -59,3 +67,22 @@ def test_window_filter_is_half_open_and_keeps_rejects_and_undated_records() -> N
 
 def test_the_daily_partitions_include_today() -> None:
     assert DAILY_PARTITIONS.get_last_partition_key() == datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def test_a_read_the_api_could_not_narrow_is_a_full_read() -> None:
+    """getAllPortfolios()/getVendors() take no criteria: an incremental or initial read got everything."""
+    assert as_full_read(plan()) == Window("full", None, None, True, True)
+    assert as_full_read(plan(high_water=None)) == Window("full", None, None, True, True)
+    backfill = plan(partition_window=DAY)
+    assert as_full_read(backfill) == backfill  # a backfill moves no mark and tombstones nothing, whatever it read
+
+
+def test_records_without_a_modified_time_earn_the_window_end_never_past_now() -> None:
+    now = datetime(2026, 1, 6, tzinfo=UTC)
+    incremental = plan()
+    assert earned_mark(incremental, HW + OVERLAP, None, now) == HW + OVERLAP  # SOAP: the window asked for
+    assert earned_mark(incremental, None, HW, now) == HW  # records with a time: the latest of them
+    assert earned_mark(incremental, now + timedelta(days=1), None, now) == now
+    assert earned_mark(incremental, None, datetime(9999, 12, 31, tzinfo=UTC), now) == now
+    assert earned_mark(incremental, None, None, now) is None  # nothing read, nothing earned
+    assert earned_mark(plan(partition_window=DAY), DAY[1], None, now) is None  # backfills keep the mark

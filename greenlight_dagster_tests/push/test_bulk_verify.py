@@ -35,6 +35,10 @@ from .sandbox_world import (
 
 pytestmark = pytest.mark.integration
 STRICT = replace(SEND_ALL, pw_verify_strict=True)
+#: The bulk read of changed work orders: one page of changes, then an empty page, because a short
+#: first page cannot tell the legacy service's page size (it is the service's, and no earlier full
+#: page in this small world taught it to the client).
+BULK_READ = 2
 
 
 @pytest.fixture
@@ -66,7 +70,7 @@ def test_a_job_create_for_a_work_order_closed_after_ingest_is_stopped(store: Led
     (letter,) = store.dead_letters()
     assert "strict verification" in letter.reason and "Completed" in letter.reason
     calls = delta(pw_calls(sandbox), before)
-    assert calls["getWorkOrders"] == 1 and calls["getWorkOrder"] == 0
+    assert calls["getWorkOrders"] == BULK_READ and calls["getWorkOrder"] == 0
 
 
 def _started_jobs(store: LedgerStore, sandbox: Sandbox, wo_ids: tuple[int, ...]) -> None:
@@ -88,7 +92,7 @@ def test_a_pw_update_for_a_work_order_closed_after_ingest_is_not_sent(store: Led
     assert report.counts["sent"] == 1 and report.counts["found_by_lookup"] == 1
     assert sandbox.work_order(9001)["status"] == "Completed"
     calls = delta(pw_calls(sandbox), before)
-    assert calls["updateWorkOrder"] == 1 and calls["getWorkOrders"] == 1 and calls["getWorkOrder"] == 0
+    assert calls["updateWorkOrder"] == 1 and calls["getWorkOrders"] == BULK_READ and calls["getWorkOrder"] == 0
 
 
 def test_n_writes_without_pw_changes_cost_one_page_and_no_single_reads(store: LedgerStore, sandbox: Sandbox) -> None:
@@ -101,7 +105,7 @@ def test_n_writes_without_pw_changes_cost_one_page_and_no_single_reads(store: Le
     report = push_pw(store, sandbox, STRICT, snapshot=snapshot)
     assert report.counts["sent"] == len(WORK_ORDER_IDS)
     calls = delta(pw_calls(sandbox), before)
-    assert calls == {"getWorkOrders": 1, "getWorkOrder": 0, "updateWorkOrder": len(WORK_ORDER_IDS),
+    assert calls == {"getWorkOrders": BULK_READ, "getWorkOrder": 0, "updateWorkOrder": len(WORK_ORDER_IDS),
                      "closeWorkOrder": 0, "attachNoteToWorkOrder": 0}
     assert all(sandbox.work_order(wo_id)["status"] != "Open" for wo_id in WORK_ORDER_IDS)
 

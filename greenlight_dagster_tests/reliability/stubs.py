@@ -2,21 +2,21 @@
 
 Why not the sandbox: the sandbox is faithful, so it never serves a truncated envelope, an
 XML bomb or a page of wrongly typed records. These stubs speak just enough of each protocol
-(the real WSDL for zeep, an OAuth token for the SF client) to get the clients to the point
+(the generated WSDL for the PW client, an OAuth token for the SF client) to get the clients to the point
 where they parse an answer chosen by the test - the part under attack.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from greenlight_dagster.sandbox.pw_server import SERVICE_PATH, WSDL_PATH
+from greenlight_dagster.sandbox.pw_server import SERVICE_PATH
+from greenlight_dagster.sandbox.pw_wsdl import ADDRESS_PLACEHOLDER, wsdl_text
 
 
 class StubServer(ThreadingHTTPServer):
@@ -85,8 +85,7 @@ def stub_server() -> Iterator[StubServer]:
 
 def serve_pw_wsdl(server: StubServer) -> str:
     """Make ``server`` a PWServices endpoint (the sandbox's WSDL pointing at it); returns the WSDL URL."""
-    wsdl = re.sub(r'(<soap:address location=")[^"]*(")', rf"\g<1>{server.base_url}{SERVICE_PATH}\g<2>",
-                  WSDL_PATH.read_text(encoding="utf-8"))
+    wsdl = wsdl_text().replace(ADDRESS_PLACEHOLDER, f"{server.base_url}{SERVICE_PATH}")
     server.answer(f"{SERVICE_PATH}?wsdl", wsdl)
     return f"{server.base_url}{SERVICE_PATH}?wsdl"
 

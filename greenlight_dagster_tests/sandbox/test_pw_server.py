@@ -1,18 +1,18 @@
-"""The PWServices SOAP sandbox, driven over real HTTP with raw envelopes and with zeep."""
+"""The PWServices SOAP sandbox (legacy rpc/encoded, Axis answers), driven over real HTTP with raw envelopes."""
 
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import zeep
 from lxml import etree
 
-from greenlight_dagster.clients.pw_wire import NS, SOAP_ENV_NS
+from greenlight_dagster.clients.pw_legacy import signatures
+from greenlight_dagster.clients.pw_wire import SOAP_ENV_NS, Decoder, request
+from greenlight_dagster.clients.pw_wire import envelope as pw_envelope
 from greenlight_dagster.sandbox.httpbase import SandboxHTTPServer
 from greenlight_dagster.sandbox.pw_server import SERVICE_PATH, create_pw_server
 from greenlight_dagster.sandbox.state import SandboxState
@@ -90,9 +90,8 @@ def server(state: SandboxState) -> Iterator[SandboxHTTPServer]:
 
 
 def envelope(operation: str, inner: str = "", header: str = "") -> bytes:
-    return (f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV_NS}" xmlns:pw="{NS}">'
-            f"<soapenv:Header>{header}</soapenv:Header>"
-            f"<soapenv:Body><pw:{operation}>{inner}</pw:{operation}></soapenv:Body></soapenv:Envelope>").encode()
+    """A hand-written rpc/encoded request (for what the client would never send)."""
+    return pw_envelope(f"<ns1:{operation}>{inner}</ns1:{operation}>", header)
 
 
 def post(server: SandboxHTTPServer, body: bytes, auth: tuple[str, str] | None = (USER, PASSWORD)) -> requests.Response:
@@ -100,11 +99,24 @@ def post(server: SandboxHTTPServer, body: bytes, auth: tuple[str, str] | None = 
                          headers={"Content-Type": "text/xml; charset=utf-8", "Connection": "close"})
 
 
-def call(server: SandboxHTTPServer, operation: str, inner: str = "", **kwargs: Any) -> etree._Element:
-    """POST an operation and return the ``<operation>Response`` element (asserting HTTP 200)."""
-    response = post(server, envelope(operation, inner), **kwargs)
+def call(server: SandboxHTTPServer, operation: str, **arguments: Any) -> Any:
+    """POST an operation (built from the signatures) and return its decoded return value (asserting HTTP 200)."""
+    return call_url(server.base_url + SERVICE_PATH, (USER, PASSWORD), operation, **arguments)
+
+
+def call_url(url: str, auth: tuple[str, str], operation: str, **arguments: Any) -> Any:
+    response = requests.post(url, data=request(operation, arguments), auth=auth, timeout=10,
+                             headers={"Content-Type": "text/xml; charset=utf-8", "Connection": "close"})
     assert response.status_code == 200, response.text
-    return etree.fromstring(response.content).find(f"{{{SOAP_ENV_NS}}}Body")[0]
+    return decode_return(operation, response.content)
+
+
+def decode_return(operation: str, content: bytes) -> Any:
+    """An answer's return value, decoded strictly as the signatures declare it."""
+    body = etree.fromstring(content).find(f"{{{SOAP_ENV_NS}}}Body")
+    returned = body[0].find(f"{operation}Return")
+    returns = signatures().operation(operation).returns
+    return None if returned is None or returns is None else Decoder(body, strict=True).value(returned, returns, "r")
 
 
 def fault(response: requests.Response) -> tuple[str, str]:
@@ -113,66 +125,46 @@ def fault(response: requests.Response) -> tuple[str, str]:
     return node.findtext("faultcode"), node.findtext("faultstring")
 
 
-def ids(response: etree._Element, item: str) -> list[int]:
-    return [int(e.findtext(f"{{{NS}}}ID")) for e in response.findall(f"{{{NS}}}{item}")]
+def ids(records: list[dict[str, Any]]) -> list[int]:
+    return [r["ID"] for r in records]
 
 
-def criteria(**values: Any) -> str:
-    return "<pw:criteria>" + "".join(f"<pw:{k}>{v}</pw:{k}>" for k, v in values.items()) + "</pw:criteria>"
-
-
-def zeep_client(server: SandboxHTTPServer) -> zeep.Client:
-    session = requests.Session()
-    session.auth = (USER, PASSWORD)
-    return zeep.Client(server.base_url + SERVICE_PATH + "?wsdl", transport=zeep.Transport(session=session))
-
-
-def test_wsdl_is_consumed_by_zeep_without_warnings(server: SandboxHTTPServer) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        client = zeep_client(server)
-    operations = set(client.service._binding._operations)
-    assert operations == {"getAllPortfolios", "getPortfolioList", "getBuildings", "getUnits", "getLeases",
-                          "getContacts", "getVendors", "getWorkOrders", "getWorkOrder", "updateWorkOrder",
-                          "closeWorkOrder", "attachNoteToWorkOrder", "createWorkOrder", "echoString"}
-    assert client.service._binding_options["address"] == server.base_url + SERVICE_PATH
-    assert client.service.echoString(arg="ping") == "ping"
-    result = client.service.getLeases(criteria={"ids": [300]})
-    assert [t.ID for t in result.lease[0].tenants] == [500, 502]
-    assert [t.primary for t in result.lease[0].tenants] == [True, False]
-
-
-def test_pages_are_one_based_and_ordered_by_id(server: SandboxHTTPServer) -> None:
-    pages = [call(server, "getWorkOrders", criteria(pageNumber=n)) for n in (1, 2, 3, 4)]
-    assert [ids(p, "workOrder") for p in pages] == [[9001, 9002], [9003, 9004], [9005], []]
-    assert {p.findtext(f"{{{NS}}}totalCount") for p in pages} == {"5"}
-    bigger = call(server, "getWorkOrders", criteria(pageSize=4))
-    assert ids(bigger, "workOrder") == [9001, 9002, 9003, 9004]
-    newest = call(server, "getWorkOrders", criteria(orderByNewestFirst="true", pageSize=10))
-    assert ids(newest, "workOrder") == [9005, 9004, 9003, 9002, 9001]
+def test_pages_are_one_based_ordered_by_id_and_sized_by_the_server(server: SandboxHTTPServer) -> None:
+    pages = [call(server, "getWorkOrders", criteria={"pageNumber": n}) for n in (1, 2, 3, 4)]
+    assert [ids(p) for p in pages] == [[9001, 9002], [9003, 9004], [9005], []]
+    assert ids(call(server, "getWorkOrders", criteria={})) == [9001, 9002]  # no pageNumber: the first page
+    newest = call(server, "getWorkOrders", criteria={"orderByNewestFirst": True})
+    assert ids(newest) == [9005, 9004]
 
 
 def test_last_modified_window_is_inclusive_at_both_ends(server: SandboxHTTPServer) -> None:
-    window = criteria(lastModifiedOnOrAfter="2026-01-03T10:00:00Z", lastModifiedOnOrBefore="2026-01-03T12:00:00Z",
-                      pageSize=10)
-    assert ids(call(server, "getWorkOrders", window), "workOrder") == [9002, 9003, 9004]
-    offset = criteria(lastModifiedOnOrAfter="2026-01-03T07:00:00-05:00", pageSize=10)  # = 12:00Z
-    assert ids(call(server, "getWorkOrders", offset), "workOrder") == [9004, 9005]
+    window = {"lastModifiedOnOrAfter": "2026-01-03T10:00:00Z", "lastModifiedOnOrBefore": "2026-01-03T12:00:00Z"}
+    pages = [call(server, "getWorkOrders", criteria={**window, "pageNumber": n}) for n in (1, 2)]
+    assert ids(pages[0] + pages[1]) == [9002, 9003, 9004]
+    strict = {"lastModifiedAfter": "2026-01-03T10:00:00Z", "lastModifiedBefore": "2026-01-03T12:00:00Z"}
+    assert ids(call(server, "getWorkOrders", criteria=strict)) == [9003]
+    offset = {"lastModifiedOnOrAfter": "2026-01-03T07:00:00-05:00"}  # = 12:00Z
+    assert ids(call(server, "getWorkOrders", criteria=offset)) == [9004, 9005]
 
 
-def test_entity_filters(server: SandboxHTTPServer) -> None:
-    assert ids(call(server, "getContacts", criteria(contactType="TENANT")), "contact") == [500, 502]
-    assert ids(call(server, "getBuildings", criteria(portfolioId=2)), "building") == [11]
-    assert ids(call(server, "getWorkOrders", criteria(buildingId=11, pageSize=9)), "workOrder") == [9001, 9003, 9005]
-    ordered = "<pw:criteria><pw:ids>9002</pw:ids><pw:ids>9004</pw:ids></pw:criteria>"
-    assert ids(call(server, "getWorkOrders", ordered), "workOrder") == [9002, 9004]
-    assert ids(call(server, "getAllPortfolios"), "portfolio") == [1, 2]
-    assert ids(call(server, "getPortfolioList"), "portfolio") == [1, 2]
+def test_entity_filters_and_criteria_less_operations(server: SandboxHTTPServer) -> None:
+    assert ids(call(server, "getContacts", criteria={"email": "ana@example.com"})) == [500]
+    assert ids(call(server, "getUnits", criteria={"buildingId": 10})) == [100, 101]
+    assert ids(call(server, "getLeases", criteria={"tenantId": 502})) == [300]
+    both = call(server, "getWorkOrders", criteria={"buildingId": 11, "pageNumber": 1}) + call(
+        server, "getWorkOrders", criteria={"buildingId": 11, "pageNumber": 2})
+    assert ids(both) == [9001, 9003, 9005]
+    assert ids(call(server, "getWorkOrders", criteria={"ids": [9004, 9002]})) == [9002, 9004]
+    assert ids(call(server, "getAllPortfolios")) == [1, 2]  # no criteria: everything, unpaged
+    assert ids(call(server, "getVendors")) == [700]
+    lease = call(server, "getLeases", criteria={"ids": [300]})[0]
+    assert [t["ID"] for t in lease["tenants"]] == [500, 502] and lease["primaryContact"]["ID"] == 500
+    assert lease["leaseStatus"] == "Active" and lease["startDate"] == "06/01/2025" and "baseRent" not in lease
 
 
 @pytest.mark.parametrize("auth", [None, (USER, "wrong"), ("nobody", PASSWORD)])
 def test_basic_auth_failures_are_authentication_faults(server: SandboxHTTPServer, auth: Any) -> None:
-    code, message = fault(post(server, envelope("echoString", "<pw:arg>x</pw:arg>"), auth=auth))
+    code, message = fault(post(server, request("echoString", {"arg": "x"}), auth=auth))
     assert code == "soapenv:Client.Authentication"
     assert PASSWORD not in message
 
@@ -180,30 +172,40 @@ def test_basic_auth_failures_are_authentication_faults(server: SandboxHTTPServer
 def test_header_auth_mode(state: SandboxState) -> None:
     srv = start_server(state, auth_mode="header")
     try:
-        good = f"<pw:AuthHeader><pw:username>{USER}</pw:username><pw:password>{PASSWORD}</pw:password>" \
-               "<pw:orgId>42</pw:orgId></pw:AuthHeader>"
-        response = post(srv, envelope("echoString", "<pw:arg>hi</pw:arg>", header=good), auth=None)
+        good = f"<ns1:AuthHeader><username>{USER}</username><password>{PASSWORD}</password>" \
+               "<orgId>42</orgId></ns1:AuthHeader>"
+        response = post(srv, request("echoString", {"arg": "hi"}, header=good), auth=None)
         assert response.status_code == 200 and b"hi" in response.content
         bad = good.replace(PASSWORD, "nope")
-        assert fault(post(srv, envelope("echoString", "<pw:arg>hi</pw:arg>", header=bad), auth=None))[0] \
+        assert fault(post(srv, request("echoString", {"arg": "hi"}, header=bad), auth=None))[0] \
             == "soapenv:Client.Authentication"
         # Basic credentials do not count in header mode.
-        assert fault(post(srv, envelope("echoString", "<pw:arg>hi</pw:arg>")))[0] == "soapenv:Client.Authentication"
+        assert fault(post(srv, request("echoString", {"arg": "hi"})))[0] == "soapenv:Client.Authentication"
     finally:
         srv.stop()
 
 
+_INT = 'xsi:type="xsd:int"'
+
+
 @pytest.mark.parametrize(("body", "expected"), [
-    (envelope("getWorkOrders", criteria(pageNumber=0)), "pageNumber must be 1 or more"),
-    (envelope("getWorkOrders", criteria(pageSize=5000)), "pageSize must be within"),
-    (envelope("getWorkOrders", criteria(pageSize="abc")), "is not a valid xsd:int"),
-    (envelope("getWorkOrders", criteria(lastModifiedOnOrAfter="yesterday")), "ISO-8601"),
-    (envelope("getWorkOrders", criteria(colour="red")), "unexpected element"),
-    (envelope("getWorkOrder"), "missing required element(s) workOrderID"),
+    (envelope("getWorkOrders", f"<criteria><pageNumber {_INT}>-1</pageNumber></criteria>"),
+     "pageNumber must be 1 or more"),
+    (envelope("getWorkOrders", f"<criteria><pageNumber {_INT}>abc</pageNumber></criteria>"),
+     "is not a valid xsd:int"),
+    (envelope("getWorkOrders", "<criteria><lastModifiedOnOrAfter>yesterday</lastModifiedOnOrAfter></criteria>"),
+     "ISO-8601"),
+    (envelope("getWorkOrders", "<criteria><colour>red</colour></criteria>"), "has no field 'colour'"),
+    (envelope("getBuildings", "<criteria><ownerId>1</ownerId></criteria>"), "does not filter by ownerId"),
+    (envelope("getWorkOrders", "<pageSize>5</pageSize>"), "has no parameter 'pageSize'"),
     (envelope("deleteEverything"), "unknown operation"),
-    (envelope("updateWorkOrder", "<pw:workOrder><pw:ID>1</pw:ID></pw:workOrder>"), "work order 1 not found"),
-    (envelope("createWorkOrder", "<pw:workOrder><pw:description>x</pw:description></pw:workOrder>"), "buildingID"),
-    (envelope("attachNoteToWorkOrder", "<pw:workOrderID>9001</pw:workOrderID><pw:note> </pw:note>"), "empty"),
+    (envelope("getUsers"), "does not implement"),
+    (envelope("updateWorkOrder", "<workOrder><ID>1</ID></workOrder>"), "work order 1 not found"),
+    (envelope("createWorkOrder", "<workOrder><description>x</description></workOrder>"), "existing building"),
+    (envelope("attachNoteToWorkOrder", "<note><body> </body></note><workOrder><ID>9001</ID></workOrder>"),
+     "empty"),
+    (envelope("closeWorkOrder", "<workOrderID>abc</workOrderID>"), "must be a work order id"),
+    (envelope("getWorkOrder", '<criteria href="#nowhere"/>'), "names no multiRef"),
     (b"<not-xml", "not well-formed"),
     (b"<a/>", "expected a SOAP 1.1 Envelope"),
 ])
@@ -217,7 +219,7 @@ def test_dtd_and_external_entities_are_refused(server: SandboxHTTPServer, tmp_pa
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
     xxe = (f'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file://{secret}">]>'.encode()
-           + envelope("echoString", "<pw:arg>&x;</pw:arg>"))
+           + envelope("echoString", "<arg>&x;</arg>").split(b"?>", 1)[1])
     response = post(server, xxe)
     code, message = fault(response)
     assert code == "soapenv:Client" and "DTD" in message
@@ -225,28 +227,31 @@ def test_dtd_and_external_entities_are_refused(server: SandboxHTTPServer, tmp_pa
 
 
 def test_mutations_bump_last_modified_and_land_in_state(server: SandboxHTTPServer, state: SandboxState) -> None:
-    client = zeep_client(server)
-    updated = client.service.updateWorkOrder(workOrder={"ID": 9001, "status": "In Progress"})
-    assert updated.status == "In Progress" and updated.priority == "HIGH"  # partial update keeps the rest
+    updated = call(server, "updateWorkOrder", workOrder={"ID": 9001, "status": "In Progress"})
+    assert updated["status"] == "In Progress" and updated["priority"] == "HIGH"  # partial update keeps the rest
     first = state.get("propertyware", "workOrders", 9001)["lastModifiedDateTime"]
     assert first == "2026-01-05T12:00:00Z"
-    client.service.attachNoteToWorkOrder(workOrderID=9001, note="Tech on the way")
+    note = call(server, "attachNoteToWorkOrder", note={"body": "Tech on the way"}, workOrder={"ID": 9001})
+    assert note["body"] == "Tech on the way"
     second = copy.deepcopy(state.get("propertyware", "workOrders", 9001))
     assert second["lastModifiedDateTime"] > first
     assert second["notes"][0]["note"] == "Tech on the way" and second["notes"][0]["createdBy"] == USER
-    closed = client.service.closeWorkOrder(workOrderID=9001, category="Plumbing", closingComments="Fixed",
-                                           completedDate="2026-01-05")
-    assert closed.status == "Completed" and closed.closingComments == "Fixed"
-    assert state.get("propertyware", "workOrders", 9001)["lastModifiedDateTime"] > second["lastModifiedDateTime"]
-    created = client.service.createWorkOrder(workOrder={"buildingID": 10, "unitID": 101, "description": "New"})
-    assert created.ID == 9006 and created.number == 1006 and created.status == "Open"
-    assert created.createdDateTime == created.lastModifiedDateTime
-    assert state.get("propertyware", "workOrders", 9006)["description"] == "New"
-    assert client.service.getWorkOrder(workOrderID=424242) is None
+    assert call(server, "closeWorkOrder", workOrderID="9001", category="Plumbing", closingComments="Fixed",
+                completedDate="01/05/2026") is True
+    closed = state.get("propertyware", "workOrders", 9001)
+    assert closed["status"] == "Completed" and closed["closingComments"] == "Fixed"
+    assert closed["completedDate"] == "2026-01-05"  # the legacy date string lands in the fixture's ISO form
+    assert closed["lastModifiedDateTime"] > second["lastModifiedDateTime"]
+    created = call(server, "createWorkOrder", workOrder={"building": {"ID": 10}, "unitIDs": [101],
+                                                         "description": "New"})
+    assert created["ID"] == 9006 and created["number"] == 1006 and created["status"] == "Open"
+    assert state.get("propertyware", "workOrders", 9006)["unitID"] == 101
+    assert call(server, "getWorkOrder", criteria={"ids": [424242]}) is None
+    assert call(server, "getWorkOrder", criteria={"ids": [9006]})["description"] == "New"
 
 
 def test_injected_faults(server: SandboxHTTPServer, state: SandboxState) -> None:
-    echo = envelope("echoString", "<pw:arg>x</pw:arg>")
+    echo = request("echoString", {"arg": "x"})
     state.faults.add({"server": "pw", "operation": "echoString", "kind": "error"})
     assert fault(post(server, echo)) == ("soapenv:Server", "echoString: injected server error")
     state.faults.clear()
@@ -260,8 +265,12 @@ def test_injected_faults(server: SandboxHTTPServer, state: SandboxState) -> None
     state.faults.clear()
     state.faults.add({"server": "pw", "operation": "updateWorkOrder", "kind": "commit_then_drop"})
     with pytest.raises(requests.ConnectionError):
-        post(server, envelope("updateWorkOrder", "<pw:workOrder><pw:ID>9002</pw:ID><pw:status>Done</pw:status>"
-                                                 "</pw:workOrder>"))
+        post(server, request("updateWorkOrder", {"workOrder": {"ID": 9002, "status": "Done"}}))
     assert state.get("propertyware", "workOrders", 9002)["status"] == "Done"  # committed before the drop
     log = [(r["operation"], r["status"]) for r in state.request_log()]
     assert log == [("echoString", 500), ("echoString", 429), ("echoString", 0), ("updateWorkOrder", 0)]
+
+
+def test_answers_are_dated_by_the_sandbox_clock(server: SandboxHTTPServer, state: SandboxState) -> None:
+    response = post(server, request("echoString", {"arg": "x"}))
+    assert response.headers["Date"] == "Mon, 05 Jan 2026 12:00:00 GMT"

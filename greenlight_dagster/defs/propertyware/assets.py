@@ -9,17 +9,29 @@ from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 
 
 def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any) -> Extraction:
-    """Open a read of one entity through the configured read API (decision 0011), filtered server-side by
-    last-modified time (SOAP ``lastModifiedOnOrAfter/OnOrBefore``, REST ``lastModifiedDateTimeStart/End``)."""
+    """Open a read of one entity through the configured read API (decision 0011), filtered server-side
+    by last-modified time (SOAP ``lastModifiedOnOrAfter/OnOrBefore``, REST ``lastModifiedDateTimeStart/End``).
+
+    Records without a modification time (the legacy SOAP structs) earn the mark of the window
+    the read covered (`PropertyWareClient.read_until`).
+    """
     client = resource.build_client(log)
-    return Extraction(client.iter_records(entity, modified_from=window.start, modified_to=window.end), client.stats)
+    if client.records_carry_modified_time:
+        records = client.iter_records(entity, modified_from=window.start, modified_to=window.end)
+        window_mark = None
+    else:  # the window is half-open and nothing can be filtered after the read: the service leaves the end out
+        records = client.iter_records(entity, modified_from=window.start, modified_before=window.end)
+        window_mark = lambda: client.read_until  # noqa: E731 - read once the records are loaded
+    return Extraction(records, client.stats, full_read=client.reads_everything(entity), window_mark=window_mark)
 
 
 SPEC = SourceSpec(source="pw", group_name="propertyware", resource_key="propertyware",
                   kinds=frozenset({"soap", "postgres"}), pool="propertyware_api", fetch=fetch)
 
-_INCREMENTAL = "Incremental on lastModifiedDateTime from ops.watermarks (5-minute overlap); `full_refresh` re-reads " \
-               "everything and tombstones records that vanished."
+_INCREMENTAL = "Incremental through PW's last-modified filter from ops.watermarks (5-minute overlap; over SOAP the " \
+               "mark is the end of the window read, as the legacy structs carry no modified time; portfolios and " \
+               "vendors are always read in full there); `full_refresh` re-reads everything and tombstones records " \
+               "that vanished."
 
 ENTITIES = (
     RawEntity("portfolios", f"PropertyWare portfolios (an owner's holdings), one row per version. {_INCREMENTAL}"),

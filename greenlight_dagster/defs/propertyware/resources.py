@@ -55,7 +55,8 @@ class PropertyWareResource(dg.ConfigurableResource):
     system_id: str = ""
     api: str = ""
     timeout_seconds: float = 90.0
-    page_size: int = 100
+    max_pages: int = 20_000
+    max_response_bytes: int = 64 * 1024 * 1024
     rest_page_size: int = 500
     rest_requests_per_second: float = 8.0
     max_attempts: int = 6
@@ -91,7 +92,8 @@ class PropertyWareResource(dg.ConfigurableResource):
         retry = self.retry_policy()
         soap = PropertyWareClient(
             deployment_endpoint(CONNECTION_ENV["wsdl_url"]), self.setting("username"), self.setting("password"),
-            timeout=self.timeout_seconds, page_size=self.page_size, retry=retry, log=log,
+            timeout=self.timeout_seconds, max_pages=self.max_pages, max_response_bytes=self.max_response_bytes,
+            retry=retry, log=log,
             breaker=self._breaker) if apis.soap else None
         rest = PropertyWareRestClient(
             deployment_endpoint(CONNECTION_ENV["rest_url"]), self.setting("client_id"), self.setting("client_secret"),
