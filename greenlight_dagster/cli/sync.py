@@ -17,10 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from greenlight_dagster.cli.local import local_environment
+from greenlight_dagster.cli.operator import record_outcome
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 from greenlight_dagster.sandbox.generator import SCALES
-from greenlight_dagster.warehouse.connection import make_engine
-from greenlight_dagster.warehouse.flag_store import finish_run
 
 #: Metadata shown in the summary, in this order, when an asset reports it.
 SUMMARY_FIELDS = ("records_fetched", "new_versions", "rejected", "planned", "sent", "created", "already_done",
@@ -74,11 +73,7 @@ def execute_sync(*, full_refresh: bool = False, partition_key: str | None = None
             run_config=_ingest_run_config(job, full_refresh), raise_on_error=False,
             tags={"greenlight/trigger": "cli"},
         )
-    engine = make_engine()
-    try:
-        finish_run(engine, result.run_id, status="succeeded" if result.success else "failed")
-    finally:
-        engine.dispose()
+    record_outcome(result)
     outcome = SyncOutcome(run_id=result.run_id, success=result.success)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization

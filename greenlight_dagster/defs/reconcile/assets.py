@@ -22,6 +22,7 @@ from sqlalchemy import text
 from greenlight_dagster.core.plan import PushPlan
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sync.planning import record_push_plan
 from greenlight_dagster.warehouse.candidates import load_candidates
@@ -84,7 +85,7 @@ def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     result = record_push_plan(LedgerStore(engine), flags, candidates, run_id=context.run.run_id, now=datetime.now(UTC))
     plan, recorded, logged = result.plan, result.recorded, result.decisions_logged
     summary = plan.summary()
-    record_run(engine, context.run.run_id, kind="sync", flags=flags,
+    record_run(engine, context.run.run_id, kind=run_kind(context.run.tags), flags=flags,
                stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back)}})
     return dg.MaterializeResult(metadata={
         "planned": len(plan.writes),

@@ -32,6 +32,7 @@ from sqlalchemy.exc import ProgrammingError
 from greenlight_dagster.defs.push import PW_WORK_ORDERS, SF_CUSTOMERS, SF_JOBS
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.warehouse.assets import coverage_metadata
 from greenlight_dagster.warehouse.flag_store import finish_run, record_run
 from greenlight_dagster.warehouse.tables import RAW_ENTITIES, raw_table_name
@@ -280,9 +281,10 @@ def sync_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     began = time.monotonic()
     engine = warehouse.get_engine()
     current = measure_run(engine, context.run.run_id, _run_started(context), datetime.now(UTC))
-    record_run(engine, context.run.run_id, kind="sync", flags=sync_flags.resolve(engine),
+    kind = run_kind(context.run.tags)
+    record_run(engine, context.run.run_id, kind=kind, flags=sync_flags.resolve(engine),
                stats={"sync_report": current.as_stats()})
-    finish_run(engine, context.run.run_id, status="succeeded")  # the report is the cycle's last step
+    finish_run(engine, context.run.run_id, status="succeeded", kind=kind)  # the report is the cycle's last step
     history = run_history(engine)
     drift = find_drift(engine)
     metadata: dict[str, Any] = {
