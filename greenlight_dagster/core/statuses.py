@@ -23,9 +23,10 @@ from greenlight_dagster.core.text import normalize_text
 SYSTEMS = ("pw", "sf")
 
 #: The open list: work orders in these statuses get an SF job. The old system's 14 open statuses, plus
-#: "in progress", which the push itself writes to PW while a job is under way (`DEFAULT_SF_TO_PW`): a
-#: status our own push writes must stay open in our own rules (`StatusRules.open_list_gaps`), or a
-#: work order we moved there would drop out of the sync (held back as "not in the open list").
+#: "in progress", which the push itself writes to PW while a job is under way (`DEFAULT_SF_TO_PW`).
+#: A status our own push writes must be open in all our rules (`StatusRules.open_list_gaps`): the
+#: status map calls "In Progress" open and `DEFAULT_PW_TO_SF` creates a "Started" job from it, yet
+#: the open list held such work orders back as "not in the open list".
 DEFAULT_OPEN_STATUSES: tuple[str, ...] = (
     "unscheduled", "scheduled", "scheduled outside sf", "dispatched", "delayed", "on the way", "on site",
     "started", "paused", "resumed", "partially completed", "open", "wo received", "awaiting parts", "in progress",

@@ -28,9 +28,10 @@ import requests
 from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster_tests.ui.dagster_ui import DagsterUi, greenlight_command, greenlight_dev
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+#: Each test drives real runs through the daemon (a sync, a backfill of three runs) on a shared 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
-RUN_SECONDS = 600
+RUN_SECONDS = 900
 #: The run-status sensors tick every 30 s; a finished run is in ops.sync_runs by the next tick or two.
 RECORD_SECONDS = 120
 DBT_STEP = "dbt_warehouse"
