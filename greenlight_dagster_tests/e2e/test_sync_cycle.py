@@ -175,14 +175,17 @@ def test_dry_run_sends_nothing_and_previews_every_create(sandbox: Sandbox, clean
     assert all(row["action"] == "hold" for row in waiting)
 
 
-#: Drift only a person can settle (the sync never changes SF job statuses, nor picks among duplicates).
-NEEDS_A_PERSON = {"closed in PW, open in SF", "several SF jobs", "unknown PW work order", "deleted in PW"}
+#: Drift only a person can settle (the sync never changes SF job statuses, picks among duplicates, or guesses
+#: what a status no mapping knows means - the world plants some).
+NEEDS_A_PERSON = {"closed in PW, open in SF", "several SF jobs", "unknown PW work order", "deleted in PW",
+                  "unmapped PW status", "unmapped SF status"}
 
 
 def agree_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return next(e for e in result.get_asset_check_evaluations() if e.check_name == "pw_and_sf_agree")
 
 
+@pytest.mark.timeout(1500)  # three syncs, as the first test; the shared 2-core machine is often 5x oversubscribed
 def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_warehouse: Engine) -> None:
     """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, the push's own write.
 
