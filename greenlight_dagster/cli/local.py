@@ -31,7 +31,7 @@ from typing import Any
 import click
 import requests
 
-from greenlight_dagster.defs.servicefusion.resources import RATE_LIMIT_ENV
+from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 from greenlight_dagster.warehouse.embedded import data_dir
 from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
@@ -116,9 +116,9 @@ def local_sandbox(*, scale: str, seed: int, sf_options: dict[str, Any] | None = 
     sandbox = Sandbox(fixture, seed=seed, scale=scale, sf_options=sf_options).start()
     echo(f"sandbox: {'resumed ' + str(state_file) if fixture else f'new {scale} world (seed {seed})'}; "
          f"admin API at {sandbox.info['admin_url']}")
-    client_env = sandbox.env()
-    if sf_options and "rate_limit_per_minute" in sf_options:
-        client_env[RATE_LIMIT_ENV] = str(sf_options["rate_limit_per_minute"])  # clients attaching pace to match
+    # The SF limit goes with it: a command attaching (the demo's 600/minute, say) must pace to this sandbox.
+    client_env = {**sandbox.env(),
+                  RATE_LIMIT_ENV: str((sf_options or {}).get("rate_limit_per_minute", DOCUMENTED_RATE_LIMIT))}
     published = _publish_running(client_env, sandbox.info["admin_url"])
     try:
         yield client_env
