@@ -75,6 +75,14 @@ query Backfill($id: String!) {
   }
 }
 """
+STEP_FAILURES = """
+query Failures($runId: ID!) {
+  logsForRun(runId: $runId, limit: 5000) {
+    __typename
+    ... on EventConnection { events { __typename ... on ExecutionStepFailureEvent { stepKey error { message } } } }
+  }
+}
+"""
 LOCATION_LOADED = """
 query Loaded { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename } } } } }
@@ -141,6 +149,12 @@ class DagsterUi:
 
     def run(self, run_id: str) -> dict[str, Any]:
         return self.query(RUN, runId=run_id)["runOrError"]  # type: ignore[no-any-return]
+
+    def step_failures(self, run_id: str) -> list[str]:
+        """``step: error`` of each failed step of a run (what the run page shows in red)."""
+        events = self.query(STEP_FAILURES, runId=run_id)["logsForRun"].get("events", [])
+        return [f"{e['stepKey']}: {(e.get('error') or {}).get('message', '')[:2000]}" for e in events
+                if e["__typename"] == "ExecutionStepFailureEvent"]
 
     def wait_for_run(self, run_id: str, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -45,8 +46,11 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DagsterUi, P
     root = make_server_dir()  # the embedded server runs as an unprivileged user: a traversable, short path
     data_dir = root / "data"
     log = tmp_path_factory.mktemp("dev") / "dev.log"
-    with greenlight_dev(data_dir, log) as ui:
-        yield ui, data_dir
+    try:
+        with greenlight_dev(data_dir, log) as ui:
+            yield ui, data_dir
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _intervals(run: dict[str, Any], step_prefix: str = "") -> list[tuple[float, float]]:
@@ -104,7 +108,7 @@ def test_a_ui_date_range_backfill_never_builds_dbt_twice_at_once(dev: tuple[Dags
     warehouse = [key for key in ui.job_asset_keys("backfill") if key[0] == "warehouse"]
     backfill_id = ui.launch_backfill(PARTITIONED, warehouse, first, last)
     backfill = ui.wait_for_backfill(backfill_id, RUN_SECONDS)
-    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    assert backfill["status"] == "COMPLETED_SUCCESS", [ui.step_failures(r["runId"]) for r in backfill["runs"]]
     runs = [ui.run(r["runId"]) for r in backfill["runs"]]
     assert runs and all(run["status"] == "SUCCESS" for run in runs), backfill
     dbt_builds = [interval for run in runs for interval in _intervals(run, DBT_STEP)]
