@@ -29,7 +29,7 @@ from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV, WAR
 
 LOCATION = "greenlight_sync"  # workspace.yaml
 REPOSITORY = "__repository__"
-UI_START_SECONDS = 300
+UI_START_SECONDS = 600  # a cold start (initdb, a generated world, three definition loads) on a busy 2-core machine
 TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 TERMINAL_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
