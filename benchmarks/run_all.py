@@ -4,7 +4,8 @@
 
 Runs, in this order: the daily sync at production latency (headline; the push steps' efficiency
 is read from the same runs), ingestion (`ingest`, called, not copied), history cost, the push of
-1,000 new SF jobs (`push.run_scenario`), the dlt peer, start-up and the sandbox.
+1,000 new SF jobs (`push.run_scenario`), the dlt peer, start-up, the same sync and backfill launched
+from the UI and from the command line (`ui_sync`), and the sandbox.
 Prints one table - figure | value | target | verdict, ratios in the values of
 comparisons - and writes the same table to ``benchmarks/RESULTS.md`` with CPU count, RAM, date,
 git commit and the load average around each benchmark: these machines are shared, so a figure
@@ -25,7 +26,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from benchmarks import (
     push,
     sandbox,
     startup,
+    ui_sync,
     warehouse,
 )
 from benchmarks.common import MIB, RESULTS_DIR, Figure, write_results
@@ -48,7 +50,7 @@ from greenlight_dagster.sandbox.generator import SCALES
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 REPO = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("daily", "ingest", "history", "push", "peer", "startup", "sandbox")
+BENCHMARKS = ("daily", "ingest", "history", "push", "peer", "startup", "ui", "sandbox")
 
 
 @dataclass
@@ -113,6 +115,14 @@ def run_push() -> list[Figure]:
 
 def run_startup(repeat: int) -> list[Figure]:
     figures, _raw = startup.run(repeat=max(repeat, 3), warm_repeat=2)
+    return figures
+
+
+def run_ui(scale: str, repeat: int) -> list[Figure]:
+    """UI-launched sync and backfill against the same from the command line (`greenlight dev` serving both)."""
+    pairs = ui_sync.run(scale=scale, repeat=repeat)
+    figures = ui_sync.figures(pairs)
+    write_results("ui_sync", figures, {"scale": scale, "pairs": [asdict(p) for p in pairs]})
     return figures
 
 
@@ -200,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "push": ("Push: 1,000 new ServiceFusion jobs", run_push),
         "peer": ("Peer: ours vs dlt, same data and server", lambda: run_peer(args.scale, args.repeat)),
         "startup": ("Start-up", lambda: run_startup(args.repeat)),
+        "ui": ("UI vs command line, same work", lambda: run_ui(args.scale, args.repeat)),
         "sandbox": ("Sandbox throughput", lambda: sandbox.measure(args.scale)),
     }
     for name in BENCHMARKS[1:]:

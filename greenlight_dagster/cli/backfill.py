@@ -16,6 +16,7 @@ import dagster as dg
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from greenlight_dagster.cli.local import local_environment
+from greenlight_dagster.cli.operator import record_outcome
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -47,11 +48,14 @@ def check_window(start: date, end: date) -> None:
 
 def run_chunk(job: dg.JobDefinition, instance: dg.DagsterInstance, first: date,
               last: date) -> dg.ExecuteInProcessResult:
-    return job.execute_in_process(
+    """One chunk as one run, recorded in ``ops.sync_runs`` (kind ``backfill``) for `greenlight status`."""
+    result = job.execute_in_process(
         instance=instance, raise_on_error=False,
         tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(),
               "greenlight/trigger": "cli-backfill"},
     )
+    record_outcome(result)
+    return result
 
 
 @click.command()

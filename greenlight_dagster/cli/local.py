@@ -6,10 +6,17 @@ embedded PostgreSQL stands in for the warehouse (`prepare_dagster_env`) and, whe
 The sandbox's world is saved under the data directory when the command ends and resumed
 next time, so a rehearsal behaves like a real account: the second sync sees what the first
 one created, and the warehouse's ledger and the sandbox never disagree.
+
+One process owns the sandbox at a time. While it runs (`greenlight dev` for as long as the UI
+is up), its URLs and throw-away credentials are in ``sandbox/running.json`` (mode 0600) under
+the data directory, and every other command that would use the sandbox - one with no PW/SF
+settings, or ``GREENLIGHT_SANDBOX=1`` - talks to that one instead of starting its own: two
+sandboxes resumed from the same saved world would each write back their own version of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,10 +29,12 @@ from types import FrameType
 from typing import Any
 
 import click
+import requests
 from sqlalchemy.exc import OperationalError
 
 from greenlight_dagster.core.endpoints import SANDBOX_ENV, sandbox_in_use
 from greenlight_dagster.core.pw_api import REST_VARIABLES, SOAP_VARIABLES
+from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV
 from greenlight_dagster.warehouse.dagster_storage import StorageUnavailable
 from greenlight_dagster.warehouse.embedded import data_dir
@@ -40,6 +49,57 @@ CONNECTION_ENV = (*SOAP_VARIABLES, *REST_VARIABLES, *SF_CONNECTION_ENV)
 
 def sandbox_state_file() -> Path:
     return data_dir() / "sandbox" / "state.json"
+
+
+def running_sandbox_file() -> Path:
+    return data_dir() / "sandbox" / "running.json"
+
+
+def _publish_running(env: Mapping[str, str], admin_url: str) -> Path:
+    """Tell other commands where this process's sandbox answers (owner-only file: it holds its credentials)."""
+    path = running_sandbox_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"pid": os.getpid(), "admin_url": admin_url, "env": dict(env)}, out)
+    tmp.replace(path)
+    return path
+
+
+def _withdraw_running(path: Path) -> None:
+    """Remove the record if it is still this process's (a later owner may have replaced a stale one)."""
+    with contextlib.suppress(FileNotFoundError, ValueError, OSError):
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, as another user
+    return True
+
+
+def running_sandbox() -> dict[str, Any] | None:
+    """The sandbox another command (`greenlight dev`) is serving, if its process is alive and it answers."""
+    try:
+        record = json.loads(running_sandbox_file().read_text())
+        pid, admin_url, env = int(record["pid"]), str(record["admin_url"]), dict(record["env"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid() or not _alive(pid):
+        return None
+    try:
+        answered = requests.get(f"{admin_url}/clock", timeout=5).ok
+    except requests.RequestException:
+        answered = False
+    return {"pid": pid, "admin_url": admin_url, "env": env} if answered else None
 
 
 def sandbox_requested(env: Mapping[str, str] = os.environ) -> bool:
@@ -79,9 +139,14 @@ def local_sandbox(*, scale: str, seed: int, sf_options: dict[str, Any] | None = 
     sandbox = Sandbox(fixture, seed=seed, scale=scale, sf_options=sf_options).start()
     echo(f"sandbox: {'resumed ' + str(state_file) if fixture else f'new {scale} world (seed {seed})'}; "
          f"admin API at {sandbox.info['admin_url']}")
+    # The SF limit goes with it: a command attaching (the demo's 600/minute, say) must pace to this sandbox.
+    client_env = {**sandbox.env(pw_api),
+                  RATE_LIMIT_ENV: str((sf_options or {}).get("rate_limit_per_minute", DOCUMENTED_RATE_LIMIT))}
+    published = _publish_running(client_env, sandbox.info["admin_url"])
     try:
-        yield sandbox.env(pw_api)
+        yield client_env
     finally:
+        _withdraw_running(published)
         state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(sandbox.state.snapshot()))
@@ -121,25 +186,35 @@ def local_environment(*, scale: str = "demo", seed: int = 0, force_sandbox: bool
     their resources' `dg.EnvVar` values from there. Without the sandbox, every connection
     variable must be set; a missing one is one clear sentence, not a failed run later.
     """
+    missing = missing_connection_settings()
     use_sandbox = force_sandbox or sandbox_requested()
-    if not use_sandbox and (missing := missing_connection_settings()):
+    attached = running_sandbox() if use_sandbox or missing else None
+    if attached is not None:
+        click.echo(f"sandbox: using the one process {attached['pid']} serves (`greenlight dev`); admin API at "
+                   f"{attached['admin_url']}", err=True)
+    elif not use_sandbox and missing:
         raise click.ClickException(
             f"{', '.join(missing)} not set: point them at PropertyWare and ServiceFusion "
-            f"(README, 'Pointing it at production'), or set {SANDBOX_ENV}=1 to use the local sandbox."
+            f"(README, 'Pointing it at production'), start `make dev` (commands then use its sandbox), "
+            f"or set {SANDBOX_ENV}=1 to use the local sandbox."
         )
     with sigterm_as_interrupt():
-        yield from _stand_ins(use_sandbox, scale=scale, seed=seed, extra_env=extra_env, sf_options=sf_options,
-                              pw_api=pw_api)
+        yield from _stand_ins(use_sandbox, attached=attached["env"] if attached else None, scale=scale, seed=seed,
+                              extra_env=extra_env, sf_options=sf_options, pw_api=pw_api)
 
 
-def _stand_ins(use_sandbox: bool, *, scale: str, seed: int, extra_env: Mapping[str, str] | None,
-               sf_options: dict[str, Any] | None, pw_api: str) -> Iterator[dict[str, str]]:
+def _stand_ins(use_sandbox: bool, *, attached: dict[str, str] | None, scale: str, seed: int,
+               extra_env: Mapping[str, str] | None, sf_options: dict[str, Any] | None,
+               pw_api: str) -> Iterator[dict[str, str]]:
     env, stop_warehouse = prepared_dagster_env()
     saved = dict(os.environ)
     try:
         os.environ.update(env)
         os.environ.update(extra_env or {})
-        if use_sandbox:
+        if attached is not None:
+            os.environ.update(attached)
+            yield {**env, **(extra_env or {}), **attached}
+        elif use_sandbox:
             with local_sandbox(scale=scale, seed=seed, sf_options=sf_options, pw_api=pw_api,
                                echo=lambda m: click.echo(m, err=True)) as sandbox_env:
                 os.environ.update(sandbox_env)

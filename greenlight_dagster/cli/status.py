@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 from greenlight_dagster.cli.flags import FlagInForce, flags_in_force, print_flags
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
 from greenlight_dagster.core.ledger import LedgerState
+from greenlight_dagster.defs.runs import BACKFILL
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.tables import RAW_ENTITIES, error_log, sync_runs, watermarks
 
@@ -69,11 +70,18 @@ def last_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
         stats = row.stats or {}
         counters = {name: sum(int((stats.get(step) or {}).get(name) or 0) for step in PUSH_STEPS)
                     for name in PUSH_COUNTERS}
-        result.append({"run_id": row.run_id, "kind": row.kind, "started_at": row.started_at,
+        result.append({"run_id": row.run_id, "kind": row.kind, "status": row.status, "started_at": row.started_at,
                        "dry_run": (row.flags or {}).get("dry_run"),
                        "held_back": int((stats.get("push_plan") or {}).get("held_back") or 0),
                        **counters, "errors": int(row.errors)})
     return result
+
+
+def dry_run_text(run: dict[str, Any]) -> str:
+    """The dry-run cell: the flag the run planned under; a run that planned nothing had no say in it."""
+    if run["dry_run"] is None:
+        return "no push" if run["kind"] == BACKFILL else "-"
+    return "yes" if run["dry_run"] else "no"
 
 
 def ledger_by_state(store: LedgerStore) -> dict[str, dict[str, int]]:
@@ -103,10 +111,11 @@ def print_status(status: Status) -> None:
     console = Console()
     now = datetime.now(UTC)
     runs = Table(title="last runs")
-    for column in ("run", "kind", "started (UTC)", "dry run", "held back", *PUSH_COUNTERS, "errors"):
-        runs.add_column(column.replace("_", " "), justify="left" if column in ("run", "kind") else "right")
+    for column in ("run", "kind", "status", "started (UTC)", "dry run", "held back", *PUSH_COUNTERS, "errors"):
+        runs.add_column(column.replace("_", " "), justify="left" if column in ("run", "kind", "status") else "right")
     for run in status.runs:
-        runs.add_row(run["run_id"][:8], run["kind"], f"{run['started_at']:%Y-%m-%d %H:%M}", str(run["dry_run"]),
+        runs.add_row(run["run_id"][:8], run["kind"], run["status"], f"{run['started_at']:%Y-%m-%d %H:%M}",
+                     dry_run_text(run),
                      str(run["held_back"]), *(str(run[name]) for name in PUSH_COUNTERS), str(run["errors"]))
     console.print(runs if status.runs else "no sync runs recorded yet")
 

@@ -21,11 +21,10 @@ from rich.table import Table
 
 from greenlight_dagster.cli.backfill import check_window
 from greenlight_dagster.cli.local import local_environment
+from greenlight_dagster.cli.operator import record_outcome
 from greenlight_dagster.core.pw_api import DEPLOYMENTS
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 from greenlight_dagster.sandbox.generator import SCALES
-from greenlight_dagster.warehouse.connection import make_engine
-from greenlight_dagster.warehouse.flag_store import finish_run
 
 #: Metadata shown in the summary, in this order, when an asset reports it.
 SUMMARY_FIELDS = ("records_fetched", "new_versions", "rejected", "planned", "sent", "created", "already_done",
@@ -145,11 +144,7 @@ def execute_sync(*, full_refresh: bool = False, partition_key: str | None = None
             run_config=_ingest_run_config(job, full_refresh), raise_on_error=False,
             tags={"greenlight/trigger": "cli"},
         )
-    engine = make_engine()
-    try:
-        finish_run(engine, result.run_id, status="succeeded" if result.success else "failed")
-    finally:
-        engine.dispose()
+    record_outcome(result)
     return summarize(result)
 
 

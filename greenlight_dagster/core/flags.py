@@ -7,7 +7,7 @@ redeploy. The defaults are the safe ones: a fresh deployment plans but sends not
 An invalid value is a ValueError naming the variable, never a silent default: a typo in
 ``GREENLIGHT_DRY_RUN`` must not turn a dry run into a real one, and an empty
 ``GREENLIGHT_PW_OPEN_STATUSES`` must not silently push nothing (the old system's open list
-was commented out and nobody noticed).
+was commented out and nobody noticed), nor leave out a status the push itself writes to PW.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from greenlight_dagster.core.statuses import DEFAULT_OPEN_STATUSES, normalize_status
+from greenlight_dagster.core.statuses import DEFAULT_OPEN_STATUSES, DEFAULT_STATUS_RULES, normalize_status
 
 TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -80,6 +80,9 @@ class SyncFlags:
         if isinstance(self.safe_mode_max_creates, bool) or self.safe_mode_max_creates < 0:
             raise ValueError("safe_mode_max_creates must be >= 0")
         object.__setattr__(self, "pw_open_statuses", parse_status_list("pw_open_statuses", self.pw_open_statuses))
+        if gaps := DEFAULT_STATUS_RULES.open_list_gaps(self.pw_open_statuses):
+            raise ValueError(f"pw_open_statuses must include the statuses the push writes to PropertyWare work "
+                             f"orders (missing: {', '.join(gaps)}): a work order the push moves there must stay open")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SyncFlags:

@@ -34,7 +34,6 @@ from greenlight_dagster.core.statuses import (
     DEFAULT_STATUS_RULES,
     PwAction,
     StatusRules,
-    UnmappedStatusError,
     normalize_status,
 )
 from greenlight_dagster.core.text import clean_text, normalize_text
@@ -238,7 +237,7 @@ def build_pw_update(
     label = _job_label(sf_job)
     if update.action is PwAction.UPDATE_STATUS:
         already = normalize_status(pw_status) == normalize_status(update.pw_status or "")
-        if already or _echoes(pw_status, sf_status, rules):
+        if already or rules.echoes(pw_status, sf_status):
             return None
         return PwWrite("update_work_order", {"workOrderID": wo_id, "status": update.pw_status})
     if update.action is PwAction.CLOSE:
@@ -252,18 +251,6 @@ def build_pw_update(
             payload["completedDate"] = completed.date().isoformat()
         return PwWrite("close_work_order", payload)
     return PwWrite("attention", {"workOrderID": wo_id, "reason": f"{label} is {sf_status}: decide in PropertyWare"})
-
-
-def _echoes(pw_status: str, sf_status: str, rules: StatusRules) -> bool:
-    """The job is in exactly the status the work order's own status gave it: SF has nothing new to say.
-
-    Without this, a work order "Awaiting Parts" (job created "Paused") would be rewritten to
-    "In Progress" by the next sync although nobody touched the job.
-    """
-    try:
-        return normalize_status(rules.sf_status_for_pw(pw_status)) == normalize_status(sf_status)
-    except UnmappedStatusError:
-        return False
 
 
 def build_pw_note(sf_job: Mapping[str, Any], work_order: Mapping[str, Any]) -> PwWrite | None:

@@ -22,10 +22,14 @@ from greenlight_dagster.core.text import normalize_text
 
 SYSTEMS = ("pw", "sf")
 
-#: The open-status list of the old system: work orders in these statuses get an SF job.
+#: The open list: work orders in these statuses get an SF job. The old system's 14 open statuses, plus
+#: "in progress", which the push itself writes to PW while a job is under way (`DEFAULT_SF_TO_PW`).
+#: A status our own push writes must be open in all our rules (`StatusRules.open_list_gaps`): the
+#: status map calls "In Progress" open and `DEFAULT_PW_TO_SF` creates a "Started" job from it, yet
+#: the open list held such work orders back as "not in the open list".
 DEFAULT_OPEN_STATUSES: tuple[str, ...] = (
     "unscheduled", "scheduled", "scheduled outside sf", "dispatched", "delayed", "on the way", "on site",
-    "started", "paused", "resumed", "partially completed", "open", "wo received", "awaiting parts",
+    "started", "paused", "resumed", "partially completed", "open", "wo received", "awaiting parts", "in progress",
 )
 
 
@@ -231,6 +235,44 @@ class StatusRules:
 
     def is_pw_terminal(self, pw_status: str) -> bool:
         return normalize_status(pw_status) in self.pw_terminal
+
+    def pw_statuses_written(self) -> list[str]:
+        """The PW statuses the push writes (its status updates), sorted."""
+        updates = (*self.sf_to_pw.values(), *self.sf_category_to_pw.values())
+        return sorted({u.pw_status for u in updates if u.action is PwAction.UPDATE_STATUS and u.pw_status})
+
+    def open_list_gaps(self, open_statuses: Iterable[str]) -> list[str]:
+        """Statuses the push writes that ``open_statuses`` lacks: the two would disagree about our own writes."""
+        return [s for s in self.pw_statuses_written() if not in_open_list(s, open_statuses)]
+
+    def echoes(self, pw_status: str, sf_status: str) -> bool:
+        """The job is in exactly the status the work order's own status gave it: SF has nothing new to say.
+
+        Without this, a work order "Awaiting Parts" (job created "Paused") would be rewritten to
+        "In Progress" by the next sync although nobody touched the job.
+        """
+        try:
+            return normalize_status(self.sf_status_for_pw(pw_status)) == normalize_status(sf_status)
+        except UnmappedStatusError:
+            return False
+
+    def pw_follows_sf(self, pw_status: str, sf_status: str, category: str | None = None) -> bool:
+        """Whether the PW status is what the push makes of the job's SF status: nothing left to write.
+
+        PW "In Progress" follows SF "On Site" (the push wrote it); PW "Open" follows SF
+        "Unscheduled" (the push leaves it); PW "Awaiting Parts" follows the "Paused" job it was
+        created as. A close or an attention flag is never followed by an open PW status.
+        """
+        try:
+            update = self.pw_update_for_sf(sf_status, category)
+        except UnmappedStatusError:
+            return False
+        if update is None:
+            return True
+        if update.action is not PwAction.UPDATE_STATUS:
+            return False
+        return normalize_status(pw_status) == normalize_status(update.pw_status or "") or self.echoes(pw_status,
+                                                                                                    sf_status)
 
     def missing_sf_statuses(self, available: Iterable[str]) -> list[str]:
         """SF status names the rules assign that the account does not have (a config check)."""

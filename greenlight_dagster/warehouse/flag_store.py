@@ -10,6 +10,7 @@ value anywhere is an error naming its origin, never a silent default (see `core.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, literal, select, text
@@ -74,12 +75,16 @@ def previous_step_stat(engine: Engine, run_id: str, step: str, name: str) -> int
     return int(value) if value is not None else None
 
 
-def finish_run(engine: Engine, run_id: str, *, status: str) -> None:
+def finish_run(engine: Engine, run_id: str, *, status: str, kind: str, started_at: datetime | None = None) -> None:
     """Close the run's row (``succeeded`` / ``failed``) so `greenlight status` shows how it ended.
 
-    A run that planned nothing still gets a row: the outcome matters even when no flags were read.
+    A run that planned nothing (a backfill never plans) still gets a row, of its ``kind`` and
+    started when the run did: the outcome matters even when no flags were read.
     """
-    statement = pg_insert(sync_runs).values(run_id=run_id, kind="sync", status=status, finished_at=func.now())
+    values: dict[str, Any] = {"run_id": run_id, "kind": kind, "status": status, "finished_at": func.now()}
+    if started_at is not None:
+        values["started_at"] = started_at
+    statement = pg_insert(sync_runs).values(**values)
     with engine.begin() as conn:
         conn.execute(statement.on_conflict_do_update(
             index_elements=["run_id"], set_={"status": statement.excluded.status, "finished_at": func.now()},

@@ -24,12 +24,12 @@ def test_from_env_parses_every_variable() -> None:
     flags = SyncFlags.from_env({
         "GREENLIGHT_DRY_RUN": "false", "GREENLIGHT_ENABLE_SERVICE_FUSION": "YES", "GREENLIGHT_SAFE_MODE": "0",
         "GREENLIGHT_SAFE_MODE_MAX_CREATES": " 7 ", "GREENLIGHT_PW_VERIFY_STRICT": "off",
-        "GREENLIGHT_PW_OPEN_STATUSES": " Open, WO Received ,,open , Awaiting Parts",
+        "GREENLIGHT_PW_OPEN_STATUSES": " Open, WO Received ,,open , Scheduled, in progress",
         "UNRELATED": "x",
     })
     assert flags.as_dict() == {
         "dry_run": False, "enable_service_fusion": True, "safe_mode": False, "safe_mode_max_creates": 7,
-        "pw_verify_strict": False, "pw_open_statuses": ["Open", "WO Received", "Awaiting Parts"],
+        "pw_verify_strict": False, "pw_open_statuses": ["Open", "WO Received", "Scheduled", "in progress"],
     }
     json.dumps(flags.as_dict())
 
@@ -63,7 +63,15 @@ def test_direct_construction_is_validated() -> None:
         SyncFlags(safe_mode_max_creates=-1)
     with pytest.raises(ValueError):
         SyncFlags(pw_open_statuses=())
-    assert SyncFlags(pw_open_statuses=("Open", "OPEN")).pw_open_statuses == ("Open",)
+    assert SyncFlags(pw_open_statuses=("Open", "OPEN", "Scheduled", "In Progress")).pw_open_statuses == (
+        "Open", "Scheduled", "In Progress")
+
+
+def test_the_open_list_keeps_what_the_push_writes_open() -> None:
+    """The push writes "In Progress" and "Scheduled" to PW: an open list without them would hold our own writes back."""
+    with pytest.raises(ValueError, match=r"missing: In Progress\)"):
+        SyncFlags.from_env({"GREENLIGHT_PW_OPEN_STATUSES": "Open, Scheduled"})
+    assert "in progress" in SyncFlags().pw_open_statuses
 
 
 def test_every_field_has_a_variable() -> None:

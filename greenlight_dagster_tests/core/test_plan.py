@@ -81,13 +81,13 @@ def test_unit_routing_reason_is_kept() -> None:
 
 
 def test_open_status_without_sf_mapping_is_held() -> None:
-    flags = replace(FLAGS, pw_open_statuses=("Open", "Needs Vendor"))
+    flags = replace(FLAGS, pw_open_statuses=("Open", "Needs Vendor", "Scheduled", "In Progress"))
     plan = build_push_plan(flags, work_orders=[candidate(fields={"status": "Needs Vendor"})])
     assert held(plan) == {"9000": HoldReason.UNMAPPED_STATUS}
 
 
 def test_open_list_flag_decides() -> None:
-    flags = replace(FLAGS, pw_open_statuses=("WO Received",))
+    flags = replace(FLAGS, pw_open_statuses=("WO Received", "Scheduled", "In Progress"))
     plan = build_push_plan(flags, work_orders=[candidate(9000), candidate(9001, fields={"status": "WO Received"})])
     assert [w.source_id for w in plan.writes] == ["9001"]
     assert held(plan) == {"9000": HoldReason.STATUS_NOT_OPEN}

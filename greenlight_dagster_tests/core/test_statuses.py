@@ -50,8 +50,32 @@ def test_normalize_status_idempotent(s: str) -> None:
     assert normalize_status(normalize_status(s)) == normalize_status(s)
 
 
-def test_default_open_list_is_the_old_systems() -> None:
-    assert list(DEFAULT_OPEN_STATUSES) == OLD_SYSTEM_OPEN_LIST
+def test_default_open_list_is_the_old_systems_plus_what_the_push_writes() -> None:
+    assert list(DEFAULT_OPEN_STATUSES) == [*OLD_SYSTEM_OPEN_LIST, "in progress"]
+
+
+def test_every_status_the_push_writes_stays_open() -> None:
+    """Issue 20: the push wrote "In Progress", which the open list did not hold - our own write dropped out."""
+    assert DEFAULT_STATUS_RULES.pw_statuses_written() == ["In Progress", "Scheduled"]
+    assert DEFAULT_STATUS_RULES.open_list_gaps(DEFAULT_OPEN_STATUSES) == []
+    assert DEFAULT_STATUS_RULES.open_list_gaps(OLD_SYSTEM_OPEN_LIST) == ["In Progress"]
+
+
+@pytest.mark.parametrize(("pw", "sf", "category", "follows"), [
+    ("In Progress", "On Site", None, True),  # what the push wrote for an SF job on site
+    ("in-progress", "Started", None, True),
+    ("Scheduled", "Dispatched", None, True),
+    ("Open", "Unscheduled", None, True),  # nothing to write: the job was created from it
+    ("Awaiting Parts", "Paused", None, True),  # the job was created Paused from it (an echo)
+    ("Open", "On Site", None, False),  # the push has In Progress to write
+    ("Scheduled", "Started", None, False),
+    ("In Progress", "Completed", None, False),  # a close is due
+    ("In Progress", "Cancelled", None, False),  # needs a person
+    ("In Progress", "Waiting On Customer", "Open Jobs That Are In Progress", True),  # custom SF status by category
+    ("Open", "No Such Status", None, False),
+])
+def test_pw_follows_sf(pw: str, sf: str, category: str | None, follows: bool) -> None:
+    assert DEFAULT_STATUS_RULES.pw_follows_sf(pw, sf, category) is follows
 
 
 @pytest.mark.parametrize("status", ["Open", "WO Received", "On-The-Way", "AWAITING PARTS", "scheduled outside sf"])
@@ -59,7 +83,7 @@ def test_in_open_list(status: str) -> None:
     assert in_open_list(status)
 
 
-@pytest.mark.parametrize("status", ["Completed", "Closed", "Cancelled", "In Progress", "", "   "])
+@pytest.mark.parametrize("status", ["Completed", "Closed", "Cancelled", "On Hold", "", "   "])
 def test_not_in_open_list(status: str) -> None:
     assert not in_open_list(status)
 

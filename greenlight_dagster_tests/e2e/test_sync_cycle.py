@@ -163,3 +163,49 @@ def test_dry_run_sends_nothing_and_previews_every_create(sandbox: Sandbox, clean
     assert {row["operation"] for row in waiting} == {"create_customer", "create_job"}, (
         "tenants and jobs of the new portfolio are previewed as waiting for it, never as sends")
     assert all(row["action"] == "hold" for row in waiting)
+
+
+#: Drift only a person can settle (the sync never changes SF job statuses, picks among duplicates, or guesses
+#: what a status no mapping knows means - the world plants some).
+NEEDS_A_PERSON = {"closed in PW, open in SF", "several SF jobs", "unknown PW work order", "deleted in PW",
+                  "unmapped PW status", "unmapped SF status"}
+
+
+def agree_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "pw_and_sf_agree")
+
+
+@pytest.mark.timeout(1500)  # three syncs, as the first test; the shared 2-core machine is often 5x oversubscribed
+def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_warehouse: Engine) -> None:
+    """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, the push's own write.
+
+    Technicians move jobs on; the next sync pushes the PW statuses; from then on the work orders
+    follow their jobs, and what the drift check still lists needs a person, each with what to do.
+    """
+    from greenlight_dagster.defs.reconcile.report import find_drift
+
+    run_sync(sandbox)
+    intake = {w["id"] for w in sandbox.state.snapshot()["propertyware"]["workOrders"]
+              if w["status"] in ("Open", "WO Received")}
+    jobs = sorted((wo, ids[0]) for wo, ids in jobs_by_work_order(sandbox).items() if wo in intake)
+    moved = dict(zip(jobs, ("On Site", "Started", "On The Way", "Dispatched", "Paused", "Completed"), strict=False))
+    assert len(moved) == 6, "the small world has enough open work orders with jobs"
+    for (_wo, job_id), status in moved.items():
+        sandbox.state.patch("servicefusion", "jobs", job_id, {"status": status})
+
+    _, requests = run_sync(sandbox)
+    assert pw_writes(requests)["updateWorkOrder"] >= 5 and pw_writes(requests)["closeWorkOrder"] >= 1
+    pushed_now = [row for row in find_drift(clean_warehouse) if "pushed after the warehouse last read" in row["why"]]
+    assert len(pushed_now) >= 6, "the report ran before the warehouse read the pushes back: those rows are expected"
+    assert all(row["expected"] for row in pushed_now)
+
+    settled, requests = run_sync(sandbox)
+    assert pw_writes(requests) == Counter(), "the statuses the push wrote must not be written again"
+    statuses = {w["id"]: w["status"] for w in sandbox.state.snapshot()["propertyware"]["workOrders"]}
+    assert {statuses[wo] for (wo, _), status in moved.items() if status == "On Site"} == {"In Progress"}
+    drift = find_drift(clean_warehouse)
+    assert all(row["action"] for row in drift)
+    left = {kind for row in drift if not row["expected"] for kind in row["kind"].split("; ")}
+    assert left <= NEEDS_A_PERSON, f"drift the sync should have settled: {left}"
+    check = agree_check(settled)
+    assert check.passed or check.metadata["records"].value == sum(not row["expected"] for row in drift)

@@ -43,8 +43,16 @@ def test_set_overrides_the_environment_from_the_next_run_on(greenlight: Greenlig
 
 
 def test_open_statuses_take_a_comma_list(greenlight: Greenlight, clean_ops: Engine) -> None:
-    assert greenlight("flags", "set", "GREENLIGHT_PW_OPEN_STATUSES", "Open, Scheduled").exit_code == 0
-    assert _shown(greenlight)["pw_open_statuses"]["value"] == ["Open", "Scheduled"]
+    assert greenlight("flags", "set", "GREENLIGHT_PW_OPEN_STATUSES", "Open, Scheduled, In Progress").exit_code == 0
+    assert _shown(greenlight)["pw_open_statuses"]["value"] == ["Open", "Scheduled", "In Progress"]
+
+
+def test_an_open_list_without_the_statuses_the_push_writes_is_refused(greenlight: Greenlight,
+                                                                     clean_ops: Engine) -> None:
+    result = greenlight("flags", "set", "pw_open_statuses", "Open, Scheduled")
+    assert result.exit_code == 1
+    assert "missing: In Progress" in result.output and "must stay open" in result.output
+    assert _stored(clean_ops) == {}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, insert
 
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import PlannedWrite
-from greenlight_dagster.warehouse.flag_store import record_run, set_override
+from greenlight_dagster.warehouse.flag_store import finish_run, record_run, set_override
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.tables import error_log
 from greenlight_dagster.warehouse.watermarks import set_high_water
@@ -42,8 +42,8 @@ def test_status_reports_runs_ledger_dead_letters_flags_and_freshness(greenlight:
     status = json.loads(result.output)
     (run,) = status["runs"]
     assert run | {"started_at": None} == {
-        "run_id": "run-aaaa1111", "kind": "sync", "started_at": None, "dry_run": False, "held_back": 4,
-        "sent": 3, "created": 2, "failed": 0, "dead_letters": 1, "errors": 1}
+        "run_id": "run-aaaa1111", "kind": "sync", "status": "started", "started_at": None, "dry_run": False,
+        "held_back": 4, "sent": 3, "created": 2, "failed": 0, "dead_letters": 1, "errors": 1}
     assert status["ledger"] == {"pw.close_work_order": {"planned": 1}, "sf.create_job": {"dead": 1}}
     assert status["dead_letters"] == 1
     assert status["flags"]["safe_mode"] == {"value": False, "origin": "ops.flags"}
@@ -55,6 +55,20 @@ def test_status_reports_runs_ledger_dead_letters_flags_and_freshness(greenlight:
     for text in ("run-aaaa", "pw.close_work_order", "dead letters: 1", "greenlight dead-letters list",
                  "ops.flags, set by maria", "work_orders"):
         assert text in table.output, text
+
+
+def test_status_lists_backfill_runs_as_backfills(greenlight: Greenlight, clean_ops: Engine) -> None:
+    """A backfill run plans nothing, so only its outcome is recorded: listed, as a backfill, sending nothing."""
+    finish_run(clean_ops, "run-bbbb2222", status="failed", kind="backfill")
+    finish_run(clean_ops, "run-cccc3333", status="succeeded", kind="backfill",
+               started_at=datetime(2026, 1, 5, 12, tzinfo=UTC))
+    status = json.loads(greenlight("status", "--json").output)
+    assert [(run["run_id"], run["kind"], run["status"], run["dry_run"]) for run in status["runs"]] == [
+        ("run-bbbb2222", "backfill", "failed", None), ("run-cccc3333", "backfill", "succeeded", None)]
+    table = greenlight("status").output
+    rows = [line for line in table.splitlines() if "run-bbbb" in line or "run-cccc" in line]
+    assert len(rows) == 2 and all("backfill" in row and "no push" in row and "None" not in row for row in rows), rows
+    assert "failed" in rows[0] and "succeeded" in rows[1]
 
 
 def test_status_with_an_unknown_flag_in_ops_flags_says_how_to_fix_it(greenlight: Greenlight,

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import dagster as dg
+import pytest
 from sqlalchemy import Engine, text
 
 from greenlight_dagster.defs import propertyware, servicefusion
@@ -37,13 +38,16 @@ def test_report_explains_each_disagreement_and_embeds_a_chart(marts_engine: Engi
     metadata = _metadata(result)
     drift = {row.data["work_order_id"]: row.data for row in metadata["drift"].records}
     assert drift[9100]["kind"] == "closed in PW, open in SF"
-    assert drift[9101]["kind"] == "closed in SF, open in PW" and "has not reached PW" in drift[9101]["why"]
+    assert drift[9101]["kind"] == "closed in SF, open in PW" and "no PW write is planned" in drift[9101]["why"]
+    assert drift[9101]["action"].startswith("run a sync")
     assert drift[9999]["kind"] == "unknown PW work order"
-    assert 9000 not in drift and 9003 not in drift  # intake status in PW, open job in SF: they agree
+    # SF Scheduled calls for PW Scheduled, and no sync has planned it yet
+    assert drift[9000]["kind"] == "status mismatch" and not drift[9000]["expected"]
+    assert 9003 not in drift  # an SF status the push maps to no PW change: they agree
     assert metadata["drift_records"].value == len(drift)
 
     report = metadata["report"].value
-    assert "Drift: 3 record(s) where PW and SF disagree" in report and "| closed in PW, open in SF | 1 |" in report
+    assert "Drift: 4 record(s) where PW and SF disagree" in report and "| closed in PW, open in SF | 1 |" in report
     image = re.search(r"!\[last 1 runs\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", report)
     assert image is not None and base64.b64decode(image.group(1)).startswith(PNG_MAGIC)
     coverage = metadata["mapping_coverage"].value
@@ -51,7 +55,7 @@ def test_report_explains_each_disagreement_and_embeds_a_chart(marts_engine: Engi
 
     (check,) = result.get_asset_check_evaluations()
     assert not check.passed and check.severity is dg.AssetCheckSeverity.WARN
-    assert check.metadata["records"].value == 3
+    assert check.metadata["records"].value == 4
 
 
 def test_each_run_is_measured_in_ops_and_the_chart_spans_the_runs(marts_engine: Engine) -> None:
@@ -67,8 +71,8 @@ def test_each_run_is_measured_in_ops_and_the_chart_spans_the_runs(marts_engine: 
 
 
 def _link(**overrides: Any) -> dict[str, Any]:
-    row = {"is_known_work_order": True, "pw_deleted": False, "jobs_for_work_order": 1, "pw_status": "Open",
-           "pw_canonical": "open", "pw_category": "open", "sf_status": "Scheduled", "sf_canonical": "scheduled",
+    row = {"is_known_work_order": True, "pw_deleted": False, "jobs_for_work_order": 1, "pw_status": "Scheduled",
+           "pw_canonical": "scheduled", "pw_category": "open", "sf_status": "Scheduled", "sf_canonical": "scheduled",
            "sf_category": "open"}
     return row | overrides
 
@@ -80,6 +84,30 @@ def test_drift_reasons() -> None:
         "deleted in PW", "several SF jobs"]
     assert [d.kind for d in drift_reasons(_link(sf_status="Waiting", sf_canonical=None, sf_category=None))] == [
         "unmapped SF status"]
+    assert all(d.action for d in drift_reasons(_link(is_known_work_order=False, pw_deleted=True)))
+
+
+def test_what_the_push_wrote_is_not_drift() -> None:
+    """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, yet it is the push's own write."""
+    on_site = _link(pw_status="In Progress", pw_canonical="in_progress", sf_status="On Site", sf_canonical="on_site")
+    assert drift_reasons(on_site) == []
+    assert drift_reasons(_link(pw_status="Open", pw_canonical="open", sf_status="Unscheduled")) == []
+
+
+@pytest.mark.parametrize(("write", "expected", "says"), [
+    ({"pw_write": "update_work_order", "pw_write_state": "done", "pw_write_status": "In Progress",
+      "pw_write_unread": True}, True, "PW status In Progress was pushed after the warehouse last read"),
+    ({"pw_write": "update_work_order", "pw_write_state": "planned", "pw_write_unread": False}, True,
+     "the push owes PW this update work order (ledger: planned)"),
+    ({"pw_write": "update_work_order", "pw_write_state": "dead", "pw_write_unread": False}, False, "failed for good"),
+    ({"pw_write": "update_work_order", "pw_write_state": "done", "pw_write_unread": False}, False,
+     "no PW write is planned"),  # sent long ago, yet PW is behind again: the warehouse saw it - real drift
+    ({}, False, "no PW write is planned"),
+])
+def test_a_status_difference_the_ledger_handles_is_expected(write: dict[str, Any], expected: bool, says: str) -> None:
+    (reason,) = drift_reasons(_link(pw_status="Scheduled", sf_status="On Site", sf_canonical="on_site", **write))
+    assert reason.kind == "status mismatch" and reason.expected is expected and says in reason.detail, reason
+    assert reason.action
 
 
 def test_raw_assets_get_the_business_hours_freshness_policy() -> None:

@@ -22,8 +22,8 @@ def test_stored_overrides_beat_the_environment_and_the_run_beats_both(
     assert stored_overrides(clean_ops) == {"dry_run": "true"}
     flags = SyncFlagsResource().resolve(clean_ops)
     assert (flags.dry_run, flags.safe_mode, flags.enable_service_fusion) == (True, False, True)
-    flags = SyncFlagsResource(dry_run=False, pw_open_statuses="Open, Scheduled").resolve(clean_ops)
-    assert flags.dry_run is False and flags.pw_open_statuses == ("Open", "Scheduled")
+    flags = SyncFlagsResource(dry_run=False, pw_open_statuses="Open, Scheduled, In Progress").resolve(clean_ops)
+    assert flags.dry_run is False and flags.pw_open_statuses == ("Open", "Scheduled", "In Progress")
 
 
 def test_a_bad_override_is_refused_not_ignored(clean_ops: Engine) -> None:

@@ -3,8 +3,10 @@
 * ``record_run_failures`` writes each failed run into ``ops.error_log`` (source ``dagster``) and
   marks its ``ops.sync_runs`` row failed, so the audit marts and ``greenlight status`` show
   failures next to rejected records without anyone reading Dagster's event log, and notifies
-  operators when alerts are configured (`defs.alerts`). It is on by default: recording is
-  harmless, and alerts are off until a topic or an address is set.
+  operators when alerts are configured (`defs.alerts`); ``record_run_successes`` closes the row
+  of every run that succeeded. Runs that never plan (a backfill's) have no other row, so without
+  them ``status`` would not list them. Both are on by default: recording is harmless, and alerts
+  are off until a topic or an address is set. Each row is of the run's kind (`defs.runs.run_kind`).
 * ``sf_job_changes`` polls ServiceFusion for job changes (one API call: the newest job since
   the cursor) and requests a sync when a technician moved a job, so progress reaches
   PropertyWare without waiting for the next scheduled sync. Its cursor is the newest
@@ -24,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 
 from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.core import alerts
@@ -33,6 +35,7 @@ from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME, push_job, sync_job
 from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.warehouse.flag_store import finish_run
 from greenlight_dagster.warehouse.tables import error_log
@@ -62,9 +65,26 @@ def record_run_failures(context: dg.RunFailureSensorContext, warehouse: Warehous
             run_id=run.run_id, source="dagster", entity=run.job_name, source_key=run.run_id,
             reason=reason[:4000], severity="error",
         ))
-    finish_run(engine, run.run_id, status="failed")
+    _finish(context, engine, status="failed")
     notify(context.log, engine, run.run_id,
            lambda _: [alerts.run_failed(run.job_name, run.run_id, reason, _failed_steps(context))])
+
+
+def _finish(context: dg.RunStatusSensorContext, engine: Engine, *, status: str) -> None:
+    run = context.dagster_run
+    record = context.instance.get_run_record_by_id(run.run_id)
+    started = record.start_time if record is not None else None
+    finish_run(engine, run.run_id, status=status, kind=run_kind(run.tags),
+               started_at=datetime.fromtimestamp(started, UTC) if started else None)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records every successful run in ops.sync_runs (a backfill's runs have no other record).",
+)
+def record_run_successes(context: dg.RunStatusSensorContext, warehouse: WarehouseResource) -> None:
+    _finish(context, warehouse.get_engine(), status="succeeded")
 
 
 def newest_job_change(resource: ServiceFusionResource, since: datetime | None, log: Any = None) -> datetime | None:

@@ -31,6 +31,7 @@ from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
 from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sync.bulk_verify import (
     PlannedWorkOrders,
@@ -114,7 +115,8 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
         context.log.warning(error)
     metadata = {**pushed.as_metadata(), "follow_up_held": dg.MetadataValue.json(pushed.follow_up_held),
                 "flags": dg.MetadataValue.json(flags.as_dict()), "duration_seconds": round(time.monotonic() - began, 3)}
-    record_run(engine, context.run.run_id, kind="sync", flags=flags, stats={name: pushed.as_metadata()})
+    record_run(engine, context.run.run_id, kind=run_kind(context.run.tags), flags=flags,
+               stats={name: pushed.as_metadata()})
     notify(context.log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
         name, context.run.run_id, report.errors, report.counts["dead_letters"])])
     if report.stopped_early:

@@ -24,6 +24,7 @@ from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.push.assets import PushConfig, pw_gateway, remaining_creates, sf_gateway
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
 from greenlight_dagster.sync.replay import ReplaySelectionError, replay_dead_letters, send_replayed
@@ -87,7 +88,8 @@ def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str,
     for error in report.errors[:20]:
         context.log.warning(error)
     stats = report.as_metadata()
-    record_run(engine, context.run.run_id, kind="replay", flags=flags, stats={f"replay_{target}": stats})
+    record_run(engine, context.run.run_id, kind=run_kind(context.run.tags), flags=flags,
+               stats={f"replay_{target}": stats})
     notify(context.log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
         f"replay to {target}", context.run.run_id, report.errors, report.counts["dead_letters"])])
     if report.stopped_early:

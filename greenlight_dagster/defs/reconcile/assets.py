@@ -26,6 +26,7 @@ from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sync.planning import record_push_plan
 from greenlight_dagster.warehouse.candidates import load_candidates
@@ -92,7 +93,7 @@ def push_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     summary = plan.summary()
     waiting = alerts.waiting_for_a_person(plan.held_back)
     previous = previous_step_stat(engine, context.run.run_id, "push_plan", "needs_a_person")
-    record_run(engine, context.run.run_id, kind="sync", flags=flags,
+    record_run(engine, context.run.run_id, kind=run_kind(context.run.tags), flags=flags,
                stats={"push_plan": {**summary, **recorded.as_dict(), "held_back": len(plan.held_back),
                                     "needs_a_person": sum(waiting.values())},
                       "propertyware_api": pw_apis.describe()})

@@ -12,7 +12,16 @@ Two questions, answered without SQL or logs:
   only shows the path, which an operator's browser cannot open on the server. The measures are
   also numeric metadata, so the UI plots each one over time as well.
 * *Where do PW and SF disagree right now?* The drift table joins the marts (``map_work_order_job``,
-  ``fact_work_orders``, ``fact_jobs``, ``dim_status``) and says why for every linked record.
+  ``fact_work_orders``, ``fact_jobs``, ``dim_status``) and says why for every linked record, and
+  what the operator should do about it.
+
+Statuses agree when the PW status is what the push makes of the SF job's status
+(`StatusRules.pw_follows_sf`): PW "In Progress" against SF "On Site" is the push's own work, not
+drift. A status difference the ledger already handles is *expected*: a write the push sent after
+the warehouse last read that work order (the marts were built before the push, so the report sees
+PW as it was; the next sync reads the change back), or one still to be sent (planned, retrying -
+a dry run sends nothing). Expected rows stay in the table, saying so; only the others make
+``pw_and_sf_agree`` warn.
 """
 
 import base64
@@ -30,9 +39,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from greenlight_dagster.core.markdown import escape_markdown
+from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, PwAction, StatusRules, UnmappedStatusError
 from greenlight_dagster.defs.push import PW_WORK_ORDERS, SF_CUSTOMERS, SF_JOBS
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.warehouse.assets import coverage_metadata
 from greenlight_dagster.warehouse.flag_store import finish_run, record_run
 from greenlight_dagster.warehouse.tables import RAW_ENTITIES, raw_table_name
@@ -147,61 +158,113 @@ with work_orders as (
 select link.work_order_id, wo.work_order_number, link.job_id, link.is_known_work_order, link.jobs_for_work_order,
        coalesce(wo.is_deleted, false) as pw_deleted,
        wo.status as pw_status, pw.canonical_status as pw_canonical, pw.category as pw_category,
-       jobs.status as sf_status, sf.canonical_status as sf_canonical, sf.category as sf_category
+       jobs.status as sf_status, sf.canonical_status as sf_canonical, sf.category as sf_category,
+       sf.sf_status_category, write.operation as pw_write, write.state as pw_write_state,
+       write.payload ->> 'status' as pw_write_status,
+       write.state = 'done' and write.updated_at > coalesce(
+           (select max(raw._loaded_at) from raw.pw_work_orders as raw where raw.source_id = link.work_order_id),
+           '-infinity') as pw_write_unread
 from marts.map_work_order_job as link
 join marts.fact_jobs as jobs on jobs.job_id = link.job_id
 left join work_orders as wo on wo.work_order_id = link.work_order_id
 left join marts.dim_status as pw on pw.status_sk = wo.status_sk
 left join marts.dim_status as sf on sf.status_sk = jobs.status_sk
+left join lateral (
+    select ledger.operation, ledger.state, ledger.payload, ledger.updated_at
+    from ops.sync_ledger as ledger
+    where ledger.target = 'pw' and ledger.operation in ('update_work_order', 'close_work_order')
+      and ledger.source_id = link.work_order_id::text
+    order by ledger.id desc
+    limit 1
+) as write on true
 order by link.work_order_id, link.job_id
 """
 
+#: Ledger states of a PW write the push still owes (sent by a run with sending on, or retried).
+PENDING_STATES = frozenset({"planned", "sending", "failed"})
+SENDING_ON = "turn sending on if it is off (`greenlight flags set dry_run false`); nothing else"
+
 
 class Drift(NamedTuple):
-    """One reason a linked PW work order and SF job disagree: a short kind to count, and the detail."""
+    """One reason a linked PW work order and SF job disagree: a short kind to count, the detail, and
+    what the operator should do (``expected``: the sync already handles it)."""
 
     kind: str
     detail: str
+    action: str
+    expected: bool = False
 
 
-def drift_reasons(row: Mapping[str, Any]) -> list[Drift]:
-    """Why a linked PW work order and SF job disagree (empty when they agree).
-
-    Statuses are compared through ``dim_status``: a different open/closed category is drift;
-    two different open statuses are a mismatch too, except a PW intake status (canonical
-    ``open``: Open, New, WO Received), which any open SF status legitimately follows - the
-    job was created from it and SF progress has not moved PW on yet.
-    """
-    if not row["is_known_work_order"]:
-        return [Drift("unknown PW work order", "SF job is stamped with a PW work order the warehouse does not know")]
-    reasons = []
-    if row["pw_deleted"]:
-        reasons.append(Drift("deleted in PW", "PW work order was deleted but its SF job still exists"))
-    if row["jobs_for_work_order"] > 1:
-        reasons.append(Drift("several SF jobs", f"{row['jobs_for_work_order']} SF jobs for one PW work order "
-                                                "(must be 1)"))
+def _status_drift(row: Mapping[str, Any], rules: StatusRules) -> Drift | None:
+    """The status difference of a linked pair, or None when the PW status follows the SF status."""
     pw_category, sf_category, pw_status, sf_status = (row["pw_category"], row["sf_category"], row["pw_status"],
                                                       row["sf_status"])
-    if pw_category is None:
-        reasons.append(Drift("unmapped PW status", f"PW status {pw_status!r} is not mapped in dim_status"))
-    if sf_category is None:
-        reasons.append(Drift("unmapped SF status", f"SF status {sf_status!r} is not mapped in dim_status"))
-    if pw_category == "closed" and sf_category == "open":
-        reasons.append(Drift("closed in PW, open in SF",
-                             f"PW work order is {pw_status} but the SF job is still {sf_status}"))
-    elif pw_category == "open" and sf_category == "closed":
-        reasons.append(Drift("closed in SF, open in PW",
-                             f"SF job is {sf_status} but the PW work order is still {pw_status}: "
-                             "the close has not reached PW yet"))
-    elif (pw_category == sf_category == "open" and row["pw_canonical"] != "open"
-          and row["pw_canonical"] != row["sf_canonical"]):
-        reasons.append(Drift("status mismatch", f"PW {pw_status} ({row['pw_canonical']}) vs "
-                                                f"SF {sf_status} ({row['sf_canonical']})"))
+    if pw_category is None or sf_category is None:
+        return None  # reported as unmapped
+    if pw_category == "closed":
+        if sf_category == "closed":
+            return None
+        return Drift("closed in PW, open in SF", f"PW work order is {pw_status} but the SF job is still {sf_status}",
+                     "the sync never changes SF job statuses: close or cancel the job in ServiceFusion")
+    if rules.pw_follows_sf(pw_status, sf_status, row.get("sf_status_category")):
+        return None
+    kind, detail = (("closed in SF, open in PW", f"SF job is {sf_status} but the PW work order is still {pw_status}")
+                    if sf_category == "closed" else
+                    ("status mismatch", f"SF job is {sf_status} but the PW work order is {pw_status}"))
+    write, state = row.get("pw_write"), row.get("pw_write_state")
+    if write and row.get("pw_write_unread"):
+        sent = f"PW status {row['pw_write_status']}" if write == "update_work_order" else "the close"
+        return Drift(kind, f"{detail}: {sent} was pushed after the warehouse last read this work order",
+                     "none: the next sync reads it back", expected=True)
+    if write and state in PENDING_STATES:
+        return Drift(kind, f"{detail}: the push owes PW this {write.replace('_', ' ')} (ledger: {state})",
+                     SENDING_ON, expected=True)
+    if state == "dead":
+        return Drift(kind, f"{detail}: the push's {write.replace('_', ' ')} failed for good",
+                     "fix the cause and replay it (`greenlight dead-letters list`)")
+    if _calls_for_attention(rules, sf_status, row.get("sf_status_category")):
+        return Drift(kind, f"{detail}: the SF job was cancelled",
+                     "a person decides in PropertyWare (ledger: attention)")
+    return Drift(kind, f"{detail}: no PW write is planned for it",
+                 "run a sync: the plan writes the PW status the job's status calls for")
+
+
+def _calls_for_attention(rules: StatusRules, sf_status: str, category: str | None) -> bool:
+    try:
+        update = rules.pw_update_for_sf(sf_status, category)
+    except UnmappedStatusError:
+        return False
+    return update is not None and update.action is PwAction.ATTENTION
+
+
+def drift_reasons(row: Mapping[str, Any], rules: StatusRules = DEFAULT_STATUS_RULES) -> list[Drift]:
+    """Why a linked PW work order and SF job disagree (empty when they agree), each with what to do.
+
+    Categories come from ``dim_status``; two open statuses agree when the PW status is what the
+    push makes of the SF one (`StatusRules.pw_follows_sf`).
+    """
+    if not row["is_known_work_order"]:
+        return [Drift("unknown PW work order", "SF job is stamped with a PW work order the warehouse does not know",
+                      "correct or remove the PW number on the SF job")]
+    reasons = []
+    if row["pw_deleted"]:
+        reasons.append(Drift("deleted in PW", "PW work order was deleted but its SF job still exists",
+                             "cancel the job in ServiceFusion"))
+    if row["jobs_for_work_order"] > 1:
+        reasons.append(Drift("several SF jobs", f"{row['jobs_for_work_order']} SF jobs for one PW work order "
+                                                "(must be 1)", "keep one job and cancel the others in ServiceFusion"))
+    for side, category, status in (("PW", row["pw_category"], row["pw_status"]),
+                                   ("SF", row["sf_category"], row["sf_status"])):
+        if category is None:
+            reasons.append(Drift(f"unmapped {side} status", f"{side} status {status!r} is not mapped in dim_status",
+                                 "add it to dbt_warehouse/seeds/status_mapping.csv"))
+    if (status_drift := _status_drift(row, rules)) is not None:
+        reasons.append(status_drift)
     return reasons
 
 
 def find_drift(engine: Engine) -> list[dict[str, Any]]:
-    """Every linked record whose PW and SF sides disagree, with why (empty before the marts exist)."""
+    """Every linked record whose PW and SF sides disagree, with why and what to do (empty before the marts exist)."""
     try:
         with engine.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(text(DRIFT_SQL))]
@@ -209,7 +272,8 @@ def find_drift(engine: Engine) -> list[dict[str, Any]]:
         return []
     return [{"work_order_id": row["work_order_id"], "work_order_number": row["work_order_number"],
              "sf_job_id": row["job_id"], "pw_status": row["pw_status"], "sf_status": row["sf_status"],
-             "kind": "; ".join(r.kind for r in reasons), "why": "; ".join(r.detail for r in reasons)}
+             "kind": "; ".join(r.kind for r in reasons), "why": "; ".join(r.detail for r in reasons),
+             "action": "; ".join(r.action for r in reasons), "expected": all(r.expected for r in reasons)}
             for row in rows if (reasons := drift_reasons(row))]
 
 
@@ -229,7 +293,9 @@ _DRIFT_SCHEMA = dg.TableSchema(columns=[
     dg.TableColumn("pw_status", "string"),
     dg.TableColumn("sf_status", "string"),
     dg.TableColumn("kind", "string", description="the kind(s) of disagreement"),
-    dg.TableColumn("why", "string", description="what disagrees, per dim_status"),
+    dg.TableColumn("why", "string", description="what disagrees, per dim_status and the ledger"),
+    dg.TableColumn("action", "string", description="what the operator should do"),
+    dg.TableColumn("expected", "bool", description="the sync already handles it (pushed, or still to send)"),
 ])
 
 
@@ -250,12 +316,18 @@ def report_markdown(current: RunMeasures, history: Sequence[RunMeasures], drift:
         percent = name == "mapping_coverage"
         lines.append(f"| {label} | {_cell(getattr(current, name), percent)} | {_cell(average, percent)} |")
     lines += ["", f"![last {len(history)} runs](data:image/png;base64,{base64.b64encode(chart_png).decode()})", ""]
-    if not drift:
-        lines.append("### No drift: every linked PW work order and SF job agree.")
+    unexpected = [row for row in drift if not row["expected"]]
+    if not unexpected:
+        lines.append("### No drift: every linked PW work order and SF job agree"
+                     + (f" (or the push handles it: {len(drift)} record(s) pushed or still to send, in the "
+                        "**drift** table below)." if drift else "."))
     else:
-        lines += [f"### Drift: {len(drift)} record(s) where PW and SF disagree", "", "| why | records |", "|---|---:|"]
-        lines += [f"| {escape_markdown(kind)} | {count} |" for kind, count in drift_counts(drift).items()]
-        lines += ["", "Each record is in the **drift** table below."]
+        lines += [f"### Drift: {len(unexpected)} record(s) where PW and SF disagree", "",
+                  "| why | records |", "|---|---:|"]
+        lines += [f"| {escape_markdown(kind)} | {count} |" for kind, count in drift_counts(unexpected).items()]
+        lines += ["", "Each record is in the **drift** table below, with what to do"
+                  + (f"; {len(drift) - len(unexpected)} more the push handles (column expected)." if
+                     len(drift) > len(unexpected) else ".")]
     return "\n".join(lines)
 
 
@@ -281,9 +353,10 @@ def sync_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     began = time.monotonic()
     engine = warehouse.get_engine()
     current = measure_run(engine, context.run.run_id, _run_started(context), datetime.now(UTC))
-    record_run(engine, context.run.run_id, kind="sync", flags=sync_flags.resolve(engine),
+    kind = run_kind(context.run.tags)
+    record_run(engine, context.run.run_id, kind=kind, flags=sync_flags.resolve(engine),
                stats={"sync_report": current.as_stats()})
-    finish_run(engine, context.run.run_id, status="succeeded")  # the report is the cycle's last step
+    finish_run(engine, context.run.run_id, status="succeeded", kind=kind)  # the report is the cycle's last step
     history = run_history(engine)
     drift = find_drift(engine)
     metadata: dict[str, Any] = {
@@ -305,16 +378,20 @@ def sync_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 
 
 @dg.asset_check(asset=SYNC_REPORT, name="pw_and_sf_agree",
-                description="Warns while linked PW work orders and SF jobs disagree (closed on one side and open "
-                            "on the other, unmapped or mismatched statuses, deleted work orders, several jobs): "
-                            "the report's drift table lists each one with why.")
+                description="Warns while linked PW work orders and SF jobs disagree in a way the push does not "
+                            "handle (closed on one side and open on the other, a PW status behind its job's with no "
+                            "write planned, unmapped statuses, deleted work orders, several jobs): the report's "
+                            "drift table lists each one with why and what to do. A difference the push has sent or "
+                            "still owes is listed as expected and does not warn.")
 def pw_and_sf_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     drift = find_drift(warehouse.get_engine())
-    examples = "\n".join(
-        f"- work order {row['work_order_id']} / SF job {row['sf_job_id']}: {escape_markdown(row['why'])}"
-        for row in drift[:20])
-    return dg.AssetCheckResult(passed=not drift, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"records": len(drift), "by_kind": dg.MetadataValue.json(drift_counts(drift)),
+    unexpected = [row for row in drift if not row["expected"]]
+    examples = "\n".join(f"- work order {row['work_order_id']} / SF job {row['sf_job_id']}: {escape_markdown(row['why'])} - "
+                         f"{escape_markdown(row['action'])}" for row in unexpected[:20])
+    return dg.AssetCheckResult(passed=not unexpected, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"records": len(unexpected),
+                                         "handled_by_the_push": len(drift) - len(unexpected),
+                                         "by_kind": dg.MetadataValue.json(drift_counts(unexpected)),
                                          "examples": dg.MetadataValue.md(examples or "none")})
 
 

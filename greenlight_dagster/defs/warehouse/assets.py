@@ -15,6 +15,12 @@ the partitioned ``sync`` and ``backfill`` jobs. When a run covers a past range o
 partitions (a backfill), its time window goes to dbt as the vars ``window_start`` /
 ``window_end``, and the incremental marts rebuild the keys with versions in that window as well
 as what changed (macros/incremental_window.sql). Today's partition is the regular sync: no vars.
+
+One ``dbt build`` at a time, across runs: the step is in the ``warehouse_dbt`` pool (one slot, the
+instance's ``default_limit``). A backfill of a date range is several runs (the partitioned raw
+assets, then the dbt assets downstream of them and of the unpartitioned ones), and two builds
+side by side re-create each other's views - a test of one failed on "relation
+staging.stg_pw_work_orders does not exist" while the other was replacing it (issue 20).
 """
 
 import json
@@ -33,6 +39,8 @@ from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource
 from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP, WarehouseTranslator
 
 MAP_CUSTOMER_KEY = dg.AssetKey([WAREHOUSE_GROUP, "map_customer"])
+#: Concurrency pool of the dbt step (module docstring).
+WAREHOUSE_POOL = "warehouse_dbt"
 
 
 def coverage_metadata(engine: Engine) -> dict[str, Any]:
@@ -73,6 +81,7 @@ def partition_window_vars(context: AssetExecutionContext) -> dict[str, str]:
     project=dbt_project,
     dagster_dbt_translator=WarehouseTranslator(),
     name="dbt_warehouse",
+    pool=WAREHOUSE_POOL,
 )
 def dbt_warehouse_assets(
     context: AssetExecutionContext, dbt: WarehouseDbtCliResource, warehouse: WarehouseResource

@@ -6,6 +6,15 @@ before every invocation - from ``url`` when the caller names the database (the d
 their ``warehouse`` resource's), else ``warehouse_url`` config, else the project-wide rule
 (``GREENLIGHT_WAREHOUSE_URL``, else the embedded server) - so any caller reaches the intended
 PostgreSQL without remembering to export anything.
+
+Tests run only when every model they read is built in the same invocation (dbt's ``buildable``
+indirect selection, not ``eager``). A subset build - what one run of a date-range backfill
+does for the dbt assets upstream of the range - replaces views, and PostgreSQL drops the views
+that read them (dbt swaps a view in and drops the old one with ``cascade``) until the run that
+builds those is done. Under ``eager`` a test reading such a view (``unit_belongs_to_building``
+reads ``stg_pw_work_orders`` and ``stg_pw_units``) ran in the first run and failed with
+'relation "staging.stg_pw_work_orders" does not exist' (issue 20); the run that rebuilds the
+view runs it. A whole build (every sync) selects everything, so nothing changes for it.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dagster_dbt import DbtCliInvocation, DbtCliResource
+from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.defs.warehouse.project import dbt_executable, dbt_project
@@ -34,6 +44,7 @@ class WarehouseDbtCliResource(DbtCliResource):
     ) -> DbtCliInvocation:
         """``dbt <args>`` against ``url`` (default: `resolved_warehouse_url`)."""
         os.environ.update(dbt_env(url if url is not None else self.resolved_warehouse_url()))
+        os.environ[DBT_INDIRECT_SELECTION_ENV] = "buildable"
         return super().cli(args, **kwargs)
 
 
