@@ -386,8 +386,8 @@ def sync_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 def pw_and_sf_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     drift = find_drift(warehouse.get_engine())
     unexpected = [row for row in drift if not row["expected"]]
-    examples = "\n".join(f"- work order {row['work_order_id']} / SF job {row['sf_job_id']}: {escape_markdown(row['why'])} - "
-                         f"{escape_markdown(row['action'])}" for row in unexpected[:20])
+    examples = "\n".join(f"- work order {row['work_order_id']} / SF job {row['sf_job_id']}: "
+                         f"{escape_markdown(row['why'])} - {escape_markdown(row['action'])}" for row in unexpected[:20])
     return dg.AssetCheckResult(passed=not unexpected, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"records": len(unexpected),
                                          "handled_by_the_push": len(drift) - len(unexpected),
