@@ -13,7 +13,7 @@ What it does and why:
   needs exactly one PW write: "In Progress" or a close).
 * **Production latency**: every PW call delayed 300 ms by the sandbox; SF limited to 60
   requests/minute *per account* (new tokens buy nothing - the honest reading of
-  servicefusion.md §3) and the client paced to 60/minute (``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE``).
+  docs/apis/servicefusion.md §3) and the client paced to 60/minute (``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE``).
 * **One timed sync** as the schedule runs it: ``greenlight sync`` in a child process (a run
   worker is a fresh process too: interpreter, Definitions, WSDL, dbt and all).
 * **The floor** is derived from first principles - the calls this delta needs at the least,
@@ -56,7 +56,7 @@ PW_LATENCY_MS = 300
 SF_RATE_PER_MINUTE = 60
 FAST_SF_RATE = 100_000  # setup: the limit out of the way (client pacing follows the same variable)
 PW_PAGE_SIZE = 100  # PropertyWareResource.page_size (PW's real maximum is unverified: contracts §SOAP)
-SF_PER_PAGE = 50  # servicefusion.md §4: per-page at most 50
+SF_PER_PAGE = 50  # docs/apis/servicefusion.md §4: per-page at most 50
 RATIO_TARGET = 1.2
 MAX_SETUP_SYNCS = 5
 

@@ -1,4 +1,4 @@
-"""`greenlight`: the operators' command line (operations.md §2).
+"""`greenlight`: the operators' command line (docs/operations.md §2).
 
 Each command group lives in its own module; this one only assembles them. Exit codes are
 part of the contract: 0 success, 1 the operation failed, 2 bad usage (click's own).

@@ -1,6 +1,6 @@
 """The local stand-ins for production services, for commands that run the sync here.
 
-Production is configured entirely by environment variables (operations.md §1). Locally the
+Production is configured entirely by environment variables (docs/operations.md §1). Locally the
 embedded PostgreSQL stands in for the warehouse (`prepare_dagster_env`) and, when
 ``GREENLIGHT_SANDBOX=1``, the sandbox servers stand in for PropertyWare and ServiceFusion.
 The sandbox's world is saved under the data directory when the command ends and resumed
@@ -42,7 +42,7 @@ from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
 SF_CONNECTION_ENV = ("GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
                      "GREENLIGHT_SF_CLIENT_SECRET")
-#: The connection variables (operations.md §1): without the sandbox, ServiceFusion's and those of
+#: The connection variables (docs/operations.md §1): without the sandbox, ServiceFusion's and those of
 #: one PropertyWare API (`core.pw_api`) must be set.
 CONNECTION_ENV = (*SOAP_VARIABLES, *REST_VARIABLES, *SF_CONNECTION_ENV)
 

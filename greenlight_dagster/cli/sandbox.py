@@ -1,4 +1,4 @@
-"""`greenlight sandbox serve|generate`: the local PropertyWare/ServiceFusion sandbox (operations.md §2).
+"""`greenlight sandbox serve|generate`: the local PropertyWare/ServiceFusion sandbox (docs/operations.md §2).
 
 ``serve`` is scripted against: its first stdout line is the info JSON (flushed at once, so a
 parent process can read it and go), everything meant for people goes to stderr, and Ctrl-C
@@ -81,7 +81,8 @@ def wait_for_stop_signal() -> int:
 @click.option("--scale", type=click.Choice(list(SCALES)), default="small", show_default=True,
               help="Size of the generated world.")
 @click.option("--fixture", "fixture_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Serve this fixture file (operations.md §3) instead of a generated world; --seed/--scale ignored.")
+              help="Serve this fixture file (docs/operations.md §3) instead of a generated world; "
+                   "--seed/--scale ignored.")
 @click.option("--port-base", type=click.IntRange(0, 65_532), default=0, show_default=True,
               help="PW SOAP on P, SF on P+1, admin API on P+2, PW REST on P+3; 0 takes free ports.")
 @click.option("--sf-rate-limit", type=click.IntRange(1), default=60, show_default=True,
@@ -115,7 +116,7 @@ def serve(seed: int, scale: str, fixture_file: Path | None, port_base: int, sf_r
 @click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=Path("-"),
               show_default=True, help="Fixture file to write ('-' for stdout).")
 def generate(seed: int, scale: str, out: Path) -> None:
-    """Write a generated world as a fixture file (operations.md §3)."""
+    """Write a generated world as a fixture file (docs/operations.md §3)."""
     fixture = generate_fixture(seed, scale)
     text = json.dumps(fixture, indent=1)
     if str(out) == "-":

@@ -7,7 +7,7 @@ the ingestion assets all derive their entity lists from `PW_ENTITIES`, so the tw
 cannot drift apart and adding an entity is one line here.
 
 Vocabulary: ``name`` is ours (the ingestion asset ``pw/<name>`` and the table ``raw.pw_<name>``),
-``fixture_key`` is the sandbox fixture's key (REST naming, operations.md in docs), and the rest
+``fixture_key`` is the sandbox fixture's key (REST naming, docs/operations.md in docs), and the rest
 is each API's own spelling.
 """
 
@@ -91,7 +91,7 @@ def pw_entity(name: str) -> PwEntity:
 # two directions cannot disagree. Any other REST field whose name the struct also has travels
 # under that name; a REST field the struct lacks is not sent (the real service has no place for it).
 
-#: Legacy date strings (propertyware.md §5: dates are strings; the vendor's format is unverified).
+#: Legacy date strings (docs/apis/propertyware.md §5: dates are strings; the vendor's format is unverified).
 LEGACY_DATE = "%m/%d/%Y"
 LEGACY_DATETIME = "%m/%d/%Y %H:%M:%S"
 

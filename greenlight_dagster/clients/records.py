@@ -1,7 +1,7 @@
 """Typed records the clients yield, independent of wire format.
 
 Both clients normalise what they read into the REST field names of the contracts
-(propertyware.md §4, servicefusion.md §6) so the warehouse sees one vocabulary whether a
+(docs/apis/propertyware.md §4, docs/apis/servicefusion.md §6) so the warehouse sees one vocabulary whether a
 record came over SOAP or JSON. A record that cannot be normalised is yielded as a
 `RejectedRecord` instead of raising, so one bad record never costs the rest of its page.
 """

@@ -22,7 +22,7 @@ TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
 DEFAULT_SAFE_MODE_MAX_CREATES = 50
 
-#: Field -> environment variable (operations.md §1; GREENLIGHT_SAFE_MODE_MAX_CREATES is ours).
+#: Field -> environment variable (docs/operations.md §1; GREENLIGHT_SAFE_MODE_MAX_CREATES is ours).
 ENV_VARS = {
     "dry_run": "GREENLIGHT_DRY_RUN",
     "enable_service_fusion": "GREENLIGHT_ENABLE_SERVICE_FUSION",
@@ -64,7 +64,7 @@ def parse_status_list(name: str, raw: str | Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SyncFlags:
-    """The flags of DESIGN.md §6. ``safe_mode_max_creates`` is the per-run create cap of safe mode."""
+    """The flags of docs/architecture.md §6. ``safe_mode_max_creates`` is the per-run create cap of safe mode."""
 
     dry_run: bool = True
     enable_service_fusion: bool = False

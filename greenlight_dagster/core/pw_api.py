@@ -1,6 +1,6 @@
 """Which PropertyWare API reads and each write go through (``GREENLIGHT_PW_API``, decision 0011).
 
-PropertyWare has two APIs and neither does everything the sync needs (propertyware.md §4-5):
+PropertyWare has two APIs and neither does everything the sync needs (docs/apis/propertyware.md §4-5):
 
 * REST v1 reads every entity with a real ``lastModifiedDateTime``, creates work orders and
   closes them (``PUT /workorders/closeworkorder/{id}``, which needs a time card entry naming a

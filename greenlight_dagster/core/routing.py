@@ -6,7 +6,7 @@ multi-unit buildings. The rule, applied before any push:
 * multi-unit building: the work order must name a unit *of that building*; no unit, the
   building id in the unit column, or another building's unit all hold the work order back;
 * single-family building: the building is the rentable place (a PW lease may attach straight
-  to it, propertyware.md §4.5), so the work order may carry no unit, the building id, or the
+  to it, docs/apis/propertyware.md §4.5), so the work order may carry no unit, the building id, or the
   building's one unit.
 
 Whether a building is multi-unit comes from ``multiUnit`` (a bool in fixtures, a "multi family"

@@ -32,7 +32,7 @@ SSM_PATH_ENV = "GREENLIGHT_SSM_PATH"
 DEFAULT_SSM_PATH = "/greenlight/"
 MODES = ("env", "ssm")
 
-#: The variables a parameter may set (operations.md §1): connection settings, credentials and alert settings.
+#: The variables a parameter may set (docs/operations.md §1): connection settings, credentials and alert settings.
 SECRET_VARIABLES = frozenset({*ALERT_VARIABLES,
     "GREENLIGHT_WAREHOUSE_URL", "GREENLIGHT_DAGSTER_STORAGE_URL", "GREENLIGHT_DBT_USER", "GREENLIGHT_DBT_PASSWORD",
     "GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_PW_USERNAME", "GREENLIGHT_PW_PASSWORD",

@@ -1,4 +1,4 @@
-"""The sandbox admin API (operations.md §4): drive the sandbox world the way users and tests must.
+"""The sandbox admin API (docs/operations.md §4): drive the sandbox world the way users and tests must.
 
 Why a separate HTTP server rather than calls into `SandboxState`: the sandbox usually runs in
 another process (``greenlight sandbox serve``, the demo), and people rehearsing a sync change
@@ -227,7 +227,7 @@ def route(method: str, path: str) -> tuple[Route, dict[str, str]]:
             if method not in methods:
                 raise AdminError(405, f"{path} accepts {', '.join(sorted(methods))}, not {method}")
             return methods[method], match.groupdict()
-    raise AdminError(404, f"no admin endpoint {method} {path} (operations.md §4 lists them)")
+    raise AdminError(404, f"no admin endpoint {method} {path} (docs/operations.md §4 lists them)")
 
 
 class AdminHandler(SandboxHandler):

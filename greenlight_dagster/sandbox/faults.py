@@ -1,4 +1,4 @@
-"""Seeded fault injection for the sandbox servers (operations.md §4 ``POST /faults``).
+"""Seeded fault injection for the sandbox servers (docs/operations.md §4 ``POST /faults``).
 
 A rule names a server (``pw``/``sf``), an operation (SOAP operation name, or REST
 ``"METHOD /path-template"``, or ``"*"``), a kind and a rate. Each rule draws from its own

@@ -1,4 +1,4 @@
-"""Deterministic sandbox worlds in fixture format v1 (operations.md §3), with the old data problems planted.
+"""Deterministic sandbox worlds in fixture format v1 (docs/operations.md §3), with the old data problems planted.
 
 Why a generator rather than hand-written fixtures: the sync must be exercised on data that looks
 like a property manager's account (portfolios of owners, single-family homes and apartment
@@ -191,7 +191,7 @@ STAMPED_JOB_STATUSES = (("Scheduled", 30), ("Dispatched", 15), ("Started", 20), 
 
 
 class FixtureError(ValueError):
-    """A fixture that does not follow operations.md §3; the message names the field and why."""
+    """A fixture that does not follow docs/operations.md §3; the message names the field and why."""
 
 
 def weighted(rng: random.Random, pairs: Sequence[tuple[T, int]]) -> T:
@@ -397,7 +397,7 @@ def _buildings(world: _World) -> None:
 
 
 def _plant_property_types(world: _World, rng: random.Random) -> None:
-    """Human labels instead of SaveBuilding codes (propertyware.md §3: the API really sends them)."""
+    """Human labels instead of SaveBuilding codes (docs/apis/propertyware.md §3: the API really sends them)."""
     small_multis = [b for b in world.pw["buildings"] if 2 <= b["countUnit"] <= 4] or \
         [b for b in world.pw["buildings"] if b["multiUnit"]]
     chosen = rng.sample(small_multis, min(len(small_multis), planted_count(len(world.pw["buildings"]),
@@ -828,7 +828,7 @@ def entity_counts(fixture: Mapping[str, Any]) -> dict[str, int]:
 
 # ---------------------------------------------------------------- validation
 def validate_fixture(fixture: object) -> dict[str, Any]:
-    """Check ``fixture`` against operations.md §3 before anything loads it.
+    """Check ``fixture`` against docs/operations.md §3 before anything loads it.
 
     `SandboxState.load` would fail deep inside with a KeyError or silently merge two records
     with one id; this names the field and the reason instead. Returns the fixture.

@@ -5,7 +5,7 @@ closed through either API, or changed through the admin API, shows through both 
 document (``contracts/propertyware-rest-v1.openapi.json``) is read at start and drives what it
 can: the query parameters each list accepts and their types, and the schemas records are
 shaped by. What the document cannot say comes from `clients.pw_entities` (paths, sortable
-fields, permissions) and from propertyware.md §1-3:
+fields, permissions) and from docs/apis/propertyware.md §1-3:
 
 * **Auth**: the three ``x-propertyware-*`` headers; a missing or wrong one is 401, a key
   without the entity's Read (GET) or Write (POST/PUT) permission 403 - keys carry permission
@@ -26,7 +26,7 @@ fields, permissions) and from propertyware.md §1-3:
   ``contacts`` (LeaseContact), a boolean ``multiUnit`` as the document's "Multi Family" /
   "Single Family" text. Fields the schema does not declare are served as they are (fixture
   format: unknown fields are kept), and so are enum values outside the document: the live API
-  sends them (propertyware.md §3).
+  sends them (docs/apis/propertyware.md §3).
 * **Writes**: ``POST /workorders`` (SaveWorkOrder: ``buildingID`` required, no ``status``;
   201 + WorkOrder) and ``PUT /workorders/closeworkorder/{workOrderID}`` (CloseWorkOrder:
   ``timeCardEntry[]`` of existing vendors required; 200 + ResponseEntity holding the work

@@ -1,4 +1,4 @@
-"""The PropertyWare PWServices sandbox as the vendor's legacy service is (propertyware.md §5-§6 items 12-16).
+"""The PropertyWare PWServices sandbox as the vendor's legacy service is (docs/apis/propertyware.md §5-§6 items 12-16).
 
 GET ``/pw/services/PWServices?wsdl`` serves the rpc/encoded WSDL generated from the packaged
 signatures (`pw_wsdl`); POST ``/pw/services/PWServices`` takes SOAP 1.1 rpc/encoded envelopes

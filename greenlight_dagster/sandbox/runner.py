@@ -3,7 +3,7 @@
 Why: the CLI (``greenlight sandbox serve``), the demo, tests and benchmarks all need the same
 four servers started the same way, with credentials that exist only for this instance
 (`secrets.token_urlsafe`, never a fixed secret that could leak into a real configuration), and
-handed to the sync exactly as production configuration is: the operations.md §2 info dict and
+handed to the sync exactly as production configuration is: the docs/operations.md §2 info dict and
 the §1 environment variables.
 """
 
@@ -23,7 +23,7 @@ from greenlight_dagster.sandbox.pw_server import SERVICE_PATH, create_pw_server
 from greenlight_dagster.sandbox.sf_server import create_sf_server
 from greenlight_dagster.sandbox.state import SandboxState
 
-#: operations.md §2 info key -> operations.md §1 environment variable.
+#: docs/operations.md §2 info key -> docs/operations.md §1 environment variable.
 ENV_NAMES = {
     "pw_wsdl_url": "GREENLIGHT_PW_WSDL_URL",
     "pw_username": "GREENLIGHT_PW_USERNAME",
@@ -137,7 +137,7 @@ class Sandbox:
 
     @property
     def info(self) -> dict[str, str]:
-        """The operations.md §2 info object (the first stdout line of ``greenlight sandbox serve``)."""
+        """The docs/operations.md §2 info object (the first stdout line of ``greenlight sandbox serve``)."""
         sf_url = self._server("sf").base_url
         return {
             "pw_wsdl_url": f"{self._server('pw').base_url}{SERVICE_PATH}?wsdl",
@@ -155,7 +155,7 @@ class Sandbox:
         }
 
     def env(self, pw_api: str = "soap") -> dict[str, str]:
-        """The operations.md §1 variables that point the sync at this sandbox, and the flag that
+        """The docs/operations.md §1 variables that point the sync at this sandbox, and the flag that
         declares them the sandbox's (`core.endpoints`: plain-http loopback URLs are accepted).
 
         ``pw_api`` says which PropertyWare API a deployment has: ``soap`` (the SOAP variables

@@ -27,7 +27,7 @@ class TokenStore:
     """Issues and checks bearer tokens for one OAuth consumer (client id + secret).
 
     Refresh tokens rotate: each one is single-use and exchanging it invalidates it, as the
-    third-party integrations observe (servicefusion.md §2), so a client that keeps using an
+    third-party integrations observe (docs/apis/servicefusion.md §2), so a client that keeps using an
     old refresh token fails here as it would in production.
     """
 
@@ -99,7 +99,7 @@ class RateDecision:
 class RateLimiter:
     """A fixed window of ``limit`` requests per ``window_seconds`` per key (the access token).
 
-    ``scope="account"`` puts every token in one window: servicefusion.md §3 notes the real
+    ``scope="account"`` puts every token in one window: docs/apis/servicefusion.md §3 notes the real
     limit might be per account, in which case fetching a new token does not buy more calls.
     """
 

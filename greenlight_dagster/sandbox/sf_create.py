@@ -1,4 +1,4 @@
-"""``POST /customers`` and ``POST /jobs`` of the ServiceFusion sandbox (servicefusion.md §6.2, §6.3, §7.8).
+"""``POST /customers`` and ``POST /jobs`` of the ServiceFusion sandbox (docs/apis/servicefusion.md §6.2, §6.3, §7.8).
 
 The push step's correctness depends on these semantics, so they are modelled rather than
 waved through: every validation problem of a body is collected and answered at once as a 422

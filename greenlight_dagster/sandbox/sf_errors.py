@@ -1,6 +1,6 @@
 """Error answers of the ServiceFusion sandbox, in the three shapes the real API uses.
 
-servicefusion.md §5 documents ``{code, name, message}`` for every error, except that a
+docs/apis/servicefusion.md §5 documents ``{code, name, message}`` for every error, except that a
 create's validation failure (422) is an *array* of ``{field, message}`` and the token endpoint
 answers OAuth's ``{error, error_description}``. Clients written against the wrong shape (the
 api-evangelist spec) break here exactly as they would break in production.

@@ -1,6 +1,6 @@
 """Lists and views of the ServiceFusion sandbox: filters, sort, pagination, ``fields``, ``expand``.
 
-Everything here follows servicefusion.md §4 and §6 to the letter, including the parts that
+Everything here follows docs/apis/servicefusion.md §4 and §6 to the letter, including the parts that
 trip clients up: ``per-page`` defaults to 10 and is clamped to 1..50, a page past the end
 returns the *last page again* (a client that loops until an empty page never stops),
 ``filters[po_number]`` is a *partial* match, nested collections appear only when expanded,

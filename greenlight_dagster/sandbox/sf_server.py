@@ -1,4 +1,4 @@
-"""The ServiceFusion REST sandbox: JSON over HTTP with OAuth2, as servicefusion.md §7 describes it.
+"""The ServiceFusion REST sandbox: JSON over HTTP with OAuth2, as docs/apis/servicefusion.md §7 describes it.
 
 It exists so a sync can be rehearsed, a client tested and an incident reproduced without a
 live account (SF has no vendor sandbox). It is deliberately as unforgiving as the real API:
@@ -12,7 +12,7 @@ live account (SF has no vendor sandbox). It is deliberately as unforgiving as th
   arrays (`sf_create`); PUT/PATCH/DELETE are 405 (the API is read + create only).
 * An unsorted ``GET /jobs`` hangs (the community-reported behaviour), or is slow, or behaves
   like ``sort=id`` - ``unsorted_jobs`` chooses.
-* Injected faults (operations.md §4) on operations named ``"METHOD /template"``, e.g.
+* Injected faults (docs/operations.md §4) on operations named ``"METHOD /template"``, e.g.
   ``"GET /jobs"``, ``"GET /jobs/{id}"``, ``"POST /customers"``, ``"POST /oauth/access_token"``.
   ``error`` is a 500, ``rate_limit`` a 429 (``Retry-After: 1``), ``commit_then_drop``
   performs the request (a create is stored) and then resets the connection unanswered, and

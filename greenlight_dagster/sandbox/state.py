@@ -3,7 +3,7 @@
 Both servers read and write the same `SandboxState`, so a job created through the SF
 REST server and a work order closed through the PW SOAP server are visible to each
 other and to `GET /state` at once, exactly as the fixture format
-(shared/contracts/operations.md §3) describes the world.
+(docs/operations.md §3) describes the world.
 
 The clock is a *sandbox* clock: frozen at the fixture's `clock` and moved only by the
 admin API or by mutations. Every mutation stamps the record with the current clock and
@@ -50,7 +50,7 @@ DERIVED_CACHE_SIZE = 32
 
 T = TypeVar("T")
 
-#: Default SF job statuses (servicefusion.md §6.4; codes past 05_OTW are our assumption).
+#: Default SF job statuses (docs/apis/servicefusion.md §6.4; codes past 05_OTW are our assumption).
 DEFAULT_JOB_STATUSES: list[dict[str, Any]] = [
     {"id": 1, "code": "01_UNS", "name": "Unscheduled", "category": "Open Jobs", "is_custom": False},
     {"id": 2, "code": "02_SCH", "name": "Scheduled", "category": "Open Jobs", "is_custom": False},
@@ -176,7 +176,7 @@ class SandboxState:
 
     # ---- whole-state operations (admin API) ----
     def load(self, fixture: dict[str, Any]) -> None:
-        """Replace the world with ``fixture`` (operations.md §3); unknown fields are kept."""
+        """Replace the world with ``fixture`` (docs/operations.md §3); unknown fields are kept."""
         if fixture.get("version", 1) != 1:
             raise ValueError(f"unsupported fixture version {fixture.get('version')!r}; expected 1")
         with self.lock:

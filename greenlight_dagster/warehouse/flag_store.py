@@ -1,6 +1,6 @@
 """Where a run's flags come from, and the record of them on ``ops.sync_runs``.
 
-Precedence, weakest first: the environment (``GREENLIGHT_*``, operations.md §1), then operator
+Precedence, weakest first: the environment (``GREENLIGHT_*``, docs/operations.md §1), then operator
 overrides in ``ops.flags`` (one row per flag, named like the `SyncFlags` field, value written
 like the environment variable), then per-run overrides (the Launchpad). Flags are resolved at
 the start of every run, so a change takes effect on the next run with no deploy. An invalid

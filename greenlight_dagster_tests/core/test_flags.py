@@ -1,4 +1,4 @@
-"""Push flags from the environment (operations.md §1)."""
+"""Push flags from the environment (docs/operations.md §1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Hostile input: fuzzed responses, XML attacks and SQL-significant text meet only typed errors.
 
-The old bridge crashed a whole sync on one malformed record. The rule here (DESIGN.md §4):
+The old bridge crashed a whole sync on one malformed record. The rule here (docs/architecture.md §4):
 parsers either return a value or raise one of *our* error types; a bad record becomes a
 `RejectedRecord` (then an ``ops.error_log`` row) and every good record of the same page is
 kept; an XML bomb or external entity is refused before it is expanded; and text that means

@@ -7,7 +7,7 @@ and records it, so a test that forgets to check still cannot let a non-conformin
 Two adjustments, both said here so they stay deliberate:
 
 * the document's ``servers`` entry is the vendor's host; it is pointed at the sandbox so paths match;
-* the live API sends enum values its document does not declare (propertyware.md §3; the vendored
+* the live API sends enum values its document does not declare (docs/apis/propertyware.md §3; the vendored
   Ruby gem patches the same fields in its ``fix_json.rb``), and the sandbox plants them on
   purpose: `LIVE_ENUM_DEVIATIONS` relaxes exactly those enums. Nothing else is relaxed.
 

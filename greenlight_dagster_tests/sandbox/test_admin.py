@@ -1,4 +1,4 @@
-"""The sandbox admin API over real HTTP (operations.md §4), against its own server and state."""
+"""The sandbox admin API over real HTTP (docs/operations.md §4), against its own server and state."""
 
 from __future__ import annotations
 

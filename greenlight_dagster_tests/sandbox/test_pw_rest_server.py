@@ -1,4 +1,4 @@
-"""The PropertyWare REST v1 sandbox against the vendor's document and propertyware.md §1-3.
+"""The PropertyWare REST v1 sandbox against the vendor's document and docs/apis/propertyware.md §1-3.
 
 Every request goes through `ContractSession`, which validates each answer against the shipped
 OpenAPI document; only the requests on paths the document does not have (wrong case, no

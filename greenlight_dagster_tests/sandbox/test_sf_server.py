@@ -1,4 +1,4 @@
-"""The ServiceFusion sandbox against servicefusion.md §7, over real HTTP on 127.0.0.1.
+"""The ServiceFusion sandbox against docs/apis/servicefusion.md §7, over real HTTP on 127.0.0.1.
 
 `sf_world` and `running_server` are shared with the client tests.
 """

@@ -1,4 +1,4 @@
-{#- Mapping coverage per entity type must reach `min_coverage` (DESIGN.md §6: aim >= 95 %).
+{#- Mapping coverage per entity type must reach `min_coverage` (docs/architecture.md §6: aim >= 95 %).
     One failing row per entity type below target, with the measured coverage. -#}
 {% test mapping_coverage(model, min_coverage=0.95, group_by='pw_entity_type', mapped_column='is_mapped') %}
     select

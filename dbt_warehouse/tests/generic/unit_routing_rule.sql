@@ -1,4 +1,4 @@
-{#- Unit routing rule (DESIGN.md §5): every work order staging flagged - a multi-unit building's
+{#- Unit routing rule (docs/architecture.md §5): every work order staging flagged - a multi-unit building's
     work order whose unit column is empty, holds the building id, or names another building's
     unit. Each failing row is one work order held back from ServiceFusion. -#}
 {% test unit_routing_rule(model) %}

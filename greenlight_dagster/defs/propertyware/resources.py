@@ -18,7 +18,7 @@ from greenlight_dagster.core.pw_api import API_ENV, PwApis, select_apis
 from greenlight_dagster.defs.endpoints import deployment_endpoint
 from greenlight_dagster.defs.run_breaker import run_breaker
 
-#: Connection settings and the operations.md §1 variable each one is read from. The endpoint
+#: Connection settings and the docs/operations.md §1 variable each one is read from. The endpoint
 #: URLs are not resource fields at all (decision 0015): run config could otherwise send the
 #: credentials to a host of the Launchpad user's choosing. Credentials left empty are read too.
 CONNECTION_ENV = {
@@ -103,5 +103,5 @@ class PropertyWareResource(dg.ConfigurableResource):
 
 
 def default_resource() -> PropertyWareResource:
-    """The resource as deployed: every connection setting from the environment (operations.md §1)."""
+    """The resource as deployed: every connection setting from the environment (docs/operations.md §1)."""
     return PropertyWareResource()

@@ -15,7 +15,7 @@ from greenlight_dagster.warehouse.flag_store import effective_flags, stored_over
 
 
 class SyncFlagsResource(dg.ConfigurableResource):
-    """Per-run overrides of the sync flags (DESIGN.md §6); unset fields fall through to
+    """Per-run overrides of the sync flags (docs/architecture.md §6); unset fields fall through to
     ``ops.flags`` and then to the ``GREENLIGHT_*`` environment variables."""
 
     dry_run: bool | None = None

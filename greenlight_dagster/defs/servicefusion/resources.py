@@ -73,7 +73,7 @@ class ServiceFusionResource(dg.ConfigurableResource):
 
 
 def default_resource() -> ServiceFusionResource:
-    """The resource as deployed: everything from the environment (operations.md §1)."""
+    """The resource as deployed: everything from the environment (docs/operations.md §1)."""
     return ServiceFusionResource(
         client_id=dg.EnvVar("GREENLIGHT_SF_CLIENT_ID"),
         client_secret=dg.EnvVar("GREENLIGHT_SF_CLIENT_SECRET"),

@@ -8,7 +8,7 @@ skips what depends on a failed node, which is what keeps a bad load from reachin
 The asset takes the shared ``warehouse`` resource so that the migrations (``raw``/``ops``
 schemas) have run before dbt starts, and dbt builds exactly that resource's database.
 After ``map_customer`` is built its coverage per entity type is attached as metadata: coverage
-is a metric operators watch (DESIGN.md §6), not a number to dig out of SQL.
+is a metric operators watch (docs/architecture.md §6), not a number to dig out of SQL.
 
 The dbt assets are not partitioned (history is one table, not one per day), but they run inside
 the partitioned ``sync`` and ``backfill`` jobs. When a run covers a past range of daily

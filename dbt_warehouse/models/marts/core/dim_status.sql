@@ -1,4 +1,4 @@
--- Every PW and SF status -> one canonical status and an open/closed category (DESIGN.md §5).
+-- Every PW and SF status -> one canonical status and an open/closed category (docs/architecture.md §5).
 -- Rows: every status in the mapping seed plus every status observed in the data (PW work-order
 -- history, SF jobs, the SF account's status list), keyed by (system, normalised status).
 -- Mapping: the seed first; an SF status missing from the seed falls back to its SF status

@@ -1,5 +1,5 @@
 -- Leases, current state (history in snapshots.snap_pw_leases), keyed to the conformed dims.
--- A lease's unitID may be a building id on a single-family building (propertyware.md §4.5).
+-- A lease's unitID may be a building id on a single-family building (docs/apis/propertyware.md §4.5).
 with leases as (
     select * from {{ ref('stg_pw_leases') }}
 ),

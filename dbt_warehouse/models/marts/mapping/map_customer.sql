@@ -1,4 +1,4 @@
--- PW portfolio / building / tenant <-> SF customer (DESIGN.md §6), one row per PW entity, mapped
+-- PW portfolio / building / tenant <-> SF customer (docs/architecture.md §6), one row per PW entity, mapped
 -- or not. The same rules as core/matching.py (the push's check before it creates a customer), so
 -- the warehouse and the push agree on every name. Methods, strongest first (the first that finds
 -- exactly one customer wins):

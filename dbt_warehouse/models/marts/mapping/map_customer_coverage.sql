@@ -1,4 +1,4 @@
--- Mapping coverage per PW entity type (DESIGN.md §6 target: >= 95 %), surfaced as a metric.
+-- Mapping coverage per PW entity type (docs/architecture.md §6 target: >= 95 %), surfaced as a metric.
 select
     pw_entity_type,
     count(*) as entities,
