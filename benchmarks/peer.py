@@ -128,7 +128,7 @@ def run(*, scale: str = "demo", repeat: int = 3, log: Any = print) -> list[Measu
     results: list[Measured] = []
     with BenchWorld(scale=scale) as world:
         assert world.sandbox is not None
-        env = {**world.env, **world.sandbox.env(), RATE_LIMIT_ENV: str(FAST_SF_RATE)}
+        env = {**world.env, **world.sandbox.env("rest"), RATE_LIMIT_ENV: str(FAST_SF_RATE)}  # both sides read PW REST
         url = env["GREENLIGHT_WAREHOUSE_URL"]
         pipelines_dir = traversable_tempdir("glbp-")
         try:

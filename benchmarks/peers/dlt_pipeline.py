@@ -8,10 +8,12 @@ Prints one JSON line: seconds, rows per table of the load, and dlt's own step ti
 
 Written honestly, by dlt's docs (general-usage/merge-loading, http/rest-client, reference/performance):
 
-* **PW**: one `dlt.resource` per entity with zeep inside (zeep's own parsing,
-  ``serialize_object``), paged with ``pageSize``/``pageNumber``; incremental on
-  ``lastModifiedDateTime`` via `dlt.sources.incremental`, passed to PW as
-  ``lastModifiedOnOrAfter`` so only changes travel.
+* **PW**: its REST v1 API through dlt's `RESTClient` (the ``x-propertyware-*`` key headers, an
+  `OffsetPaginator` at PW's maximum ``limit`` of 500, ``orderby=id``), one `dlt.resource` per
+  entity; incremental on ``lastModifiedDateTime`` via `dlt.sources.incremental`, passed to PW as
+  ``lastModifiedDateTimeStart`` so only changes travel. (The legacy SOAP service is rpc/encoded
+  with multiRef answers, which zeep cannot read, so a dlt user would take the REST API; the
+  benchmark gives our sync the same API.)
 * **SF**: dlt's `RESTClient` with `OAuth2ClientCredentials` and a `PageNumberPaginator`
   reading ``_meta.pageCount`` (per-page 50, ``data_selector="items"``); jobs incremental with
   ``filters[updated_date][gte]``, customers newest first (``sort=-updated_at``, ``row_order="desc"``
@@ -34,67 +36,53 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import dlt
-import requests
-import zeep
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
-from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
+from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, PageNumberPaginator
 from sqlalchemy.engine import make_url
-from zeep.helpers import serialize_object
-from zeep.transports import Transport
 
-PW_PAGE_SIZE = 100  # what our client asks for: same number of PW calls on both sides
+PW_LIMIT = 500  # REST v1's largest page, as our REST client asks
 SF_PER_PAGE = 50
 SCD2: Any = {"disposition": "merge", "strategy": "scd2"}  # a dlt TScd2StrategyDict
 MERGE: Any = {"disposition": "merge", "strategy": "delete-insert"}
 
-#: PW entity -> (operation, item element, fixed criteria, keeps SCD2 history)
-PW_ENTITIES: dict[str, tuple[str, str, dict[str, Any], bool]] = {
-    "portfolios": ("getAllPortfolios", "portfolio", {}, False),
-    "buildings": ("getBuildings", "building", {}, False),
-    "units": ("getUnits", "unit", {}, True),
-    "leases": ("getLeases", "lease", {}, True),
-    "tenants": ("getContacts", "contact", {"contactType": "TENANT"}, True),
-    "vendors": ("getVendors", "vendor", {}, False),
-    "work_orders": ("getWorkOrders", "workOrder", {}, True),
+#: PW entity -> (REST list path, fixed query parameters, keeps SCD2 history)
+PW_ENTITIES: dict[str, tuple[str, dict[str, Any], bool]] = {
+    "portfolios": ("/portfolios", {}, False),
+    "buildings": ("/buildings", {}, False),
+    "units": ("/units", {}, True),
+    "leases": ("/leases", {}, True),
+    "tenants": ("/contacts", {"type": "TENANT"}, True),
+    "vendors": ("/vendors", {}, False),
+    "work_orders": ("/workorders", {}, True),
 }
 JOB_EXPAND = "custom_fields,techs_assigned,notes"  # what our SF client expands
 
 
-def pw_client() -> zeep.Client:
-    """zeep on the WSDL with HTTP Basic auth, as a dlt user would build it."""
-    session = requests.Session()
-    session.auth = (os.environ["GREENLIGHT_PW_USERNAME"], os.environ["GREENLIGHT_PW_PASSWORD"])
-    return zeep.Client(os.environ["GREENLIGHT_PW_WSDL_URL"], transport=Transport(session=session, timeout=90))
+def pw_client() -> RESTClient:
+    """dlt's REST client on PW REST v1: the key in the three headers, offset paging over bare arrays."""
+    headers = {"x-propertyware-client-id": os.environ["GREENLIGHT_PW_CLIENT_ID"],
+               "x-propertyware-client-secret": os.environ["GREENLIGHT_PW_CLIENT_SECRET"],
+               "x-propertyware-system-id": os.environ["GREENLIGHT_PW_SYSTEM_ID"]}
+    return RESTClient(base_url=os.environ["GREENLIGHT_PW_REST_URL"], headers=headers,
+                      paginator=OffsetPaginator(limit=PW_LIMIT, total_path=None))
 
 
-def pw_resource(client: zeep.Client, entity: str) -> Any:
+def pw_resource(client: RESTClient, entity: str) -> Any:
     """One PW entity: pages of records modified since the last run, history per its disposition."""
-    operation, item, fixed, history = PW_ENTITIES[entity]
-
-    keys: dict[str, Any] = {"primary_key": "ID", **({"merge_key": "ID"} if history else {})}
+    path, fixed, history = PW_ENTITIES[entity]
+    keys: dict[str, Any] = {"primary_key": "id", **({"merge_key": "id"} if history else {})}
 
     @dlt.resource(name=f"pw_{entity}", write_disposition=SCD2 if history else MERGE, parallelized=True, **keys)
-    def read(modified: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008 - dlt's idiom
-            "lastModifiedDateTime", initial_value=None)) -> Iterator[list[dict[str, Any]]]:
-        criteria: dict[str, Any] = {**fixed, "pageSize": PW_PAGE_SIZE}
+    def read(modified: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 - dlt's idiom
+            "lastModifiedDateTime", initial_value=None)) -> Iterator[Any]:
+        params: dict[str, Any] = {**fixed, "orderby": "id"}
         if modified.last_value is not None:
-            criteria["lastModifiedOnOrAfter"] = modified.last_value
-        page = 1
-        while True:
-            answer = serialize_object(getattr(client.service, operation)(criteria={**criteria, "pageNumber": page}),
-                                      dict)
-            records = answer.get(item) or []
-            if records:
-                yield records
-            total = answer.get("totalCount")
-            if len(records) < PW_PAGE_SIZE or (total is not None and page * PW_PAGE_SIZE >= total):
-                return
-            page += 1
+            params["lastModifiedDateTimeStart"] = modified.last_value
+        yield from client.paginate(path, params=params)
 
     return read
 
