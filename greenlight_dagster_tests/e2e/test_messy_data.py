@@ -29,7 +29,6 @@ from sqlalchemy import Engine, text
 from greenlight_dagster.core.statuses import in_open_list
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.e2e.test_sync_cycle import (  # noqa: F401 - fixtures
-    clean_warehouse,
     jobs_by_work_order,
     run_sync,
     sandbox,
@@ -41,7 +40,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 def test_one_sync_with_messy_records_pushes_the_rest_and_nothing_wrong(
-        sandbox: Sandbox, clean_warehouse: Engine) -> None:  # noqa: F811 - the fixtures imported above
+        sandbox: Sandbox, clean_warehouse: Engine) -> None:  # noqa: F811 - the fixture imported above
     fixture = sandbox.fixture
     planted = fixture["_planted"]
     misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}

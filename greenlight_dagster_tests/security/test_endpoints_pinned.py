@@ -9,7 +9,6 @@ another origin is refused before any call, and that reprs never show a secret.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import dagster as dg
@@ -21,7 +20,8 @@ from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.core.endpoints import EndpointError
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sandbox.pw_server import SERVICE_PATH, WSDL_PATH
+from greenlight_dagster.sandbox.pw_server import SERVICE_PATH
+from greenlight_dagster.sandbox.pw_wsdl import ADDRESS_PLACEHOLDER, wsdl_text
 from greenlight_dagster_tests.reliability.stubs import serve_pw_wsdl, stub_server
 
 SECRET = "planted-SECRET-91xQ"
@@ -74,8 +74,7 @@ def test_the_deployment_url_is_checked_when_a_client_is_built(monkeypatch: pytes
 def test_a_wsdl_whose_service_address_is_elsewhere_is_refused_before_any_call() -> None:
     with stub_server() as server, stub_server() as elsewhere:
         serve_pw_wsdl(server)
-        wsdl = re.sub(r'(<soap:address location=")[^"]*(")', rf"\g<1>{elsewhere.base_url}{SERVICE_PATH}\g<2>",
-                      WSDL_PATH.read_text(encoding="utf-8"))
+        wsdl = wsdl_text().replace(ADDRESS_PLACEHOLDER, f"{elsewhere.base_url}{SERVICE_PATH}")
         server.answer(f"{SERVICE_PATH}?wsdl", wsdl)
         client = PropertyWareClient(f"{server.base_url}{SERVICE_PATH}?wsdl", "u", SECRET, timeout=5,
                                     retry=RetryPolicy(max_attempts=1))
