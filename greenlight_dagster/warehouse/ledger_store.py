@@ -491,6 +491,8 @@ class LedgerWorker:
         self._mark = secrets.token_hex(16)
         self._backend = int(lock_conn.execute(text("select pg_backend_pid() from set_config(:name, :mark, false)"),
                                               {"name": SESSION_MARK, "mark": self._mark}).scalar_one())
+        #: Status writes found superseded at claim (never sent).
+        self.superseded = 0
 
     def confirm_session(self) -> None:
         """Raise `PooledConnectionError` unless the lock connection still reaches this worker's own session.
@@ -528,8 +530,6 @@ class LedgerWorker:
         if touched is None:
             raise ClaimLostError(f"{entry.idempotency_key}: another worker took the entry over; not sending")
         return touched
-        #: Status writes found superseded at claim (never sent).
-        self.superseded = 0
 
     def _try_lock(self, ledger_id: int) -> bool:
         got = bool(self.lock_conn.execute(text("select pg_try_advisory_lock(:ns, :key)"),
