@@ -45,7 +45,7 @@ from greenlight_dagster.clients.resilience import (
     call_with_retry,
 )
 from greenlight_dagster.clients.servicefusion import AmbiguousWriteError
-from greenlight_dagster.core.fields import as_timestamp
+from greenlight_dagster.core.fields import parse_timestamp
 
 MAX_LIMIT = 500
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
@@ -292,7 +292,7 @@ def _normalise(entity: PwEntity, item: Any) -> SourceRecord | RejectedRecord:
         if item.get(name) != wanted:
             return RejectedRecord(entity.name, key, f"{name} is {item.get(name)!r}, not {wanted!r}", raw)
     modified = item.get("lastModifiedDateTime")
-    modified_at = as_timestamp(modified) if modified is not None else None
+    modified_at = parse_timestamp(modified) if modified is not None else None
     if modified is not None and modified_at is None:
         return RejectedRecord(entity.name, key, f"lastModifiedDateTime {modified!r} is not an ISO-8601 timestamp", raw)
     return SourceRecord(entity.name, record_id, modified_at, item)

@@ -63,7 +63,7 @@ from greenlight_dagster.clients.resilience import (
     TokenBucket,
     call_with_retry,
 )
-from greenlight_dagster.core.fields import as_int, as_text, as_timestamp
+from greenlight_dagster.core.fields import as_int, as_text, as_timestamp, parse_timestamp
 
 T = TypeVar("T")
 MAX_PER_PAGE = 50
@@ -317,7 +317,7 @@ class ServiceFusionClient:
                                   f"missing or non-integer id: {item.get('id')!r}", _raw(item))
         if spec.modified_field is None:
             return SourceRecord(entity, source_id, None, item)
-        modified = as_timestamp(item.get(spec.modified_field))
+        modified = parse_timestamp(item.get(spec.modified_field))
         if modified is None:
             return RejectedRecord(entity, str(source_id), f"missing or unparseable {spec.modified_field}: "
                                                            f"{item.get(spec.modified_field)!r}", _raw(item))

@@ -48,10 +48,11 @@ def as_text(value: object) -> str:
     return str(value).strip()
 
 
-def as_timestamp(value: object) -> datetime | None:
-    """An aware UTC datetime from an ISO-8601 string or datetime; naive values are taken as UTC.
+def parse_timestamp(value: object) -> datetime | None:
+    """An aware UTC datetime from an ISO-8601 string or datetime (naive = UTC), in any year.
 
-    None for anything that is not a real calendar time within ``MIN_YEAR``..``MAX_YEAR``.
+    For a source's own modified time: a record stamped ``9999-12-31`` is still a record, loaded
+    and flagged (`warehouse.loader`'s mark ceiling), never dropped for its timestamp.
     """
     if isinstance(value, datetime):
         dt = value
@@ -62,11 +63,16 @@ def as_timestamp(value: object) -> datetime | None:
             return None
     else:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+    try:
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # 0001-01-01 or 9999-12-31 with an offset has no UTC equivalent
         return None
-    return dt.astimezone(UTC)
+
+
+def as_timestamp(value: object) -> datetime | None:
+    """`parse_timestamp`, but None outside ``MIN_YEAR``..``MAX_YEAR``: a day to act on or push."""
+    dt = parse_timestamp(value)
+    return dt if dt is not None and MIN_YEAR <= dt.year <= MAX_YEAR else None
 
 
 def record_id(record: Mapping[str, Any] | None) -> int | None:
