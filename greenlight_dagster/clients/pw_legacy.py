@@ -228,7 +228,12 @@ def _value_to_legacy(type_: TypeRef, value: Any) -> Any:
         items = [_value_to_legacy(TypeRef(type_.name), item) for item in value]
         return items if all(item is not None for item in items) else None
     if type_.builtin:
-        return value if conforms("string" if type_.name == "anyType" else type_.name, value) else None
+        xsd = "string" if type_.name in ("anyType", "string") else type_.name
+        if xsd == "string" and isinstance(value, str):
+            # Text XML cannot carry (a BEL typed into a description) travels without those characters,
+            # as a service must send it for its answer to parse at all; the rest of the text is kept.
+            value = _XML_ILLEGAL.sub("", value)
+        return value if conforms(xsd, value) else None
     return to_legacy(type_.name, value) if isinstance(value, dict) else None
 
 
