@@ -98,7 +98,10 @@ class SyncFlags:
                 values[field_name] = parse_count(var, raw)
             else:
                 values[field_name] = parse_bool(var, raw)
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValueError as exc:  # a rule across fields: name the variables that were set
+            raise ValueError(f"{', '.join(ENV_VARS[f] for f in values)}: {exc}") from exc
 
     def may_send(self, target: str) -> bool:
         """Whether writes to ``target`` ("sf" or "pw") are actually sent in this run."""
