@@ -51,12 +51,6 @@ def chaos(warehouse_url: URL, baseline: Fingerprint, report: ReliabilityReport, 
         assert account.unaccounted == 0, account
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(420)
-def test_chaos_short(warehouse_url: URL, baseline: Fingerprint, reliability_report: ReliabilityReport) -> None:
-    chaos(warehouse_url, baseline, reliability_report, rate=0.10, fault_cycles=1)
-
-
 @pytest.mark.reliability
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("rate", [0.10, 0.30])

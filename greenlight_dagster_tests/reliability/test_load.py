@@ -29,7 +29,7 @@ sandbox's own create cost grows with its tables (a customer create 11 ms at 49,0
 so a fresh large first sync is ~45 minutes of this machine; the migrated one took 13 (the row).
 The sandbox's SF rate limit is raised (``LOAD_SF_RATE_LIMIT``) in both: the scenario tests load,
 not SF's 60 calls a minute.
-The short version in ``make test`` runs the same checks on the tests' small world (migrated).
+It runs in ``make reliability`` only; ``make test`` checks the same sync at the small scale in e2e/.
 """
 
 from __future__ import annotations
@@ -346,14 +346,6 @@ def change_work_orders(sandbox: Sandbox, share: float) -> int:
 def test_big_world_synced_twice_while_the_ui_is_queried(warehouse_url: URL, tmp_path: Path,
                                                         reliability_report: ReliabilityReport) -> None:
     load_scenario(warehouse_url, tmp_path, reliability_report, SCALE, WORLD)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_small_world_synced_twice_while_the_ui_is_queried(warehouse_url: URL, tmp_path: Path,
-                                                          reliability_report: ReliabilityReport) -> None:
-    """The short version in ``make test``: the same checks on the tests' small world."""
-    load_scenario(warehouse_url, tmp_path, reliability_report, "small")
 
 
 def load_world(scale: str, world: str = "migrated") -> dict[str, Any]:

@@ -67,13 +67,6 @@ def outage(warehouse_url: URL, baseline: Fingerprint, report: ReliabilityReport,
         assert (row.lost, row.duplicates) == (0, 0) and ledger_account(hit.engine).unaccounted == 0
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(420)
-def test_propertyware_down_short(warehouse_url: URL, baseline: Fingerprint,
-                                 reliability_report: ReliabilityReport) -> None:
-    outage(warehouse_url, baseline, reliability_report, down="pw", runs=1)
-
-
 @pytest.mark.reliability
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("down", ["pw", "sf"])
