@@ -20,6 +20,7 @@ from greenlight_dagster.defs.automation.sensors import (
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster_tests.failed_runs import failed_run
 
 
 def test_schedule_runs_todays_partition_with_the_tick_as_run_key() -> None:
@@ -68,30 +69,16 @@ def test_sf_sensor_requests_one_sync_per_job_change(fresh_sandbox: Sandbox, monk
 
 
 def test_failed_runs_are_recorded_in_the_error_log(warehouse_engine: Engine) -> None:
-    @dg.op
-    def explode() -> None:
-        raise RuntimeError("PropertyWare answered 503 three times")
-
-    @dg.job
-    def doomed() -> None:
-        explode()
-
-    instance = dg.DagsterInstance.ephemeral()
-    result = doomed.execute_in_process(instance=instance, raise_on_error=False)
-    assert not result.success
-    context = dg.build_run_status_sensor_context(
-        sensor_name="record_run_failures", dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event(),
-    ).for_run_failure()
-    record_run_failures(context, warehouse=WarehouseResource())
+    failed = failed_run("PropertyWare answered 503 three times")
+    record_run_failures(failed.context, warehouse=WarehouseResource())
     with warehouse_engine.connect() as conn:
         row = conn.execute(text("select source, entity, reason from ops.error_log where run_id = :r"),
-                           {"r": result.run_id}).one()
+                           {"r": failed.run_id}).one()
     assert row.source == "dagster" and row.entity == "doomed"
     assert "explode" in row.reason
     with warehouse_engine.connect() as conn:
         run = conn.execute(text("select status, finished_at from ops.sync_runs where run_id = :r"),
-                           {"r": result.run_id}).one()
+                           {"r": failed.run_id}).one()
     assert run.status == "failed" and run.finished_at is not None
 
 

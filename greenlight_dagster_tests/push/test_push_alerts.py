@@ -21,6 +21,7 @@ from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.warehouse.flag_store import previous_step_stat, record_run
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster_tests.alerts.smtp_server import Mailbox, smtp_server
+from greenlight_dagster_tests.failed_runs import failed_run
 
 from .sandbox_world import SEND_ALL, Sandbox
 from .test_replay_job import resources
@@ -83,43 +84,17 @@ def test_nothing_is_sent_while_alerts_are_off(store: LedgerStore, sandbox: Sandb
 
 
 def test_a_failed_run_tells_operators(clean_ops: Engine, mailbox: Mailbox) -> None:
-    @dg.op
-    def explode() -> None:
-        raise RuntimeError("PropertyWare answered 503 three times")
-
-    @dg.job
-    def doomed() -> None:
-        explode()
-
-    instance = dg.DagsterInstance.ephemeral()
-    result = doomed.execute_in_process(instance=instance, raise_on_error=False)
-    context = dg.build_run_status_sensor_context(
-        sensor_name="record_run_failures", dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event()).for_run_failure()
-    record_run_failures(context, warehouse=WarehouseResource())
+    run = failed_run("PropertyWare answered 503 three times")
+    record_run_failures(run.context, warehouse=WarehouseResource())
     ((_, _, message),) = mailbox.messages
     assert message["Subject"] == "GreenLight: run of doomed failed (explode)"
-    assert result.run_id in message.get_payload() and "What to do:" in message.get_payload()
+    assert run.run_id in message.get_payload() and "What to do:" in message.get_payload()
 
 
 def test_an_unusable_alert_setting_is_recorded_and_the_run_goes_on(clean_ops: Engine,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GREENLIGHT_ALERTS_SNS_TOPIC_ARN", "greenlight-alerts")  # a name, not an ARN
-
-    @dg.op
-    def explode() -> None:
-        raise RuntimeError("boom")
-
-    @dg.job
-    def doomed() -> None:
-        explode()
-
-    instance = dg.DagsterInstance.ephemeral()
-    result = doomed.execute_in_process(instance=instance, raise_on_error=False)
-    context = dg.build_run_status_sensor_context(
-        sensor_name="record_run_failures", dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event()).for_run_failure()
-    record_run_failures(context, warehouse=WarehouseResource())
+    record_run_failures(failed_run("boom").context, warehouse=WarehouseResource())
     with clean_ops.connect() as conn:
         reasons = conn.execute(text("select reason from ops.error_log where source = 'alerts'")).scalars().all()
     assert len(reasons) == 1 and "GREENLIGHT_ALERTS_SNS_TOPIC_ARN" in reasons[0]
