@@ -168,16 +168,13 @@ def test_dry_run_sends_nothing_and_previews_every_create(sandbox: Sandbox, clean
 #: Drift only a person can settle (the sync never changes SF job statuses, picks among duplicates, or guesses
 #: what a status no mapping knows means - the world plants some).
 NEEDS_A_PERSON = {"closed in PW, open in SF", "several SF jobs", "unknown PW work order", "deleted in PW",
-                  "unmapped PW status", "unmapped SF status"}
+                  "unmapped PW status", "unmapped SF status", "untrusted stamp"}
 
 
 def agree_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return next(e for e in result.get_asset_check_evaluations() if e.check_name == "pw_and_sf_agree")
 
 
-# Moved to `make reliability` at stop 14: it failed in the first CI run after the merges (issue 20 item 4 is open
-# until it passes again there); three syncs also make it the heaviest scenario of `make test`.
-@pytest.mark.reliability
 @pytest.mark.timeout(1500)  # three syncs, as the first test; the shared 2-core machine is often 5x oversubscribed
 def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_warehouse: Engine) -> None:
     """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, the push's own write.
@@ -188,9 +185,12 @@ def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_
     from greenlight_dagster.defs.reconcile.report import find_drift
 
     run_sync(sandbox)
+    # A planted foreign stamp (PW-<id> with a check number that is not the work order's) is held, never followed.
+    foreign = {p["jobID"] for p in sandbox.fixture["_planted"]["foreign_stamps"]}
     intake = {w["id"] for w in sandbox.state.snapshot()["propertyware"]["workOrders"]
               if w["status"] in ("Open", "WO Received")}
-    jobs = sorted((wo, ids[0]) for wo, ids in jobs_by_work_order(sandbox).items() if wo in intake)
+    jobs = sorted((wo, ids[0]) for wo, ids in jobs_by_work_order(sandbox).items()
+                  if wo in intake and not foreign & set(ids))
     moved = dict(zip(jobs, ("On Site", "Started", "On The Way", "Dispatched", "Paused", "Completed"), strict=False))
     assert len(moved) == 6, "the small world has enough open work orders with jobs"
     for (_wo, job_id), status in moved.items():
@@ -209,6 +209,6 @@ def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_
     drift = find_drift(clean_warehouse)
     assert all(row["action"] for row in drift)
     left = {kind for row in drift if not row["expected"] for kind in row["kind"].split("; ")}
-    assert left <= NEEDS_A_PERSON, f"drift the sync should have settled: {left}"
+    assert left <= NEEDS_A_PERSON, f"drift the sync should have settled: {[r for r in drift if not r['expected']]}"
     check = agree_check(settled)
     assert check.passed or check.metadata["records"].value == sum(not row["expected"] for row in drift)

@@ -87,6 +87,15 @@ def test_drift_reasons() -> None:
     assert all(d.action for d in drift_reasons(_link(is_known_work_order=False, pw_deleted=True)))
 
 
+def test_a_job_whose_stamp_is_not_trusted_is_drift_for_a_person_not_a_status_to_push() -> None:
+    """A foreign stamp (check number of another work order) is held by the push; the report said "run a sync"."""
+    foreign = _link(job_id=8002, stamp_problem="foreign stamp: check_number 51114 is not work order 900114's number "
+                    "1114", pw_status="Open", pw_canonical="open", sf_status="Dispatched", sf_canonical="dispatched")
+    (reason,) = drift_reasons(foreign)
+    assert reason.kind == "untrusted stamp" and not reason.expected
+    assert "51114" in reason.detail and "SF job 8002" in reason.action
+
+
 def test_what_the_push_wrote_is_not_drift() -> None:
     """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, yet it is the push's own write."""
     on_site = _link(pw_status="In Progress", pw_canonical="in_progress", sf_status="On Site", sf_canonical="on_site")

@@ -156,6 +156,7 @@ with work_orders as (
     from marts.fact_work_orders where is_current
 )
 select link.work_order_id, wo.work_order_number, link.job_id, link.is_known_work_order, link.jobs_for_work_order,
+       link.stamp_problem,
        coalesce(wo.is_deleted, false) as pw_deleted,
        wo.status as pw_status, pw.canonical_status as pw_canonical, pw.category as pw_category,
        jobs.status as sf_status, sf.canonical_status as sf_canonical, sf.category as sf_category,
@@ -246,6 +247,10 @@ def drift_reasons(row: Mapping[str, Any], rules: StatusRules = DEFAULT_STATUS_RU
     if not row["is_known_work_order"]:
         return [Drift("unknown PW work order", "SF job is stamped with a PW work order the warehouse does not know",
                       "correct or remove the PW number on the SF job")]
+    if row.get("stamp_problem"):  # not our link: the push holds it, so its statuses are not ours to compare
+        return [Drift("untrusted stamp", f"SF job {row['job_id']} claims this work order but {row['stamp_problem']}",
+                      f"correct or remove the PW stamp (PO number, custom field, check number) on SF job "
+                      f"{row['job_id']}; the sync holds the work order until then")]
     reasons = []
     if row["pw_deleted"]:
         reasons.append(Drift("deleted in PW", "PW work order was deleted but its SF job still exists",
