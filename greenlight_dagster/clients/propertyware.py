@@ -418,9 +418,10 @@ class PropertyWareClient:
         if status != 200:
             raise _http_error(operation, status)
         wrapper = next((el for el in body.iterchildren(etree.Element) if el.get("id") is None), None)
-        if wrapper is None or etree.QName(wrapper).localname != f"{operation}Response":
-            raise PermanentError(f"PropertyWare {operation}: unexpected response element "
-                                 f"{None if wrapper is None else wrapper.tag}")
+        if wrapper is None:  # a 200 with an empty Body: the operation may have run; only a repeat can tell
+            raise RetryableError(f"PropertyWare {operation}: HTTP 200 whose SOAP Body holds no response")
+        if etree.QName(wrapper).localname != f"{operation}Response":
+            raise PermanentError(f"PropertyWare {operation}: unexpected response element {wrapper.tag}")
         return _Answer(operation, wrapper, Decoder(body, strict=False))
 
 

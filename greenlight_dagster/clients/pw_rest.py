@@ -17,8 +17,9 @@ which API they read through; records arrive with REST names already, which are o
   circuit breaker; a `TokenBucket` paces calls under ``requests_per_second`` so 429s stay rare.
   401/403/400 raise `PermanentError` with the API's ``userMessage``.
 * **Writes**: a create (``POST /workorders``) is not idempotent, so after it was sent an
-  ambiguous failure (reset, timeout, 5xx) raises `AmbiguousWriteError` instead of resending;
-  a close (``PUT closeworkorder``) is idempotent and retried. Redirects are never followed
+  ambiguous failure (reset, timeout, 5xx, a 2xx whose body is not the answer) raises
+  `AmbiguousWriteError` instead of resending; a close (``PUT closeworkorder``) is idempotent and
+  retried, that 2xx included. Redirects are never followed
   on writes: a redirect would resend the body to another host.
 * **Secrets**: the key travels in headers only; `repr` shows the URL and client id.
 """
@@ -143,7 +144,11 @@ class PropertyWareRestClient:
         `AmbiguousWriteError` and the caller looks for the work order before creating again.
         """
         def read(response: requests.Response) -> dict[str, Any]:
-            return _object(response, "POST /workorders")
+            created = _object(response, "POST /workorders")
+            if type(created.get("id")) is not int:
+                raise PermanentError(f"PropertyWare POST /workorders: HTTP {response.status_code} answer has no "
+                                     "integer id")
+            return created
 
         return self._call("POST", "/workorders", read, json_body=dict(body), idempotent=False)
 
@@ -163,8 +168,12 @@ class PropertyWareRestClient:
 
         def read(response: requests.Response) -> dict[str, Any]:
             entity = _object(response, "PUT /workorders/closeworkorder/{id}")
-            closed = entity.get("body")
-            return closed if isinstance(closed, dict) else entity
+            body = entity.get("body")
+            closed: dict[str, Any] = body if isinstance(body, dict) else entity
+            if type(closed.get("id")) is not int:
+                raise PermanentError(f"PropertyWare PUT /workorders/closeworkorder/{{id}}: HTTP "
+                                     f"{response.status_code} answer holds no work order")
+            return closed
 
         return self._call("PUT", f"/workorders/closeworkorder/{work_order_id}", read, json_body=body)
 
@@ -215,7 +224,14 @@ class PropertyWareRestClient:
                 return read(response)
             if status >= 300:
                 raise _refused(method, path, response)
-            return read(response)
+            if method == "GET":
+                return read(response)
+            try:
+                return read(response)
+            except PermanentError as exc:  # a 2xx that is not the answer (a proxy's page, cut short): maybe applied
+                if not idempotent:
+                    raise _Unrepeatable(AmbiguousWriteError(f"{exc}; the write may have been applied")) from exc
+                raise RetryableError(f"{exc}; the write is repeatable and is sent again") from exc
 
         try:
             return call_with_retry(attempt, policy=self.retry, breaker=self.breaker, stats=self.stats)

@@ -9,21 +9,31 @@ server's own business.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import socket
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from greenlight_dagster.sandbox.faults import Fault
 from greenlight_dagster.sandbox.state import SandboxState
 
-#: Faults handled here; the rest ("error", "rate_limit", "commit_then_drop") are returned to the server.
+#: Faults handled here; the rest ("error", "rate_limit", "commit_then_drop", "malformed_success") are returned to
+#: the server.
 TRANSPORT_FAULTS = ("latency", "hang", "reset")
 DEFAULT_HANG_MS = 120_000
+#: What ``malformed_success`` answers instead of a JSON API's record: (content type, body), used in turn.
+MALFORMED_JSON_BODIES = (
+    ("text/html; charset=utf-8", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    ("application/json; charset=utf-8", b'{"id": 12'),
+    ("application/json; charset=utf-8", b""),
+    ("application/json; charset=utf-8", b'{"status": "created"}'),
+)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -36,6 +46,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.state = state
         self.options = options
         self.stopping = threading.Event()
+        self.malformed_turn = itertools.count()
         super().__init__(("127.0.0.1", port), handler)
 
     def server_bind(self) -> None:
@@ -96,6 +107,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_malformed_success(self, status: int, bodies: Sequence[tuple[str, bytes]],
+                               headers: dict[str, str] | None = None) -> None:
+        """The ``malformed_success`` fault: a performed request's 2xx carries, in turn, one of ``bodies``
+        (content type, body) instead of the contract's answer, as proxies and overloaded gateways answer."""
+        content_type, body = bodies[next(self.server.malformed_turn) % len(bodies)]
+        self.send_body(status, body, content_type, headers)
 
     def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self.send_body(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)

@@ -38,7 +38,8 @@ fields, permissions) and from docs/apis/propertyware.md §1-3:
 * **Faults and the request log** as for the other servers: server ``pw``, operation
   ``"METHOD /template"`` with the document's template (``"GET /workorders"``,
   ``"PUT /workorders/closeworkorder/{workOrderID}"``); ``error`` is a 500 ErrorResponse,
-  ``rate_limit`` a 429, ``commit_then_drop`` applies a write and hangs up.
+  ``rate_limit`` a 429, ``commit_then_drop`` applies a write and hangs up, ``malformed_success`` applies it
+  and answers its 2xx with an unreadable body (`MALFORMED_JSON_BODIES`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from greenlight_dagster.clients.pw_entities import PW_ENTITIES, PwEntity
 from greenlight_dagster.core.fields import as_timestamp
-from greenlight_dagster.sandbox.httpbase import SandboxHandler, SandboxHTTPServer
+from greenlight_dagster.sandbox.httpbase import MALFORMED_JSON_BODIES, SandboxHandler, SandboxHTTPServer
 from greenlight_dagster.sandbox.pw_server import CLOSED_STATUS, DEFAULT_CREATE_STATUS
 from greenlight_dagster.sandbox.sf_auth import RateLimiter
 from greenlight_dagster.sandbox.state import SandboxState
@@ -516,6 +517,9 @@ class PWRestHandler(SandboxHandler):
             self.drop_connection()
             return
         self.state.log_request("pw", method, operation, reply.status, self.path)
+        if "malformed_success" in kinds and 200 <= reply.status < 300:
+            self.send_malformed_success(reply.status, MALFORMED_JSON_BODIES, reply.headers)
+            return
         self.send_json(reply.status, reply.payload, reply.headers)
 
     def answer(self, method: str, route: Route | None, other_method: bool, record_id: str | None, query_text: str,

@@ -64,6 +64,16 @@ DEFAULT_CREATE_STATUS = "Open"
 _SERVER_MANAGED = ("id", "createdDateTime", "lastModifiedDateTime")
 #: Rendered records kept (~1.5 KB each): all of a medium world, a sixth of a large one.
 FRAGMENT_CACHE_SIZE = 100_000
+#: What ``malformed_success`` answers instead of the performed operation's envelope, in turn: a proxy's
+#: HTML page, a truncated envelope, an empty body, and an envelope whose Body holds no response.
+MALFORMED_ANSWERS = (
+    ("text/html; charset=utf-8", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    ("text/xml; charset=utf-8", b'<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="' + SOAP_ENV_NS.encode()
+     + b'"><soapenv:Body><ns1:upd'),
+    ("text/xml; charset=utf-8", b""),
+    ("text/xml; charset=utf-8", b'<soapenv:Envelope xmlns:soapenv="' + SOAP_ENV_NS.encode()
+     + b'"><soapenv:Body/></soapenv:Envelope>'),
+)
 
 
 class SoapFault(Exception):
@@ -518,6 +528,10 @@ class PWHandler(SandboxHandler):
         if "commit_then_drop" in kinds:
             self.state.log_request("pw", "POST", operation, 0, self.path)
             self.drop_connection()
+            return
+        if "malformed_success" in kinds:
+            self.state.log_request("pw", "POST", operation, 200, self.path)
+            self.send_malformed_success(200, MALFORMED_ANSWERS)
             return
         self._answer(operation, 200, body)
 

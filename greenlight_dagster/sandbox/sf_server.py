@@ -18,7 +18,7 @@ live account (SF has no vendor sandbox). It is deliberately as unforgiving as th
   performs the request (a create is stored) and then resets the connection unanswered, and
   ``malformed_success`` performs it and answers its 2xx with a body that is not the contract's:
   in turn an HTML error page, truncated JSON, an empty body and an object without ``id``
-  (`MALFORMED_BODIES`), as proxies and overloaded gateways answer.
+  (`MALFORMED_JSON_BODIES`), as proxies and overloaded gateways answer.
 
 Every request is logged through `SandboxState.log_request` (status 0 = no answer sent), with
 any ``access_token`` query value masked.
@@ -26,17 +26,16 @@ any ``access_token`` query value masked.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from greenlight_dagster.core.fields import as_int
 from greenlight_dagster.sandbox import sf_query
-from greenlight_dagster.sandbox.httpbase import SandboxHandler, SandboxHTTPServer
+from greenlight_dagster.sandbox.httpbase import MALFORMED_JSON_BODIES, SandboxHandler, SandboxHTTPServer
 from greenlight_dagster.sandbox.sf_auth import RateLimiter, TokenStore
 from greenlight_dagster.sandbox.sf_create import create_customer, create_job
 from greenlight_dagster.sandbox.sf_errors import ApiError, OAuthError
@@ -48,13 +47,6 @@ TOKEN_PATH = "/oauth/access_token"
 UNSORTED_JOBS_MODES = ("hang", "slow", "id")
 _CREATORS = {"customers": create_customer, "jobs": create_job}
 _ACCESS_TOKEN_PARAM = re.compile(r"(access_token=)[^&]*")
-#: What ``malformed_success`` answers instead of the record: (content type, body), used in turn.
-MALFORMED_BODIES = (
-    ("text/html; charset=utf-8", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
-    ("application/json; charset=utf-8", b'{"id": 12'),
-    ("application/json; charset=utf-8", b""),
-    ("application/json; charset=utf-8", b'{"status": "created"}'),
-)
 
 
 @dataclass(frozen=True)
@@ -93,7 +85,6 @@ class SFSettings:
     retry_after: bool
     unsorted_jobs: str
     hang_seconds: float
-    malformed: Iterator[tuple[str, bytes]] = field(default_factory=lambda: itertools.cycle(MALFORMED_BODIES))
 
 
 @dataclass
@@ -182,8 +173,7 @@ class SFHandler(SandboxHandler):
         # Logged before answering: a client holding the answer can rely on finding its request in the log.
         self.state.log_request("sf", method, template, reply.status, self._logged_path())
         if "malformed_success" in kinds and 200 <= reply.status < 300:
-            content_type, malformed = next(self.settings.malformed)
-            self.send_body(reply.status, malformed, content_type, {**self.rate_headers, **reply.headers})
+            self.send_malformed_success(reply.status, MALFORMED_JSON_BODIES, {**self.rate_headers, **reply.headers})
             return
         self.send_json(reply.status, reply.payload, {**self.rate_headers, **reply.headers})
 

@@ -220,6 +220,32 @@ def test_a_close_is_retried_after_a_reset(make: Make, sandbox: Sandbox) -> None:
     assert client.stats.retries == 1  # seed 1: the first attempt is applied and dropped, the second answered
 
 
+def test_a_create_answered_2xx_with_no_readable_record_is_ambiguous_and_sent_once(make: Make,
+                                                                                  sandbox: Sandbox) -> None:
+    """Issue 16 item 3 for PW: a proxy's page, a cut body, an empty one, an object without id - each time the
+    work order was created, and a resend would create a second."""
+    building = sandbox.fixture["propertyware"]["buildings"][0]["id"]
+    sandbox.state.faults.add({"server": "pw", "operation": "POST /workorders", "kind": "malformed_success"})
+    before = len(sandbox.state.snapshot()["propertyware"]["workOrders"])
+    for _ in range(4):
+        with pytest.raises(AmbiguousWriteError, match="may have been applied"):
+            make().create_work_order({"buildingID": building})
+    assert [r["operation"] for r in pw_requests(sandbox)].count("POST /workorders") == 4  # once each, never resent
+    assert len(sandbox.state.snapshot()["propertyware"]["workOrders"]) == before + 4
+
+
+def test_a_close_answered_2xx_with_no_readable_record_is_sent_again_it_is_idempotent(make: Make,
+                                                                                     sandbox: Sandbox) -> None:
+    vendor = sandbox.fixture["propertyware"]["vendors"][0]["id"]
+    work_order = sandbox.fixture["propertyware"]["workOrders"][1]["id"]
+    sandbox.state.faults.add({"server": "pw", "operation": "PUT /workorders/closeworkorder/{workOrderID}",
+                              "kind": "malformed_success", "rate": 0.5, "seed": 1})
+    client = make()
+    closed = client.close_work_order(work_order, category="General", closing_comments="done", vendor_id=vendor)
+    assert closed["status"] == "Completed" and closed["id"] == work_order
+    assert client.stats.retries >= 1
+
+
 def test_bad_request_refusals_carry_the_field_errors(make: Make) -> None:
     with pytest.raises(PermanentError, match=r"HTTP 400.*buildingID") as refused:
         make().create_work_order({"buildingID": -1})

@@ -292,6 +292,39 @@ def test_malformed_success_answers_create_each_job_and_customer_once(store: Ledg
     assert all(e.state is LedgerState.DONE and e.target_id for e in store.entries())
 
 
+def test_malformed_success_answers_from_pw_end_in_each_write_once_never_a_dead_letter(
+        store: LedgerStore, sandbox: Sandbox) -> None:
+    """PW applied the update, the close and the note, and answered 200 with a proxy's page, a cut envelope,
+    nothing, or an empty Body: recoverable, and settled by the next push's lookup, each write once."""
+    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9000, 9001, 9002)))
+    push_jobs(store, sandbox)
+    started, completed, noted = (sandbox.jobs_for(i)[0] for i in (9000, 9001, 9002))
+    sandbox.state.patch("servicefusion", "jobs", started["id"], {"status": "Started"})
+    sandbox.state.patch("servicefusion", "jobs", completed["id"], {"status": "Completed"})
+    sandbox.state.patch("servicefusion", "jobs", noted["id"], {"tech_notes": "Seal replaced"})
+    progress = plan(store, SEND_ALL, progress=progress_candidates(sandbox))
+    assert sorted(w.operation for w in progress.writes) == ["attach_note", "close_work_order", "update_work_order"]
+    for operation in ("updateWorkOrder", "closeWorkOrder", "attachNoteToWorkOrder"):
+        sandbox.state.faults.add({"server": "pw", "operation": operation, "kind": "malformed_success"})
+
+    first = push_pw(store, sandbox)
+    assert first.counts["sent"] == 0 and store.dead_letters() == []
+    second = push_pw(store, sandbox, at=later())  # the fault still on: what PW holds settles each write
+    # the first push's failures opened the breaker before the note was tried; the second sends it (a malformed
+    # answer again, then found on the work order) and finds the other two
+    assert second.counts["found_by_lookup"] == 2 and store.dead_letters() == []
+    assert len(sandbox.pw_requests("attachNoteToWorkOrder")) == 1
+    assert all(entry.state is LedgerState.DONE for entry in store.entries(target="pw"))
+    assert sandbox.work_order(9000)["status"] == "In Progress" and sandbox.work_order(9001)["status"] == "Completed"
+    assert [n["note"] for n in sandbox.work_order(9002).get("notes", [])].count(
+        f"ServiceFusion job {noted['number']} technician notes: Seal replaced") == 1
+    sent = len(sandbox.state.request_log())
+    plan(store, SEND_ALL, progress=progress_candidates(sandbox))
+    push_pw(store, sandbox, at=later(4))
+    assert not [r for r in sandbox.state.request_log(since=sent) if r["operation"] in (
+        "updateWorkOrder", "closeWorkOrder", "attachNoteToWorkOrder")], "a settled write is never sent again"
+
+
 def test_a_note_with_control_characters_is_attached_once_cleaned_not_dead_lettered(
         store: LedgerStore, sandbox: Sandbox) -> None:
     """A technician pasted a terminal escape and a NUL: PW's XML cannot carry them, so the raw text would fail on
