@@ -20,7 +20,7 @@ from rich.table import Table
 from sqlalchemy import Engine, delete, select
 
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
-from greenlight_dagster.core.flags import ENV_VARS
+from greenlight_dagster.core.flags import ENV_VARS, SyncFlags
 from greenlight_dagster.warehouse.flag_store import effective_flags, set_override, stored_overrides
 from greenlight_dagster.warehouse.tables import flags as flags_table
 
@@ -70,6 +70,19 @@ def flag_name(raw: str) -> str:
     if name not in ENV_VARS:
         raise click.ClickException(f"unknown flag {raw!r}: choose one of {', '.join(ENV_VARS)}.")
     return name
+
+
+def checked_value(name: str, value: str) -> str:
+    """``value`` for flag ``name``, checked on its own before the warehouse is reached; exit 1 when unusable.
+
+    Rules across flags (the open list against the statuses the push writes) are checked here too
+    as far as this value alone decides them; `set_override` checks the rest against what is stored.
+    """
+    try:
+        SyncFlags.from_env({ENV_VARS[name]: value})
+    except ValueError as exc:
+        raise click.ClickException(f"{name} not changed: {exc}.") from exc
+    return value.strip()
 
 
 def unset_override(engine: Engine, name: str) -> bool:
@@ -122,9 +135,10 @@ def set_flag(name: str, value: str, updated_by: str) -> None:
     if not value.strip():
         raise click.ClickException(f"an empty value does not set {flag}: use `greenlight flags unset {flag}` "
                                    "to fall back to the environment.")
+    value = checked_value(flag, value)
     with warehouse_engine() as engine:
         try:
-            set_override(engine, flag, value.strip(), updated_by=updated_by)
+            set_override(engine, flag, value, updated_by=updated_by)
         except ValueError as exc:
             raise click.ClickException(f"{flag} not changed: {exc}.") from exc
         now = _current(engine, flag)

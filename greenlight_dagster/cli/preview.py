@@ -26,7 +26,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import ProgrammingError
 
-from greenlight_dagster.cli.flags import flag_name
+from greenlight_dagster.cli.flags import checked_value, flag_name
 from greenlight_dagster.cli.local import local_environment
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
 from greenlight_dagster.core.flags import SyncFlags
@@ -48,7 +48,8 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep:
             raise click.ClickException(f"--flag {pair!r} is not NAME=VALUE (e.g. --flag dry_run=false).")
-        overrides[flag_name(name)] = value.strip()
+        name = flag_name(name)
+        overrides[name] = checked_value(name, value)
     return overrides
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
@@ -33,3 +34,27 @@ def test_help_on_every_command() -> None:
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, args
         assert "Usage:" in result.output
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["preview", "--flag", "dry_run=maybe"], "'maybe'"),
+    (["preview", "--flag", "nosuch=1"], "'nosuch'"),
+    (["flags", "set", "pw_open_statuses", "0"], "missing: In Progress"),
+    (["dead-letters", "replay", "abc"], "'abc'"),
+    (["backfill", "--from", "2025-02-10", "--to", "2025-02-01"], "2025-02-10 is after"),
+    (["backfill", "--from", "1900-01-01", "--to", "1900-01-02"], "1900-01-01..1900-01-02 is outside"),
+    (["sync", "--partition", "garbage"], "'garbage'"),
+    (["status", "--runs", "0"], "0 is not in the range"),
+])
+def test_wrong_input_is_one_sentence_before_anything_starts(args: list[str], named: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17 item 8: one sentence naming the input, no traceback, and nothing started (no API endpoints
+    and no reachable warehouse here)."""
+    for name in ("GREENLIGHT_PW_WSDL_URL", "GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SANDBOX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GREENLIGHT_WAREHOUSE_URL", "postgresql+psycopg2://nobody@127.0.0.1:9/none")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (1, 2), (args, result.output)
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and "Traceback" not in result.output, result.output
+    assert named in error_lines[0], result.output
