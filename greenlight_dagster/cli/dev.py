@@ -1,10 +1,10 @@
-"""`greenlight dev` (`make dev`): embedded warehouse + sandbox + `dagster dev` on 127.0.0.1, stopped as one.
+"""`greenlight dev` (`make dev`): embedded warehouse + sandbox + `dg dev` on 127.0.0.1, stopped as one.
 
 The sandbox stands in for PropertyWare and ServiceFusion unless their connection variables are
 set (or always, with ``GREENLIGHT_SANDBOX=1``), so the UI can materialize every asset on a
 fresh machine.
 
-Stopping: ``dagster dev`` started from a script ignores SIGINT unless it leads its own process
+Stopping: ``dg dev`` (Dagster's dev server) started from a script ignores SIGINT unless it leads its own process
 group, so it runs in a new session and Ctrl-C / SIGTERM are forwarded to that whole group. The
 first signal asks for a graceful stop and gives it `GRACE_SECONDS`: the webserver can wait on
 open browser connections and a code server on a finished run's worker far longer than that. A
@@ -55,10 +55,21 @@ class _StopRequests:
         self.count += 1
 
 
+def dev_server_command(workspace: Path, host: str, port: int) -> list[str]:
+    """``dg dev`` on the workspace file: this Dagster's recommended way (``dagster dev`` is marked superseded).
+
+    Run through this interpreter, so the venv's ``dg`` is used whatever the PATH holds.
+    """
+    return [sys.executable, "-c", "from dagster_dg_cli.cli import main; main()", "dev", "-w", str(workspace),
+            "-h", host, "-p", str(port)]
+
+
 def _serve(env: dict[str, str], host: str, port: int) -> int:
-    root = Path(env["GREENLIGHT_PROJECT_ROOT"])
-    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"), "-h", host, "-p", str(port)]
-    return supervise(cmd, env={**os.environ, **env}, cwd=root)
+    """Serve from the Dagster home: started in the project folder, Dagster warns that its dagster.yaml (the one
+    plain ``dg dev`` uses) "will not be used" beside our ``DAGSTER_HOME``, which holds a copy of it."""
+    workspace = Path(env["GREENLIGHT_PROJECT_ROOT"]) / "workspace.yaml"
+    return supervise(dev_server_command(workspace, host, port), env={**os.environ, **env},
+                     cwd=Path(env["DAGSTER_HOME"]))
 
 
 def supervise(cmd: list[str], *, env: dict[str, str], cwd: Path, grace: float = GRACE_SECONDS) -> int:

@@ -92,3 +92,6 @@ def test_ctrl_c_after_a_ui_launched_run_stops_everything_within_seconds(server_d
     time.sleep(1)
     leftovers = processes_mentioning(str(port), str(data_dir))
     assert not leftovers, [p.cmdline() for p in leftovers]
+    log = (tmp_path / "dev.log").read_text(errors="replace")
+    # Issue 20 item 5: started the way this Dagster recommends, from the home that holds its instance file
+    assert "superseded" not in log and "will not be used" not in log and "BetaWarning" not in log
