@@ -33,8 +33,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Self
 
 import dagster as dg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
@@ -124,6 +122,10 @@ def run_history(engine: Engine, limit: int = HISTORY_RUNS) -> list[RunMeasures]:
 
 def render_chart(history: Sequence[RunMeasures]) -> bytes:
     """One small panel per measure over the runs (PNG); the newest run is on the right."""
+    # Imported here: matplotlib costs every run worker ~0.3 s and ~30 MB, and only this asset draws.
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(12, 6), dpi=72, layout="constrained")
     axes = figure.subplots(2, 3)
     labels = [m.measured_at.strftime("%m-%d %H:%M") for m in history]
