@@ -51,6 +51,7 @@ from greenlight_dagster.clients.resilience import (
     CallStats,
     CircuitBreaker,
     PermanentError,
+    RateLimited,
     RetryableError,
     RetryPolicy,
     call_with_retry,
@@ -397,7 +398,7 @@ class PropertyWareClient:
     def _answer(self, operation: str, status: int, content: bytes) -> _Answer:
         if status == 429:
             self.stats.add(rate_limited=1)
-            raise RetryableError(f"PropertyWare {operation}: HTTP 429 too many requests")
+            raise RateLimited(f"PropertyWare {operation}: HTTP 429 too many requests")
         try:
             root = pw_wire.parse_xml(content)
         except HostileXML as exc:

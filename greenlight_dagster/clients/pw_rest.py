@@ -40,6 +40,7 @@ from greenlight_dagster.clients.resilience import (
     CallStats,
     CircuitBreaker,
     PermanentError,
+    RateLimited,
     RetryableError,
     RetryPolicy,
     TokenBucket,
@@ -214,7 +215,7 @@ class PropertyWareRestClient:
             status = response.status_code
             if status == 429:
                 self.stats.add(rate_limited=1)
-                raise RetryableError(f"PropertyWare {method} {path}: HTTP 429 too many requests")
+                raise RateLimited(f"PropertyWare {method} {path}: HTTP 429 too many requests")
             if status >= 500:
                 if not idempotent:
                     raise _Unrepeatable(AmbiguousWriteError(f"PropertyWare {method} {path}: HTTP {status}; the "

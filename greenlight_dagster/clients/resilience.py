@@ -43,6 +43,12 @@ class RetryableError(ClientError):
         self.retry_after = retry_after
 
 
+class RateLimited(RetryableError):
+    """A 429: the service is up and asks for fewer calls. Retried after its wait, but never counted
+    toward the circuit breaker - throttling is not an outage, and opening the breaker on it would
+    stop a run that only had to slow down."""
+
+
 class PermanentError(ClientError):
     """A failure that retrying cannot fix (bad request, validation, auth)."""
 
@@ -186,7 +192,7 @@ def call_with_retry(fn: Callable[[], T], *, policy: RetryPolicy, breaker: Circui
             result = fn()
         except RetryableError as exc:
             stats.add(failures=1)
-            if breaker.record_failure():
+            if not isinstance(exc, RateLimited) and breaker.record_failure():
                 stats.add(circuit_opened=1)
                 raise CircuitOpenError(breaker.open_message()) from exc
             attempt += 1

@@ -58,6 +58,7 @@ from greenlight_dagster.clients.resilience import (
     CircuitBreaker,
     ClientError,
     PermanentError,
+    RateLimited,
     RetryableError,
     RetryPolicy,
     TokenBucket,
@@ -496,7 +497,7 @@ class ServiceFusionClient:
         if status == 429:
             self.stats.add(rate_limited=1)
             self._log.warning(f"{method} {path}: rate limited (429), backing off")
-            raise RetryableError(where, retry_after=_retry_after(resp))
+            raise RateLimited(where, retry_after=_retry_after(resp))
         if status >= 500:
             self._log.warning(where)
             raise RetryableError(where)

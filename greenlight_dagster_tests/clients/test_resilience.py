@@ -18,6 +18,7 @@ from greenlight_dagster.clients.resilience import (
     CircuitBreaker,
     CircuitOpenError,
     PermanentError,
+    RateLimited,
     RetryableError,
     RetryPolicy,
     TokenBucket,
@@ -76,6 +77,23 @@ def test_retry_after_is_honoured_and_capped() -> None:
     assert policy.delay(5, retry_after=99.0) == 10.0
     delays = [RetryPolicy(base_delay=1.0, rng=random.Random(s)).delay(3) for s in range(50)]
     assert all(0.0 <= d <= 8.0 for d in delays) and max(delays) > 4.0  # full jitter spreads the herd
+
+
+def test_throttling_is_waited_out_and_never_opens_the_breaker() -> None:
+    """A 429 storm from a service that is up: the breaker opened after five and stopped the read
+    (clients/test_pw_rest.py's rate-limit test failed that way under load)."""
+    clock = FakeClock()
+    breaker = CircuitBreaker("PropertyWare", failure_threshold=3, reset_after=60, clock=clock)
+    answers = iter([RateLimited("HTTP 429")] * 6 + [None])
+
+    def throttled() -> str:
+        if (error := next(answers)) is not None:
+            raise error
+        return "page"
+
+    assert call_with_retry(throttled, policy=RetryPolicy(max_attempts=10), breaker=breaker, stats=CallStats(),
+                           sleep=clock.sleep) == "page"
+    assert breaker.state == "closed"
 
 
 def test_breaker_opens_fails_fast_and_recovers_after_cool_down() -> None:
