@@ -10,8 +10,9 @@ that ServiceFusion was down or a run-config value was out of range.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import click
@@ -25,10 +26,17 @@ from greenlight_dagster.cli.operator import record_outcome
 from greenlight_dagster.core.pw_api import DEPLOYMENTS
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
 from greenlight_dagster.sandbox.generator import SCALES
+from greenlight_dagster.warehouse.embedded import data_dir
 
 #: Metadata shown in the summary, in this order, when an asset reports it.
-SUMMARY_FIELDS = ("records_fetched", "new_versions", "rejected", "planned", "sent", "created", "already_done",
-                  "held_back", "dead_letters", "api_calls", "duration_seconds")
+#: The figures of the summary, by table, with the short headings that keep each table within 80 columns.
+READ_FIELDS = {"records_fetched": "fetched", "new_versions": "new", "rejected": "rejected", "api_calls": "calls",
+               "duration_seconds": "s"}
+PUSH_FIELDS = {"planned": "planned", "sent": "sent", "created": "created", "already_done": "done",
+               "held_back": "held", "dead_letters": "dead"}
+SUMMARY_FIELDS = tuple(dict.fromkeys([*READ_FIELDS, *PUSH_FIELDS]))
+#: The terminal shows the run's INFO lines (our steps' progress); Dagster's DEBUG events stay in the run log.
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 #: The demo's flags: a full local rehearsal, sending to the sandbox only, with safe mode's validation
 #: on and its cap raised so the whole backlog is pushed in one run.
@@ -71,7 +79,8 @@ ADVICE = {
     "CircuitOpenError": "the service it names did not answer: check that it is up and that its GREENLIGHT_* URL "
                         "and credentials are right",
     "ValidationError": "a run-config value is out of range: correct it in the run config",
-    "DagsterDbtCliRuntimeError": "a warehouse model or test failed: `make dev` shows the dbt output of the step",
+    "DagsterDbtCliRuntimeError": "a warehouse model or test failed: the dbt log named at the start of the sync "
+                                 "says which and why",
 }
 DEFAULT_ADVICE = "fix the cause named above"
 
@@ -138,10 +147,14 @@ def execute_sync(*, full_refresh: bool = False, partition_key: str | None = None
     from greenlight_dagster.defs.ingest import latest_partition_key
 
     job = defs.resolve_job_def(SYNC_JOB_NAME)
-    with dg.DagsterInstance.get() as instance:
+    dbt_log = data_dir() / "logs" / f"sync-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+    dbt_log.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"sync: Dagster's progress below; dbt's output in {dbt_log}", err=True)
+    with dg.DagsterInstance.get() as instance, dbt_log.open("w", encoding="utf-8") as log, \
+            contextlib.redirect_stdout(log):  # dagster-dbt writes dbt's lines to stdout
         result = job.execute_in_process(
             instance=instance, partition_key=partition_key or latest_partition_key(),
-            run_config=_ingest_run_config(job, full_refresh), raise_on_error=False,
+            run_config={**_ingest_run_config(job, full_refresh), **QUIET_LOGGERS}, raise_on_error=False,
             tags={"greenlight/trigger": "cli"},
         )
     record_outcome(result)
@@ -173,16 +186,30 @@ def summarize(result: dg.ExecuteInProcessResult) -> SyncOutcome:
     return outcome
 
 
-def print_summary(outcome: SyncOutcome) -> None:
-    console = Console()
-    shown = [name for name in SUMMARY_FIELDS if any(name in values for _, values in outcome.rows)]
-    table = Table(title=f"sync run {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED'}")
-    table.add_column("asset")
+def _table(title: str, headings: dict[str, str], rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    shown = [name for name in headings if any(name in values for _, values in rows)]
+    table = Table(title=title, title_justify="left")
+    table.add_column("asset", no_wrap=True)
     for name in shown:
-        table.add_column(name.replace("_", " "), justify="right")
-    for asset, values in outcome.rows:
-        table.add_row(asset, *(str(values.get(name, "")) for name in shown))
-    console.print(table)
+        table.add_column(headings[name], justify="right", no_wrap=True)
+    for asset, values in rows:
+        table.add_row(asset, *(_figure(values.get(name)) for name in shown))
+    return table
+
+
+def _figure(value: Any) -> str:
+    return "" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def print_summary(outcome: SyncOutcome) -> None:
+    """Two tables (reads, then the plan and pushes) that fit an 80-column terminal, then the checks."""
+    console = Console()
+    console.print(f"sync run {outcome.run_id[:8]}: {'succeeded' if outcome.success else 'FAILED'}")
+    reads = [(asset, values) for asset, values in outcome.rows if "records_fetched" in values]
+    pushes = [(asset, values) for asset, values in outcome.rows if "records_fetched" not in values]
+    for title, headings, rows in (("read", READ_FIELDS, reads), ("planned and pushed", PUSH_FIELDS, pushes)):
+        if rows:
+            console.print(_table(title, headings, rows))
     if outcome.propertyware_api:
         console.print(f"PropertyWare API: {outcome.propertyware_api}")
     console.print(f"{outcome.quiet_assets} warehouse models and snapshots rebuilt; checks: "
