@@ -9,10 +9,10 @@ TEST_DB_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 
 .PHONY: install browser lint test test-tcp dev demo sync reliability bench clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(PY) -m greenlight_dagster.defs.warehouse.manifest
 	@touch $(STAMP)
 
