@@ -10,13 +10,14 @@ from greenlight_dagster.warehouse.tables import RAW_TABLES
 
 @pytest.fixture
 def clean_warehouse(warehouse_engine: Engine) -> Engine:
-    """Empty landing zone, ledger, run records, flags and dbt snapshots: a first sync on a fresh world."""
+    """Empty landing zone, ledger, run records, flags and every table dbt keeps (snapshots and incremental
+    models): a first sync on a fresh world. An incremental model left over from an earlier test kept that
+    world's later version of a work order (its push moved the modified time past the new world's)."""
     with warehouse_engine.begin() as conn:
-        names: list[str] = list(conn.execute(text(
-            "select table_name from information_schema.tables where table_schema = 'snapshots' "
-            "and table_type = 'BASE TABLE'")).scalars())
-        snapshots = [f'snapshots."{name}"' for name in names]
-        tables = [f"raw.{t.name}" for t in RAW_TABLES.values()] + snapshots + [
+        built = [f'{schema}."{name}"' for schema, name in conn.execute(text(
+            "select table_schema, table_name from information_schema.tables where table_schema in "
+            "('snapshots', 'staging', 'marts', 'sync') and table_type = 'BASE TABLE'"))]
+        tables = [f"raw.{t.name}" for t in RAW_TABLES.values()] + built + [
             "ops.sync_ledger", "ops.dead_letter", "ops.duplicate_detection_log", "ops.watermarks", "ops.error_log",
             "ops.sync_runs", "ops.flags"]
         conn.execute(text(f"truncate {', '.join(tables)} restart identity"))
