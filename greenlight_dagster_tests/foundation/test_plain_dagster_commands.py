@@ -67,7 +67,10 @@ def _location_loaded(port: int) -> bool:
                and e["locationOrLoadError"]["__typename"] == "RepositoryLocation" for e in entries)
 
 
-@pytest.mark.slow
+# In `make reliability` since 2026-12-05: in a whole `make test` session (twice, fresh clones) the server
+# ignored SIGINT for 90 s, while the foundation tests alone, or this one alone, pass in 25-37 s. Something
+# an earlier suite leaves behind (alerts/automation/clients/core/e2e) is the suspect; issue 17's note says more.
+@pytest.mark.reliability
 @pytest.mark.parametrize("command", [["dagster", "dev", "-w", "workspace.yaml"], ["dg", "dev"]],
                          ids=lambda c: " ".join(c[:2]))
 def test_a_dev_server_serves_the_code_location(command: list[str], clean_env: dict[str, str]) -> None:
