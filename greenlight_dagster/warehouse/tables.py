@@ -85,6 +85,18 @@ watermarks = Table(
     comment="durable high-water mark of each incremental extraction",
 )
 
+dbt_node_marks = Table(
+    "dbt_node_marks",
+    metadata,
+    Column("unique_id", Text, primary_key=True, comment="dbt unique id of a model, snapshot or seed"),
+    Column("fingerprint", Text, nullable=False, comment="sha256 of the dbt project files it was built from"),
+    Column("markers", JSONB, nullable=False, comment="source table -> its marker when the build started"),
+    Column("run_id", Text, nullable=False),
+    Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    schema="ops",
+    comment="what each warehouse node was last built from; a sync rebuilds only nodes whose inputs moved",
+)
+
 sync_runs = Table(
     "sync_runs",
     metadata,

@@ -10,15 +10,16 @@ from greenlight_dagster.warehouse.tables import RAW_TABLES
 
 @pytest.fixture
 def clean_warehouse(warehouse_engine: Engine) -> Engine:
-    """Empty landing zone, ledger, run records, flags and every table dbt keeps (snapshots and incremental
-    models): a first sync on a fresh world. An incremental model left over from an earlier test kept that
-    world's later version of a work order (its push moved the modified time past the new world's)."""
+    """Empty landing zone, ledger, run records, flags, every table dbt keeps (snapshots and incremental
+    models) and the marks of what dbt built: a first sync on a fresh world. An incremental model left
+    over from an earlier test kept that world's later version of a work order (its push moved the
+    modified time past the new world's)."""
     with warehouse_engine.begin() as conn:
         built = [f'{schema}."{name}"' for schema, name in conn.execute(text(
             "select table_schema, table_name from information_schema.tables where table_schema in "
             "('snapshots', 'staging', 'marts', 'sync') and table_type = 'BASE TABLE'"))]
         tables = [f"raw.{t.name}" for t in RAW_TABLES.values()] + built + [
             "ops.sync_ledger", "ops.dead_letter", "ops.duplicate_detection_log", "ops.watermarks", "ops.error_log",
-            "ops.sync_runs", "ops.flags"]
+            "ops.sync_runs", "ops.flags", "ops.dbt_node_marks"]
         conn.execute(text(f"truncate {', '.join(tables)} restart identity"))
     return warehouse_engine

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -73,18 +74,27 @@ def _location_loaded(port: int) -> bool:
 @pytest.mark.reliability
 @pytest.mark.parametrize("command", [["dagster", "dev", "-w", "workspace.yaml"], ["dg", "dev"]],
                          ids=lambda c: " ".join(c[:2]))
-def test_a_dev_server_serves_the_code_location(command: list[str], clean_env: dict[str, str]) -> None:
+def test_a_dev_server_serves_the_code_location(command: list[str], clean_env: dict[str, str],
+                                              tmp_path: Path) -> None:
     port = free_port()
+    log = tmp_path / "dev.log"
     # Its own session, as a terminal gives it: Ctrl-C reaches the whole group.
-    proc = subprocess.Popen([*command, "--port", str(port)], cwd=project_root(), env=clean_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*command, "--port", str(port)], cwd=project_root(), env=clean_env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None and not _location_loaded(port):
             time.sleep(2)
-        assert _location_loaded(port), f"{' '.join(command)} never served the {LOCATION} code location"
+        assert _location_loaded(port), f"never served {LOCATION}:\n{log.read_text()[-3000:]}"
+        root = psutil.Process(proc.pid)
+        tree = [root, *root.children(recursive=True)]
         os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=90)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            alive = "\n".join(f"{p.pid} {p.status()} {' '.join(p.cmdline())}" for p in tree if p.is_running())
+            pytest.fail(f"still running 90 s after Ctrl-C:\n{alive}\n{log.read_text()[-4000:]}")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

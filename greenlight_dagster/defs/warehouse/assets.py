@@ -2,7 +2,10 @@
 
 One materialization is one ``dbt build`` over the selected subset (dagster-dbt turns the
 selection into ``--select``): dbt costs ~3 s to start here, so the warehouse is never built
-node by node. ``dbt build`` runs seeds, snapshots, models and tests in dependency order and
+node by node. Of that subset, only the nodes whose inputs changed since their last build are
+built; the others are *reused* (an Output with ``status: reused``, so downstream steps run) and
+when nothing changed dbt does not start at all (decision 0017, ``rebuild_all`` forces a build).
+``dbt build`` runs seeds, snapshots, models and tests in dependency order and
 skips what depends on a failed node, which is what keeps a bad load from reaching the marts.
 
 The asset takes the shared ``warehouse`` resource so that the migrations (``raw``/``ops``
@@ -32,11 +35,15 @@ from dagster import AssetExecutionContext
 from dagster_dbt import dbt_assets
 from sqlalchemy import Engine, text
 
+from greenlight_dagster.core.build_plan import NodeMark
 from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.warehouse.project import dbt_project, ensure_manifest
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource
 from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP, WarehouseTranslator
+from greenlight_dagster.warehouse.build_marks import record_builds
+from greenlight_dagster.warehouse.dbt_graph import WarehouseNodes
+from greenlight_dagster.warehouse.incremental_build import decide_build
 
 MAP_CUSTOMER_KEY = dg.AssetKey([WAREHOUSE_GROUP, "map_customer"])
 #: Concurrency pool of the dbt step (module docstring).
@@ -76,6 +83,26 @@ def partition_window_vars(context: AssetExecutionContext) -> dict[str, str]:
     }
 
 
+class WarehouseBuildConfig(dg.Config):
+    """Run config of the dbt step."""
+
+    rebuild_all: bool = False
+    """Build every selected node, even one whose dbt files and upstream tables are as at its last build."""
+
+
+def _reused_output(context: AssetExecutionContext, key: dg.AssetKey, mark: NodeMark | None,
+                   engine: Engine) -> dg.Output[None]:
+    """The Output of a node left as its last build made it: downstream steps run, the UI says why."""
+    metadata: dict[str, Any] = {
+        "status": "reused",
+        "reason": "no new rows upstream and no dbt project change since its last build",
+        "built_by_run": mark.run_id if mark else "",
+    }
+    if key == MAP_CUSTOMER_KEY:
+        metadata.update(coverage_metadata(engine))
+    return dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key), metadata=metadata)
+
+
 @dbt_assets(
     manifest=ensure_manifest(dbt_project),
     project=dbt_project,
@@ -84,13 +111,34 @@ def partition_window_vars(context: AssetExecutionContext) -> dict[str, str]:
     pool=WAREHOUSE_POOL,
 )
 def dbt_warehouse_assets(
-    context: AssetExecutionContext, dbt: WarehouseDbtCliResource, warehouse: WarehouseResource
+    context: AssetExecutionContext, dbt: WarehouseDbtCliResource, warehouse: WarehouseResource,
+    config: WarehouseBuildConfig,
 ) -> Iterator[Any]:
-    """``dbt build`` of the selected warehouse nodes, streaming results as they finish."""
+    """``dbt build`` of the selected nodes whose inputs changed (decision 0017), streaming results."""
     engine = warehouse.get_engine()  # runs the migrations once per process: raw/ops exist
     window = partition_window_vars(context)
-    args = ["build", *(["--vars", json.dumps(window)] if window else [])]
-    for event in dbt.cli(args, context=context, url=warehouse.resolved_url()).stream():
-        if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) == MAP_CUSTOMER_KEY:
-            event = event.with_metadata({**event.metadata, **coverage_metadata(engine)})
-        yield event
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    translator = WarehouseTranslator()
+    nodes = WarehouseNodes.from_manifest(manifest)
+    node_by_key = {translator.get_asset_key(manifest["nodes"][uid]): uid for uid in nodes.names}
+    decision = decide_build(engine, nodes, {node_by_key[k] for k in context.selected_asset_keys if k in node_by_key},
+                            dbt_project.project_dir,
+                            forced="backfill window" if window else "rebuild_all" if config.rebuild_all else None)
+    context.log.info(f"dbt: {decision.summary()}")
+    key_of = {uid: key for key, uid in node_by_key.items()}
+    for uid in decision.reused:
+        yield _reused_output(context, key_of[uid], decision.marks.get(uid), engine)
+    if not decision.to_build:
+        return
+    args = ["build", *(["--vars", json.dumps(window)] if window else []), *decision.dbt_exclude_args()]
+    built: dict[str, dict[str, str]] = {}
+    try:
+        for event in dbt.cli(args, context=context, url=warehouse.resolved_url()).stream():
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                built[node_by_key[key]] = decision.markers_of(node_by_key[key])
+                if key == MAP_CUSTOMER_KEY:
+                    event = event.with_metadata({**event.metadata, **coverage_metadata(engine)})
+            yield event
+    finally:
+        record_builds(engine, built, fingerprint=decision.fingerprint, run_id=context.run.run_id)

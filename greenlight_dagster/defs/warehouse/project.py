@@ -22,6 +22,8 @@ from pathlib import Path
 from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
 
+from greenlight_dagster.warehouse.dbt_graph import PROJECT_INPUTS
+
 #: The repository root: this file is greenlight_dagster/defs/warehouse/project.py.
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_warehouse"
@@ -50,9 +52,6 @@ def parse_project(project: DbtProject = dbt_project) -> Path:
     return project.manifest_path
 
 
-_PROJECT_INPUTS = ("models", "snapshots", "seeds", "macros", "tests", "dbt_project.yml", "profiles.yml")
-
-
 def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
     """Whether the manifest is missing or older than any file of the dbt project.
 
@@ -62,7 +61,7 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
     if not project.manifest_path.exists():
         return True
     built_at = project.manifest_path.stat().st_mtime
-    for name in _PROJECT_INPUTS:
+    for name in PROJECT_INPUTS:
         root = project.project_dir / name
         paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())
         if any(path.stat().st_mtime > built_at for path in paths):
