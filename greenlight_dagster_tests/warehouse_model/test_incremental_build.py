@@ -41,10 +41,12 @@ class Builds:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.resources = {"dbt": make_dbt_resource(url), "warehouse": WarehouseResource(url=url)}
+        self.instance = dg.DagsterInstance.ephemeral()  # one event log: reused checks find earlier outcomes
 
     def run(self, **config: Any) -> dg.ExecuteInProcessResult:
         run_config = {"ops": {"dbt_warehouse": {"config": config}}} if config else None
-        result = dg.materialize(warehouse.assets, resources=self.resources, run_config=run_config)
+        result = dg.materialize(warehouse.assets, resources=self.resources, run_config=run_config,
+                                instance=self.instance)
         assert result.success
         return result
 
@@ -77,8 +79,13 @@ def test_with_nothing_landed_dbt_does_not_start_and_every_node_is_reused(
     marks = builds.marks()
     second = builds.run()
     assert set(_statuses(second).values()) == {"reused"}
-    assert not second.get_asset_check_evaluations(), "no dbt test ran: dbt did not start"
     assert builds.marks() == marks
+    checks = {e.check_name: e for e in second.get_asset_check_evaluations()}
+    first_checks = {e.check_name: e for e in first.get_asset_check_evaluations()}
+    assert set(checks) == set(first_checks), "every check carries its latest outcome"
+    assert {e.metadata["status"].value for e in checks.values()} == {"reused"}, "no dbt test ran: dbt did not start"
+    failing = {n for n, e in first_checks.items() if not e.passed}
+    assert failing and {n for n, e in checks.items() if not e.passed} == failing, "a failing test stays failing"
 
 
 def test_a_new_work_order_version_builds_exactly_what_reads_it(

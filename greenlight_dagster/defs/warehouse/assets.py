@@ -103,6 +103,29 @@ def _reused_output(context: AssetExecutionContext, key: dg.AssetKey, mark: NodeM
     return dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key), metadata=metadata)
 
 
+def _reused_check_results(context: AssetExecutionContext, evaluated: set[dg.AssetCheckKey],
+                          built_by: set[str]) -> Iterator[dg.AssetCheckResult]:
+    """The latest outcome of each selected check dbt did not run (its node was reused, the data it tests is
+    unchanged), marked as reused: Dagster expects a result for every selected check, and an operator
+    reading the run should see a failing test still failing, not vanish.
+
+    The outcome is looked up in ``built_by``, the runs that last built the reused nodes (a test runs
+    when a node it reads is built): one query per run, not one per check.
+    """
+    wanted = set(context.selected_asset_check_keys) - evaluated
+    latest: dict[dg.AssetCheckKey, tuple[float, str, dg.AssetCheckEvaluation]] = {}
+    for run_id in sorted(built_by):
+        for entry in context.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+            evaluation = entry.dagster_event.asset_check_evaluation_data if entry.dagster_event else None
+            if evaluation is not None and evaluation.asset_check_key in wanted and \
+                    entry.timestamp > latest.get(evaluation.asset_check_key, (0.0,))[0]:
+                latest[evaluation.asset_check_key] = (entry.timestamp, run_id, evaluation)
+    for key, (_, run_id, evaluation) in sorted(latest.items(), key=lambda item: item[0].to_user_string()):
+        yield dg.AssetCheckResult(
+            asset_key=key.asset_key, check_name=key.name, passed=evaluation.passed, severity=evaluation.severity,
+            metadata={**evaluation.metadata, "status": "reused", "evaluated_by_run": run_id})
+
+
 @dbt_assets(
     manifest=ensure_manifest(dbt_project),
     project=dbt_project,
@@ -128,17 +151,21 @@ def dbt_warehouse_assets(
     key_of = {uid: key for key, uid in node_by_key.items()}
     for uid in decision.reused:
         yield _reused_output(context, key_of[uid], decision.marks.get(uid), engine)
-    if not decision.to_build:
-        return
-    args = ["build", *(["--vars", json.dumps(window)] if window else []), *decision.dbt_exclude_args()]
-    built: dict[str, dict[str, str]] = {}
-    try:
-        for event in dbt.cli(args, context=context, url=warehouse.resolved_url()).stream():
-            if isinstance(event, dg.Output):
-                key = context.asset_key_for_output(event.output_name)
-                built[node_by_key[key]] = decision.markers_of(node_by_key[key])
-                if key == MAP_CUSTOMER_KEY:
-                    event = event.with_metadata({**event.metadata, **coverage_metadata(engine)})
-            yield event
-    finally:
-        record_builds(engine, built, fingerprint=decision.fingerprint, run_id=context.run.run_id)
+    evaluated: set[dg.AssetCheckKey] = set()
+    if decision.to_build:
+        args = ["build", *(["--vars", json.dumps(window)] if window else []), *decision.dbt_exclude_args()]
+        built: dict[str, dict[str, str]] = {}
+        try:
+            for event in dbt.cli(args, context=context, url=warehouse.resolved_url()).stream():
+                if isinstance(event, dg.Output):
+                    key = context.asset_key_for_output(event.output_name)
+                    built[node_by_key[key]] = decision.markers_of(node_by_key[key])
+                    if key == MAP_CUSTOMER_KEY:
+                        event = event.with_metadata({**event.metadata, **coverage_metadata(engine)})
+                elif isinstance(event, dg.AssetCheckResult) and event.asset_key and event.check_name:
+                    evaluated.add(dg.AssetCheckKey(event.asset_key, event.check_name))
+                yield event
+        finally:
+            record_builds(engine, built, fingerprint=decision.fingerprint, run_id=context.run.run_id)
+    yield from _reused_check_results(context, evaluated,
+                                     {decision.marks[uid].run_id for uid in decision.reused if uid in decision.marks})
