@@ -68,10 +68,11 @@ def _location_loaded(port: int) -> bool:
                and e["locationOrLoadError"]["__typename"] == "RepositoryLocation" for e in entries)
 
 
-# In `make reliability` since 2026-12-05: in a whole `make test` session (twice, fresh clones) the server
-# ignored SIGINT for 90 s, while the foundation tests alone, or this one alone, pass in 25-37 s. Something
-# an earlier suite leaves behind (alerts/automation/clients/core/e2e) is the suspect; issue 17's note says more.
-@pytest.mark.reliability
+#: How long `dagster dev` may take to stop after Ctrl-C: it waits up to 60 s for the webserver, then up to
+#: 60 s for the daemon, killing whichever has not stopped (dagster/_cli/dev.py), then stops the code server.
+DEV_STOP_SECONDS = 150
+
+
 @pytest.mark.parametrize("command", [["dagster", "dev", "-w", "workspace.yaml"], ["dg", "dev"]],
                          ids=lambda c: " ".join(c[:2]))
 def test_a_dev_server_serves_the_code_location(command: list[str], clean_env: dict[str, str],
@@ -91,10 +92,10 @@ def test_a_dev_server_serves_the_code_location(command: list[str], clean_env: di
         tree = [root, *root.children(recursive=True)]
         os.killpg(proc.pid, signal.SIGINT)
         try:
-            proc.wait(timeout=90)
+            proc.wait(timeout=DEV_STOP_SECONDS)
         except subprocess.TimeoutExpired:
             alive = "\n".join(f"{p.pid} {p.status()} {' '.join(p.cmdline())}" for p in tree if p.is_running())
-            pytest.fail(f"still running 90 s after Ctrl-C:\n{alive}\n{log.read_text()[-4000:]}")
+            pytest.fail(f"still running {DEV_STOP_SECONDS} s after Ctrl-C:\n{alive}\n{log.read_text()[-4000:]}")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
