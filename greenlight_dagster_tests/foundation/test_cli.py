@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from greenlight_dagster.cli import main
+from greenlight_dagster.cli import COMMANDS, main
 from greenlight_dagster.warehouse import migrate
 
 
@@ -30,10 +33,22 @@ def test_down_refuses_to_touch_a_configured_server(warehouse_url: URL) -> None:
 
 
 def test_help_on_every_command() -> None:
-    for args in (["--help"], ["warehouse", "--help"], ["warehouse", "up", "--help"], ["dev", "--help"]):
+    for args in (["--help"], ["warehouse", "up", "--help"], *([name, "--help"] for name in COMMANDS)):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, args
         assert "Usage:" in result.output
+        if len(args) == 2:
+            assert f"main {args[0]} " in result.output, "the lazy entry names its own command"
+
+
+def test_the_command_list_imports_no_command() -> None:
+    """`greenlight --help` and a mistyped command answer without importing Dagster (issue 18 item 8)."""
+    probe = ("import sys; from click.testing import CliRunner; from greenlight_dagster.cli import main; "
+             "out = CliRunner().invoke(main, ['--help']).output + CliRunner().invoke(main, ['synk']).output; "
+             "print(out); assert 'dagster' not in sys.modules, 'dagster imported'")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "backfill" in done.stdout and "No such command 'synk'" in done.stdout
 
 
 @pytest.mark.parametrize(("args", "named"), [
