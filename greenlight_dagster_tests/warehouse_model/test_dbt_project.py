@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
 
 from greenlight_dagster.core.statuses import (
     DEFAULT_OPEN_STATUSES,
@@ -19,7 +23,7 @@ from greenlight_dagster.core.statuses import (
     DEFAULT_SF_TO_PW,
     normalize_status,
 )
-from greenlight_dagster.defs.warehouse.project import DBT_PROJECT_DIR, dbt_project
+from greenlight_dagster.defs.warehouse.project import DBT_PROJECT_DIR, ManifestPreparer, dbt_project, manifest_is_stale
 
 SEEDS = DBT_PROJECT_DIR / "seeds"
 
@@ -66,3 +70,21 @@ def test_manifest_command_parses_without_a_database() -> None:
     assert result.returncode == 0, result.stderr + result.stdout
     assert result.stdout.strip().endswith("manifest.json")
     assert dbt_project.manifest_path.exists()
+
+
+def test_a_missing_or_stale_manifest_is_parsed_and_a_fresh_one_is_left_alone(tmp_path: Path) -> None:
+    """Outside `dagster dev` the code location parses only when the manifest is missing or older than the
+    project (an edited model must not run against an old manifest), and never otherwise."""
+    copy = tmp_path / "dbt_warehouse"
+    shutil.copytree(dbt_project.project_dir, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    project = DbtProject(project_dir=copy, profiles_dir=copy)
+    preparer = ManifestPreparer()
+    preparer.prepare_if_dev(project)  # missing: parsed
+    parsed_at = project.manifest_path.stat().st_mtime_ns
+    preparer.prepare_if_dev(project)  # fresh: left alone
+    assert project.manifest_path.stat().st_mtime_ns == parsed_at
+    model = copy / "models" / "marts" / "core" / "dim_date.sql"
+    os.utime(model, ns=(parsed_at + 10**9, parsed_at + 10**9))
+    assert manifest_is_stale(project)
+    preparer.prepare_if_dev(project)
+    assert not manifest_is_stale(project) and project.manifest_path.stat().st_mtime_ns > parsed_at

@@ -38,7 +38,7 @@ from sqlalchemy import Engine, text
 from greenlight_dagster.core.build_plan import NodeMark
 from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.defs.warehouse.project import dbt_project, ensure_manifest
+from greenlight_dagster.defs.warehouse.project import dbt_project
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource
 from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP, WarehouseTranslator
 from greenlight_dagster.warehouse.build_marks import record_builds
@@ -127,7 +127,7 @@ def _reused_check_results(context: AssetExecutionContext, evaluated: set[dg.Asse
 
 
 @dbt_assets(
-    manifest=ensure_manifest(dbt_project),
+    manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=WarehouseTranslator(),
     name="dbt_warehouse",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from greenlight_dagster.defs.warehouse.project import dbt_project, parse_project
+from greenlight_dagster.defs.warehouse.project import dbt_project, manifest_preparer
 
 
 def main() -> int:
     """Parse the dbt project unconditionally (a stale manifest is worse than a 3 s parse)."""
-    path = parse_project(dbt_project)
+    manifest_preparer.prepare(dbt_project)
+    path = dbt_project.manifest_path
     if not path.exists():
         print(f"dbt parse did not produce {path}", file=sys.stderr)
         return 1

@@ -1,12 +1,15 @@
-"""The dbt project (``dbt_warehouse/``) as Dagster sees it, and how its manifest is produced.
+"""The dbt project (``dbt_warehouse/``) as Dagster sees it, and how its manifest is prepared.
 
 The manifest is what turns models, snapshots, seeds and tests into assets and checks, so the
 code location cannot load without it. It comes from ``dbt parse``, which needs no database
-(the profile falls back to harmless defaults when ``DBT_GREENLIGHT_*`` are unset). It is
-prepared by ``python -m greenlight_dagster.defs.warehouse.manifest`` at install time, by
-``dagster dev`` on every load, and - so a fresh checkout never fails to load and an edited
-project never runs against an old manifest - at import time whenever the manifest is missing
-or older than the project's files.
+(the profile falls back to harmless defaults when ``DBT_GREENLIGHT_*`` are unset), through
+dagster-dbt's preparation interface (`DbtProjectPreparer.prepare_if_dev`):
+
+* ``make install`` prepares it (``python -m greenlight_dagster.defs.warehouse.manifest``), so
+  an installed checkout loads without running dbt;
+* ``dagster dev`` / ``dg dev`` re-parse on every load, as dagster-dbt does by default;
+* anywhere else it is re-parsed only when missing or older than the project's files: an edited
+  model must never run against an old manifest (dagster-dbt fails on a node it does not know).
 
 dbt is run from the interpreter's own environment (`dbt_executable`): the Makefile and
 services call ``.venv/bin/python`` without activating the venv, so ``dbt`` is not on PATH.
@@ -14,13 +17,12 @@ services call ``.venv/bin/python`` without activating the venv, so ``dbt`` is no
 
 from __future__ import annotations
 
-import os
+import fcntl
 import shutil
 import sys
 from pathlib import Path
 
-from dagster._utils import run_with_concurrent_update_guard
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtCliResource, DbtProject, DbtProjectPreparer
 
 from greenlight_dagster.warehouse.dbt_graph import PROJECT_INPUTS
 
@@ -28,8 +30,6 @@ from greenlight_dagster.warehouse.dbt_graph import PROJECT_INPUTS
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_warehouse"
 MANIFEST_COMMAND = "python -m greenlight_dagster.defs.warehouse.manifest"
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def dbt_executable() -> str:
@@ -40,24 +40,8 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
-def parse_project(project: DbtProject = dbt_project) -> Path:
-    """``dbt parse`` into the project's target dir; safe against a concurrent parse of the same project."""
-
-    def _parse(project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["parse", "--quiet"], target_path=project.target_path
-        ).wait()
-
-    run_with_concurrent_update_guard(project.manifest_path, _parse, project=project)
-    return project.manifest_path
-
-
-def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
-    """Whether the manifest is missing or older than any file of the dbt project.
-
-    A stale manifest is not harmless: ``dbt build`` runs the nodes on disk, and dagster-dbt
-    fails on a node its manifest does not know. Checking mtimes of a few dozen files is cheap.
-    """
+def manifest_is_stale(project: DbtProject) -> bool:
+    """Whether the manifest is missing or older than any file of the dbt project (a few dozen mtimes)."""
     if not project.manifest_path.exists():
         return True
     built_at = project.manifest_path.stat().st_mtime
@@ -69,20 +53,33 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
     return False
 
 
-def ensure_manifest(project: DbtProject = dbt_project) -> Path:
-    """The manifest path, parsing first when it is stale (`manifest_is_stale`) or under ``dagster dev``.
+class ManifestPreparer(DbtProjectPreparer):
+    """``dbt parse`` with our dbt executable, under a file lock: the webserver, daemon and code servers
+    may load the definitions at the same moment, and two parses writing one target dir corrupt it."""
 
-    Raises a RuntimeError naming the manifest command when parsing fails, so a broken dbt
-    project reads as a dbt problem rather than an obscure Dagster import error.
-    """
-    if os.getenv("DAGSTER_IS_DEV_CLI") or manifest_is_stale(project):
-        try:
-            parse_project(project)
-        except Exception as exc:
-            raise RuntimeError(
-                f"dbt could not parse {project.project_dir} into {project.manifest_path}: {exc}. "
-                f"Fix the dbt project, then run `{MANIFEST_COMMAND}`."
-            ) from exc
-    if not project.manifest_path.exists():
-        raise RuntimeError(f"no dbt manifest at {project.manifest_path}; run `{MANIFEST_COMMAND}`")
-    return project.manifest_path
+    def prepare_if_dev(self, project: DbtProject) -> None:
+        if self.using_dagster_dev() or manifest_is_stale(project):
+            self._parse(project, always=self.using_dagster_dev())
+
+    def prepare(self, project: DbtProject) -> None:
+        self._parse(project, always=True)
+
+    def _parse(self, project: DbtProject, *, always: bool) -> None:
+        target_dir = project.manifest_path.parent  # project.target_path is relative to the project
+        target_dir.mkdir(parents=True, exist_ok=True)
+        with (target_dir / ".parse.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not always and not manifest_is_stale(project):
+                return  # another process parsed while this one waited
+            try:
+                DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+                    ["parse", "--quiet"], target_path=project.target_path).wait()
+            except Exception as exc:
+                raise RuntimeError(
+                    f"dbt could not parse {project.project_dir} into {project.manifest_path}: {exc}. "
+                    f"Fix the dbt project, then run `{MANIFEST_COMMAND}`.") from exc
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+manifest_preparer = ManifestPreparer()
+manifest_preparer.prepare_if_dev(dbt_project)
