@@ -145,8 +145,8 @@ class BenchWorld:
         self._environ: Any = None
 
     def __enter__(self) -> BenchWorld:
+        from greenlight_dagster.instance.home import prepare_dagster_env
         from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV, WAREHOUSE_URL_ENV, warehouse_url
-        from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
         self._environ = scoped_environ({"GREENLIGHT_DATA_DIR": str(self.root)},
                                        drop=(WAREHOUSE_URL_ENV, DAGSTER_STORAGE_URL_ENV, "DAGSTER_HOME"))

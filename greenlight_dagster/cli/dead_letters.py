@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
-from greenlight_dagster.sync.replay import ReplaySelectionError, replay_dead_letters
+from greenlight_dagster.outbox.replay import ReplaySelectionError, replay_dead_letters
 from greenlight_dagster.warehouse.ledger_store import DeadLetter, LedgerStore
 
 NEXT_STEP = "the next sync sends it (after looking it up on the target): `greenlight sync` or the schedule"

@@ -35,10 +35,10 @@ from sqlalchemy.exc import OperationalError
 from greenlight_dagster.core.endpoints import SANDBOX_ENV, sandbox_in_use
 from greenlight_dagster.core.pw_api import REST_VARIABLES, SOAP_VARIABLES
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
+from greenlight_dagster.instance.home import prepare_dagster_env
+from greenlight_dagster.instance.storage import StorageUnavailable
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV
-from greenlight_dagster.warehouse.dagster_storage import StorageUnavailable
 from greenlight_dagster.warehouse.embedded import data_dir
-from greenlight_dagster.warehouse.instance import prepare_dagster_env
 
 SF_CONNECTION_ENV = ("GREENLIGHT_SF_BASE_URL", "GREENLIGHT_SF_TOKEN_URL", "GREENLIGHT_SF_CLIENT_ID",
                      "GREENLIGHT_SF_CLIENT_SECRET")

@@ -32,7 +32,7 @@ from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_en
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import PushPlan
 from greenlight_dagster.core.pw_api import SOAP_ONLY, PwApiConfigError, PwApis
-from greenlight_dagster.sync.planning import plan_against_ledger
+from greenlight_dagster.outbox.planning import plan_against_ledger
 from greenlight_dagster.warehouse.candidates import load_candidates
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
 from greenlight_dagster.warehouse.flag_store import effective_flags, stored_overrides

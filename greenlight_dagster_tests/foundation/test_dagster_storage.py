@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
+from greenlight_dagster.instance.home import project_root
+from greenlight_dagster.instance.storage import StorageUnavailable, ensure_storage_database
 from greenlight_dagster.warehouse import connection
 from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV, WAREHOUSE_URL_ENV
-from greenlight_dagster.warehouse.dagster_storage import StorageUnavailable, ensure_storage_database
 from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
-from greenlight_dagster.warehouse.instance import project_root
 
 CLERK = "clerk"  # a login without CREATEDB, as on a managed server where only an admin creates databases
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.definitions import defs
-from greenlight_dagster.warehouse.instance import project_root
+from greenlight_dagster.instance.home import project_root
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.json")
 

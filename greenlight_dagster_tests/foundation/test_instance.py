@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
+from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV
-from greenlight_dagster.warehouse.instance import project_root
 
 
 @dg.asset

@@ -22,8 +22,8 @@ import psutil
 import pytest
 import requests
 
+from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
-from greenlight_dagster.warehouse.instance import project_root
 from greenlight_dagster_tests.processes import free_port, processes_mentioning
 
 BIN = Path(sys.executable).parent

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from greenlight_dagster.cli import main
-from greenlight_dagster.warehouse.instance import project_root
+from greenlight_dagster.instance.home import project_root
 from greenlight_dagster_tests.ingestion.fixtures_sandbox import (  # noqa: F401 - fixtures are used by name
     Ingest,
     ingest_fixture,

@@ -9,8 +9,9 @@ from sqlalchemy import Engine, insert
 
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import PlannedWrite
-from greenlight_dagster.warehouse.flag_store import finish_run, record_run, set_override
+from greenlight_dagster.warehouse.flag_store import set_override
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster.warehouse.run_records import finish_run, record_run
 from greenlight_dagster.warehouse.tables import error_log
 from greenlight_dagster.warehouse.watermarks import set_high_water
 from greenlight_dagster_tests.operator.conftest import T0, Greenlight, dead_letter

@@ -20,13 +20,13 @@ from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import ProgressCandidate, PushPlan, WorkOrderCandidate, build_push_plan
+from greenlight_dagster.outbox.bulk_verify import WorkOrderSnapshot
+from greenlight_dagster.outbox.executor import ExecuteOptions, ExecutionReport, execute
+from greenlight_dagster.outbox.gateways import PropertyWareGateway, ServiceFusionGateway, customer_search
 from greenlight_dagster.sandbox.httpbase import SandboxHTTPServer
 from greenlight_dagster.sandbox.pw_server import create_pw_server
 from greenlight_dagster.sandbox.sf_server import create_sf_server
 from greenlight_dagster.sandbox.state import SandboxState
-from greenlight_dagster.sync.bulk_verify import WorkOrderSnapshot
-from greenlight_dagster.sync.executor import ExecuteOptions, ExecutionReport, execute
-from greenlight_dagster.sync.gateways import PropertyWareGateway, ServiceFusionGateway, customer_search
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 CLIENT_ID, CLIENT_SECRET = "greenlight-push", "push-secret"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
-from greenlight_dagster.sync.bulk_verify import PlannedWorkOrders, WorkOrderSnapshot, bulk_work_order_verifier
-from greenlight_dagster.sync.executor import execute
-from greenlight_dagster.sync.gateways import ServiceFusionGateway
+from greenlight_dagster.outbox.bulk_verify import PlannedWorkOrders, WorkOrderSnapshot, bulk_work_order_verifier
+from greenlight_dagster.outbox.executor import execute
+from greenlight_dagster.outbox.gateways import ServiceFusionGateway
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 from .sandbox_world import (

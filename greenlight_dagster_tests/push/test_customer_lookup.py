@@ -15,9 +15,9 @@ from datetime import datetime
 from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.core.ledger import LedgerEntry
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
+from greenlight_dagster.outbox.executor import LookupOutcome
+from greenlight_dagster.outbox.gateways import ServiceFusionGateway, customer_search
 from greenlight_dagster.sandbox.runner import Sandbox
-from greenlight_dagster.sync.executor import LookupOutcome
-from greenlight_dagster.sync.gateways import ServiceFusionGateway, customer_search
 
 
 def _client(sandbox: Sandbox) -> ServiceFusionClient:

@@ -15,8 +15,8 @@ import pytest
 
 from greenlight_dagster.core.ledger import LedgerState, requires_lookup
 from greenlight_dagster.core.plan import CustomerCandidate, build_push_plan, reverify_work_order
-from greenlight_dagster.sync.executor import ExecuteOptions, execute
-from greenlight_dagster.sync.gateways import ServiceFusionGateway
+from greenlight_dagster.outbox.executor import ExecuteOptions, execute
+from greenlight_dagster.outbox.gateways import ServiceFusionGateway
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 from .sandbox_world import (

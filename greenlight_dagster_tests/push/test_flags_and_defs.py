@@ -9,7 +9,8 @@ from sqlalchemy import Engine, select
 from greenlight_dagster.defs import propertyware, push, reconcile, servicefusion
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.warehouse.flag_store import record_run, set_override, stored_overrides
+from greenlight_dagster.warehouse.flag_store import set_override, stored_overrides
+from greenlight_dagster.warehouse.run_records import record_run
 from greenlight_dagster.warehouse.tables import sync_runs
 
 

@@ -24,7 +24,7 @@ from greenlight_dagster.core.pooler import transaction_pooler
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.push.assets import PushConfig
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sync.executor import ExecuteOptions, Lookup, execute
+from greenlight_dagster.outbox.executor import ExecuteOptions, Lookup, execute
 from greenlight_dagster.warehouse.ledger_store import (
     ClaimLostError,
     LedgerStore,

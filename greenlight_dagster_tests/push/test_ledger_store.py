@@ -18,7 +18,7 @@ from greenlight_dagster.core.ledger import (
     requires_lookup,
 )
 from greenlight_dagster.core.plan import PlannedWrite
-from greenlight_dagster.sync.executor import DEFAULT_ORPHAN_GRACE
+from greenlight_dagster.outbox.executor import DEFAULT_ORPHAN_GRACE
 from greenlight_dagster.warehouse.ledger_store import LedgerConflictError, LedgerStore
 from greenlight_dagster.warehouse.tables import dead_letter, duplicate_detection_log
 

@@ -20,9 +20,9 @@ from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.ledger import LedgerState
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.plan import CustomerCandidate, build_push_plan
-from greenlight_dagster.sync.bulk_verify import SfCustomerSnapshot, customer_stamps
-from greenlight_dagster.sync.executor import ExecuteOptions, ExecutionReport, execute
-from greenlight_dagster.sync.gateways import ServiceFusionGateway, customer_search
+from greenlight_dagster.outbox.bulk_verify import SfCustomerSnapshot, customer_stamps
+from greenlight_dagster.outbox.executor import ExecuteOptions, ExecutionReport, execute
+from greenlight_dagster.outbox.gateways import ServiceFusionGateway, customer_search
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 from .sandbox_world import SEND_ALL, Sandbox, later, running_sandbox

@@ -16,9 +16,9 @@ import pytest
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.ledger import LedgerState
-from greenlight_dagster.sync.bulk_verify import SfJobSnapshot
-from greenlight_dagster.sync.executor import ExecuteOptions, ExecutionReport, execute
-from greenlight_dagster.sync.gateways import ServiceFusionGateway
+from greenlight_dagster.outbox.bulk_verify import SfJobSnapshot
+from greenlight_dagster.outbox.executor import ExecuteOptions, ExecutionReport, execute
+from greenlight_dagster.outbox.gateways import ServiceFusionGateway
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 from .sandbox_world import CUSTOMER_ID, SEND_ALL, WORK_ORDER_IDS, Sandbox, job_candidates, later, plan, running_sandbox

@@ -19,9 +19,9 @@ import pytest
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.ledger import LedgerState
 from greenlight_dagster.core.plan import CustomerCandidate, HoldReason, WorkOrderCandidate
-from greenlight_dagster.sync.executor import ExecuteOptions
-from greenlight_dagster.sync.gateways import ServiceFusionGateway, customer_search
-from greenlight_dagster.sync.planning import StagedPush, push_in_stages, record_push_plan
+from greenlight_dagster.outbox.executor import ExecuteOptions
+from greenlight_dagster.outbox.gateways import ServiceFusionGateway, customer_search
+from greenlight_dagster.outbox.planning import StagedPush, push_in_stages, record_push_plan
 from greenlight_dagster.warehouse.candidates import Candidates
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 

@@ -17,7 +17,7 @@ import pytest
 
 from greenlight_dagster.core.ledger import ErrorClass, Failed, LedgerState
 from greenlight_dagster.core.plan import ProgressCandidate
-from greenlight_dagster.sync.replay import replay_dead_letters
+from greenlight_dagster.outbox.replay import replay_dead_letters
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 from .sandbox_world import SEND_ALL, Sandbox, job_candidates, later, plan, push_jobs, push_pw, running_sandbox

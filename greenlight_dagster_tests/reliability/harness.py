@@ -31,9 +31,9 @@ from sqlalchemy.pool import NullPool
 
 from greenlight_dagster.core.dedup import stamped_work_order_ids
 from greenlight_dagster.defs.ingest import latest_partition_key
+from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse import connection, migrate
-from greenlight_dagster.warehouse.instance import project_root
 
 
 @contextmanager

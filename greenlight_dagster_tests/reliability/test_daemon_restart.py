@@ -35,9 +35,9 @@ import requests
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.defs.automation.sensors import sf_job_changes
+from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV
-from greenlight_dagster.warehouse.instance import project_root
 from greenlight_dagster_tests.reliability.daemon_location import TICK_SECONDS_ENV
 from greenlight_dagster_tests.reliability.harness import (
     SEED,

@@ -55,11 +55,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
+from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.generator import generate_fixture
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.sandbox.state import format_ts, parse_ts
 from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV
-from greenlight_dagster.warehouse.instance import project_root
 from greenlight_dagster.warehouse.tables import RAW_ENTITIES, raw_table_name
 from greenlight_dagster_tests.reliability.harness import (
     SEED,

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.cli import main
+from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
-from greenlight_dagster.warehouse.instance import project_root
 from greenlight_dagster_tests.reliability.harness import (
     SF_RATE_LIMIT,
     SYNC_FLAGS,

@@ -37,7 +37,7 @@ from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.warehouse.flag_store import finish_run
+from greenlight_dagster.warehouse.run_records import finish_run
 from greenlight_dagster.warehouse.tables import error_log
 
 

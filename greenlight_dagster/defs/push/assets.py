@@ -33,21 +33,21 @@ from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sync.bulk_verify import (
+from greenlight_dagster.outbox.bulk_verify import (
     PlannedWorkOrders,
     SfCustomerSnapshot,
     SfJobSnapshot,
     WorkOrderSnapshot,
     bulk_work_order_verifier,
 )
-from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
-from greenlight_dagster.sync.gateways import (
+from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
+from greenlight_dagster.outbox.gateways import (
     PropertyWareGateway,
     ServiceFusionGateway,
     WorkOrderVerifier,
     customer_search,
 )
-from greenlight_dagster.sync.planning import push_in_stages
+from greenlight_dagster.outbox.planning import push_in_stages
 from greenlight_dagster.warehouse.candidates import (
     SYNC_SCHEMA,
     Candidates,
@@ -56,8 +56,8 @@ from greenlight_dagster.warehouse.candidates import (
     planned_work_order,
     work_order_candidates,
 )
-from greenlight_dagster.warehouse.flag_store import record_run
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster.warehouse.run_records import record_run
 from greenlight_dagster.warehouse.watermarks import get_high_water
 
 OWNERS = ["team:greenlight"]

@@ -26,10 +26,10 @@ from greenlight_dagster.defs.reconcile import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sync.executor import ExecuteOptions, Gateway
-from greenlight_dagster.sync.replay import ReplaySelectionError, replay_dead_letters, send_replayed
-from greenlight_dagster.warehouse.flag_store import record_run
+from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
+from greenlight_dagster.outbox.replay import ReplaySelectionError, replay_dead_letters, send_replayed
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster.warehouse.run_records import record_run
 
 
 class ReplayConfig(dg.Config):

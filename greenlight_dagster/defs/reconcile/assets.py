@@ -28,10 +28,10 @@ from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.sync.planning import record_push_plan
+from greenlight_dagster.outbox.planning import record_push_plan
 from greenlight_dagster.warehouse.candidates import load_candidates
-from greenlight_dagster.warehouse.flag_store import previous_step_stat, record_run
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster.warehouse.run_records import previous_step_stat, record_run
 
 OWNERS = ["team:greenlight"]
 PUSH_PLAN = dg.AssetKey(["reconcile", "push_plan"])

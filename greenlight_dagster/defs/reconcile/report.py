@@ -43,7 +43,7 @@ from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.warehouse.assets import coverage_metadata
-from greenlight_dagster.warehouse.flag_store import finish_run, record_run
+from greenlight_dagster.warehouse.run_records import finish_run, record_run
 from greenlight_dagster.warehouse.tables import RAW_ENTITIES, raw_table_name
 
 SYNC_REPORT = dg.AssetKey(["reconcile", "sync_report"])

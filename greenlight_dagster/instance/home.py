@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from greenlight_dagster.instance.storage import ensure_storage_database
 from greenlight_dagster.warehouse import migrate
 from greenlight_dagster.warehouse.connection import (
     DAGSTER_STORAGE_URL_ENV,
@@ -20,7 +21,6 @@ from greenlight_dagster.warehouse.connection import (
     make_engine,
     warehouse_url,
 )
-from greenlight_dagster.warehouse.dagster_storage import ensure_storage_database
 from greenlight_dagster.warehouse.embedded import PACKAGE_ROOT, EmbeddedWarehouse, data_dir
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.ledger import IllegalTransitionError, LedgerEntry, LedgerState
-from greenlight_dagster.sync.executor import Clock, ExecuteOptions, ExecutionReport, Gateway, execute, utc_now
+from greenlight_dagster.outbox.executor import Clock, ExecuteOptions, ExecutionReport, Gateway, execute, utc_now
 from greenlight_dagster.warehouse.ledger_store import LedgerStore, UnknownLedgerEntryError
 
 

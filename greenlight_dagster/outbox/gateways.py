@@ -31,14 +31,14 @@ from greenlight_dagster.core.fields import as_int, as_text
 from greenlight_dagster.core.idempotency import parse_cross_system_id
 from greenlight_dagster.core.ledger import LedgerEntry
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
-from greenlight_dagster.sync.bulk_verify import (
+from greenlight_dagster.outbox.bulk_verify import (
     CustomerStamp,
     SfCustomerSnapshot,
     SfJobSnapshot,
     WorkOrderSnapshot,
     customer_stamps,
 )
-from greenlight_dagster.sync.executor import Lookup
+from greenlight_dagster.outbox.executor import Lookup
 
 #: Re-reads a PW work order just before its SF job is created: why it no longer qualifies, or None.
 WorkOrderVerifier = Callable[[int], str | None]

@@ -27,7 +27,7 @@ from typing import Any
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import HoldReason, PushPlan, build_push_plan
 from greenlight_dagster.core.pw_api import SOAP_ONLY, PwApis
-from greenlight_dagster.sync.executor import Clock, ExecuteOptions, ExecutionReport, Gateway, execute, utc_now
+from greenlight_dagster.outbox.executor import Clock, ExecuteOptions, ExecutionReport, Gateway, execute, utc_now
 from greenlight_dagster.warehouse.candidates import Candidates
 from greenlight_dagster.warehouse.ledger_store import LedgerStore, PlanRecordResult
 
