@@ -28,6 +28,9 @@ class PwEntity:
     """The legacy struct its records are (``WorkOrder``)."""
     rest_path: str
     """The REST v1 list path (``/workorders``)."""
+    description: str
+    partitioned: bool = False
+    """Daily-partitioned in Dagster: the high-volume kind whose history a backfill re-reads by window."""
     soap_criteria: tuple[tuple[str, str], ...] = ()
     """Fixed search-criteria fields of the SOAP read (none of the legacy criteria select a contact type)."""
     rest_query: tuple[tuple[str, str], ...] = ()
@@ -48,25 +51,30 @@ _PLACE_SORT = ("createddate", "idnumber", "name", "abbreviation", "lastmodifiedd
 
 PW_ENTITIES: tuple[PwEntity, ...] = (
     PwEntity("portfolios", "portfolios", "getAllPortfolios", "Portfolio", "/portfolios",
+             "PropertyWare portfolios (an owner's holdings).",
              rest_schema="Portfolio", rest_item_path="/portfolios/{portfolioID}", rest_permission="PORTFOLIOS",
              rest_sortable=("createddate", "name", "abbreviation", "lastmodifieddatetime", "id")),
     PwEntity("buildings", "buildings", "getBuildings", "Building", "/buildings",
+             "PropertyWare buildings (properties) with address and unit count.",
              rest_schema="Building", rest_item_path="/buildings/{buildingID}", rest_permission="BUILDINGS",
              rest_sortable=_PLACE_SORT),
-    PwEntity("units", "units", "getUnits", "Unit", "/units",
+    PwEntity("units", "units", "getUnits", "Unit", "/units", "PropertyWare units, each in a building and portfolio.",
              rest_schema="Unit", rest_item_path="/units/{unitID}", rest_permission="UNITS", rest_sortable=_PLACE_SORT),
     PwEntity("leases", "leases", "getLeases", "Lease", "/leases",
+             "PropertyWare leases: unit, dates, status and tenant ids.",
              rest_schema="Lease", rest_item_path="/leases/{leaseId}", rest_permission="LEASES",
              rest_sortable=("startdate", "idnumber", "scheduledmoveoutdate", "enddate", "lastmodifieddatetime",
                             "status", "moveoutdate", "id", "moveindate")),
-    PwEntity("tenants", "contacts", "getContacts", "Contact", "/contacts",
+    PwEntity("tenants", "contacts", "getContacts", "Contact", "/contacts", "PropertyWare contacts of type TENANT.",
              rest_query=(("type", "TENANT"),), record_filter=(("type", "TENANT"),),
              rest_schema="Contact", rest_item_path="/contacts/{contactID}", rest_permission="CONTACTS",
              rest_sortable=("firstname", "createddate", "lastname", "email", "type", "lastmodifieddatetime", "id")),
     PwEntity("vendors", "vendors", "getVendors", "Vendor", "/vendors",
+             "PropertyWare vendors (the trades that do the work).",
              rest_schema="Vendor", rest_item_path="/vendors/{vendorID}", rest_permission="VENDORS",
              rest_sortable=("createddate", "vendortype", "lastmodifieddatetime", "id")),
     PwEntity("work_orders", "workOrders", "getWorkOrders", "WorkOrder", "/workorders",
+             "PropertyWare work orders.", partitioned=True,
              rest_schema="WorkOrder", rest_item_path="/workorders/{workOrderId}", rest_permission="WORK ORDERS",
              rest_sortable=("createddate", "number", "type", "lastmodifieddatetime", "status", "id")),
 )

@@ -64,13 +64,13 @@ from greenlight_dagster.clients.resilience import (
     TokenBucket,
     call_with_retry,
 )
+from greenlight_dagster.clients.sf_entities import JOB_EXPAND, SfEntity, sf_entity
 from greenlight_dagster.core.fields import as_int, as_text, as_timestamp, parse_timestamp
 
 T = TypeVar("T")
 MAX_PER_PAGE = 50
 #: Refresh a token this long before SF says it expires (capped at a tenth of its lifetime).
 TOKEN_EXPIRY_MARGIN = 30.0
-JOB_EXPAND = "custom_fields,techs_assigned,notes"
 #: The largest answer read (a 50-record page with every expansion is well under 1 MiB).
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 #: Pages a list may run beyond the page count its first answer announced (records added while it is read).
@@ -113,26 +113,6 @@ class _StopRetrying(Exception):
     def __init__(self, error: ClientError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-@dataclass(frozen=True)
-class _EntityRead:
-    """How one entity is read: path, sort, expansions, timestamp field and how the window is applied."""
-
-    path: str
-    sort: str
-    expand: str | None
-    modified_field: str | None
-    window: str  # "server": filters[updated_date]; "newest_first": stop below updated_from; "none"
-
-
-ENTITY_READS = {
-    "customers": _EntityRead("/customers", "-updated_at,-id", "contacts,locations,custom_fields", "updated_at",
-                             "newest_first"),
-    "jobs": _EntityRead("/jobs", "-updated_at,-id", JOB_EXPAND, "updated_at", "server"),
-    "job_statuses": _EntityRead("/job-statuses", "id", None, None, "none"),
-    "techs": _EntityRead("/techs", "id", None, "updated_at", "none"),
-}
 
 
 def _rfc3339(value: datetime) -> str:
@@ -281,35 +261,33 @@ class ServiceFusionClient:
         self._session.close()
 
     # ---- reads ----
-    def iter_records(self, entity: str, *, updated_from: datetime | None = None,
-                     updated_to: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
-        """Stream one entity, modified within ``[updated_from, updated_to]`` where SF allows a window.
+    def iter_records(self, entity: str, *, modified_from: datetime | None = None,
+                     modified_to: datetime | None = None) -> Iterator[SourceRecord | RejectedRecord]:
+        """Stream one entity, modified within ``[modified_from, modified_to]`` where SF allows a window.
 
         Jobs are windowed by the server (``filters[updated_date]``); customers have no such
-        filter, so they are read newest-first and the read stops below ``updated_from``;
+        filter, so they are read newest-first and the read stops below ``modified_from``;
         job statuses and techs cannot be windowed and are always read whole.
         """
-        spec = ENTITY_READS.get(entity)
-        if spec is None:
-            raise ValueError(f"unknown ServiceFusion entity {entity!r}; expected one of {sorted(ENTITY_READS)}")
-        updated_from, updated_to = as_timestamp(updated_from), as_timestamp(updated_to)  # naive = UTC
+        spec = sf_entity(entity)
+        modified_from, modified_to = as_timestamp(modified_from), as_timestamp(modified_to)  # naive = UTC
         params = {"sort": spec.sort, **({"expand": spec.expand} if spec.expand else {})}
         if spec.window == "server":
-            if updated_from is not None:
-                params["filters[updated_date][gte]"] = _rfc3339(updated_from)
-            if updated_to is not None:
-                params["filters[updated_date][lte]"] = _rfc3339(updated_to)
+            if modified_from is not None:
+                params["filters[updated_date][gte]"] = _rfc3339(modified_from)
+            if modified_to is not None:
+                params["filters[updated_date][lte]"] = _rfc3339(modified_to)
         for item in self._iter_items(spec.path, params):
             record = self._to_record(entity, spec, item)
             if spec.window == "newest_first" and isinstance(record, SourceRecord) and record.modified_at:
-                if updated_from is not None and record.modified_at < updated_from:
+                if modified_from is not None and record.modified_at < modified_from:
                     return
-                if updated_to is not None and record.modified_at > updated_to:
+                if modified_to is not None and record.modified_at > modified_to:
                     continue
             yield record
 
     @staticmethod
-    def _to_record(entity: str, spec: _EntityRead, item: object) -> SourceRecord | RejectedRecord:
+    def _to_record(entity: str, spec: SfEntity, item: object) -> SourceRecord | RejectedRecord:
         if not isinstance(item, dict):
             return RejectedRecord(entity, None, "list item is not a JSON object", _raw(item))
         source_id = as_int(item.get("id"))

@@ -104,6 +104,16 @@ class Extraction:
 Fetch = Callable[[Any, str, Window, Any], Extraction]
 
 
+#: What a daily-partitioned raw asset reads, in the words of its description in the UI.
+PARTITIONED_READS = (
+    "Daily-partitioned by last-modified time for backfills: a run over past days re-reads exactly [start, end) "
+    "and leaves the high-water mark alone; today's partition (what `greenlight sync` materializes) is the "
+    "incremental sync from ops.watermarks minus a 5-minute overlap, up to now; a range reaching today reads from "
+    "its start up to now. The first run and `full_refresh` read everything (`full_refresh` also tombstones "
+    "vanished records). Re-running any window appends nothing: a version lands only when its payload hash changes."
+)
+
+
 @dataclass(frozen=True)
 class RawEntity:
     """One raw asset: ``{source}/{entity}`` landing in ``raw.{source}_{entity}``."""

@@ -35,10 +35,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from greenlight_dagster.clients.pw_entities import PW_ENTITIES as PW_REGISTRY
+from greenlight_dagster.clients.sf_entities import SF_ENTITIES as SF_REGISTRY
 from greenlight_dagster.sandbox.faults import FaultInjector
 
-PW_ENTITIES = ("portfolios", "buildings", "units", "contacts", "leases", "vendors", "workOrders")
-SF_ENTITIES = ("customers", "jobs", "job_statuses", "job_categories", "techs")
+#: Fixture keys of what each sandbox server holds: PW's record kinds from the registry; SF's landed kinds
+#: and the job categories the push plan reads.
+PW_ENTITIES = tuple(e.fixture_key for e in PW_REGISTRY)
+SF_ENTITIES = (*(e.name for e in SF_REGISTRY), "job_categories")
 
 #: Field that each server bumps on every mutation.
 MODIFIED_FIELD = {"propertyware": "lastModifiedDateTime", "servicefusion": "updated_at"}

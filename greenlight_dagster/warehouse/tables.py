@@ -27,22 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from greenlight_dagster.clients.pw_entities import PW_ENTITIES
+from greenlight_dagster.clients.sf_entities import SF_ENTITIES
+
 metadata = MetaData()
 
-#: (source, entity) of every raw landing table; the table is ``raw.{source}_{entity}``.
-RAW_ENTITIES: tuple[tuple[str, str], ...] = (
-    ("pw", "portfolios"),
-    ("pw", "buildings"),
-    ("pw", "units"),
-    ("pw", "leases"),
-    ("pw", "tenants"),
-    ("pw", "vendors"),
-    ("pw", "work_orders"),
-    ("sf", "customers"),
-    ("sf", "jobs"),
-    ("sf", "job_statuses"),
-    ("sf", "techs"),
-)
+#: (source, entity) of every raw landing table; the table is ``raw.{source}_{entity}``. From the API registries.
+RAW_ENTITIES: tuple[tuple[str, str], ...] = (*(("pw", e.name) for e in PW_ENTITIES),
+                                             *(("sf", e.name) for e in SF_ENTITIES))
 
 
 def raw_table_name(source: str, entity: str) -> str:

@@ -105,12 +105,12 @@ def test_full_read_of_jobs_pages_until_the_last_page_and_always_sorts(sandbox: S
 
 def test_incremental_jobs_use_the_updated_date_window(sandbox: Sandbox) -> None:
     records = _records(sandbox.client().iter_records(
-        "jobs", updated_from=datetime(2025, 12, 3, 10, tzinfo=UTC), updated_to=datetime(2025, 12, 5, 10, tzinfo=UTC)))
+        "jobs", modified_from=datetime(2025, 12, 3, 10, tzinfo=UTC), modified_to=datetime(2025, 12, 5, 10, tzinfo=UTC)))
     assert [r.source_id for r in records] == [8004, 8003, 8002]
     assert "filters%5Bupdated_date%5D%5Bgte%5D=2025-12-03T10%3A00%3A00%2B00%3A00" in sandbox.log("GET /jobs")[0]["path"]
 
 
-def test_customers_are_read_newest_first_and_stop_below_updated_from(make_sandbox: Any) -> None:
+def test_customers_are_read_newest_first_and_stop_below_modified_from(make_sandbox: Any) -> None:
     world = sf_world(0)
     world["servicefusion"]["customers"] = [
         {"id": 100 + i, "customer_name": f"Customer {i}", "updated_at": f"2025-06-{i + 1:02d}T00:00:00Z"}
@@ -118,7 +118,7 @@ def test_customers_are_read_newest_first_and_stop_below_updated_from(make_sandbo
     ]
     sandbox = make_sandbox(world)
     records = _records(sandbox.client(per_page=2).iter_records(
-        "customers", updated_from=datetime(2025, 6, 8, tzinfo=UTC)))
+        "customers", modified_from=datetime(2025, 6, 8, tzinfo=UTC)))
     assert [r.source_id for r in records] == [109, 108, 107]
     assert len(sandbox.log("GET /customers")) == 2  # five pages exist; the read stopped on the second
     assert "expand=contacts%2Clocations%2Ccustom_fields" in sandbox.log("GET /customers")[0]["path"]

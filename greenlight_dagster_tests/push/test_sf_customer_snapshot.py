@@ -48,7 +48,7 @@ def plan_portfolios(store: LedgerStore, ids: tuple[int, ...] = tuple(PORTFOLIOS)
 def changed_since(sandbox: Sandbox, mark: datetime) -> SfCustomerSnapshot:
     """The snapshot a push step builds after an ingest whose sf/customers mark is ``mark`` (overlap left out)."""
     client = sandbox.sf_client()
-    return SfCustomerSnapshot(lambda: client.iter_records("customers", updated_from=mark))
+    return SfCustomerSnapshot(lambda: client.iter_records("customers", modified_from=mark))
 
 
 def push(sandbox: Sandbox, store: LedgerStore, snapshot: SfCustomerSnapshot | None, flags: SyncFlags = SAFE,

@@ -36,7 +36,7 @@ def sandbox() -> Iterator[Sandbox]:
 def changed_since(sandbox: Sandbox, mark: datetime) -> SfJobSnapshot:
     """The snapshot a push step builds after an ingest whose sf/jobs mark is ``mark`` (overlap left out)."""
     client = sandbox.sf_client()
-    return SfJobSnapshot(lambda: client.iter_records("jobs", updated_from=mark))
+    return SfJobSnapshot(lambda: client.iter_records("jobs", modified_from=mark))
 
 
 def push(sandbox: Sandbox, store: LedgerStore, snapshot: SfJobSnapshot, flags: SyncFlags = SAFE,

@@ -96,7 +96,7 @@ def newest_job_change(resource: ServiceFusionResource, since: datetime | None, l
     ceiling = latest_believable(datetime.now(UTC))
     client = resource.build_client(log)
     try:
-        for record in client.iter_records("jobs", updated_from=since):
+        for record in client.iter_records("jobs", modified_from=since):
             if not isinstance(record, SourceRecord) or record.modified_at is None:
                 continue
             if record.modified_at > ceiling:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenlight_dagster.defs.ingest import Extraction, RawEntity, SourceSpec, Window, build_source
+from greenlight_dagster.clients.pw_entities import PW_ENTITIES
+from greenlight_dagster.defs.ingest import PARTITIONED_READS, Extraction, RawEntity, SourceSpec, Window, build_source
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 
 
@@ -33,23 +34,10 @@ _INCREMENTAL = "Incremental through PW's last-modified filter from ops.watermark
                "vendors are always read in full there); `full_refresh` re-reads everything and tombstones records " \
                "that vanished."
 
-ENTITIES = (
-    RawEntity("portfolios", f"PropertyWare portfolios (an owner's holdings), one row per version. {_INCREMENTAL}"),
-    RawEntity("buildings", f"PropertyWare buildings (properties) with address and unit count. {_INCREMENTAL}"),
-    RawEntity("units", f"PropertyWare units, each in a building and portfolio. {_INCREMENTAL}"),
-    RawEntity("leases", f"PropertyWare leases: unit, dates, status and tenant ids. {_INCREMENTAL}"),
-    RawEntity("tenants", f"PropertyWare contacts of type TENANT. {_INCREMENTAL}"),
-    RawEntity("vendors", f"PropertyWare vendors (the trades that do the work). {_INCREMENTAL}"),
-    RawEntity(
-        "work_orders",
-        "PropertyWare work orders, one row per version. Daily-partitioned by last-modified time for backfills: "
-        "a run over past days re-reads exactly [start, end) and leaves the high-water mark alone; today's "
-        "partition (what `greenlight sync` materializes) is the incremental sync from ops.watermarks minus a "
-        "5-minute overlap, up to now; a range reaching today reads from its start up to now. The first run and "
-        "`full_refresh` read everything (full_refresh also tombstones vanished work orders). Re-running any "
-        "window appends nothing: a version lands only when its payload hash changes.",
-        partitioned=True,
-    ),
+ENTITIES = tuple(
+    RawEntity(e.name, f"{e.description} One row per version. {PARTITIONED_READS if e.partitioned else _INCREMENTAL}",
+              partitioned=e.partitioned)
+    for e in PW_ENTITIES
 )
 
 assets, asset_checks = build_source(SPEC, ENTITIES)

@@ -165,7 +165,7 @@ def _job_snapshot(warehouse: WarehouseResource, client: Any) -> SfJobSnapshot:
 
     def read_changed() -> Any:
         assert high_water is not None
-        return client.iter_records("jobs", updated_from=high_water - INGEST_OVERLAP)
+        return client.iter_records("jobs", modified_from=high_water - INGEST_OVERLAP)
 
     return SfJobSnapshot(read_changed if high_water is not None else None)
 
@@ -177,7 +177,7 @@ def _customer_snapshot(warehouse: WarehouseResource, client: Any) -> SfCustomerS
 
     def read_changed() -> Any:
         assert high_water is not None
-        return client.iter_records("customers", updated_from=high_water - INGEST_OVERLAP)
+        return client.iter_records("customers", modified_from=high_water - INGEST_OVERLAP)
 
     return SfCustomerSnapshot(read_changed if high_water is not None else None)
 
