@@ -179,7 +179,7 @@ def planned_work_orders(engine: Engine) -> Iterator[tuple[int, Mapping[str, Any]
     """Every work order a job create was planned from, by id: what strict verification compares
     with PW's bulk read of changed work orders, read once per step instead of once per create."""
     with engine.connect() as conn:
-        yield from ((int(work_order_id), work_order) for work_order_id, work_order in conn.execute(text(
+        yield from ((int(row.work_order_id), row.work_order) for row in conn.execute(text(
             f'select work_order_id, work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates"')))
 
 
