@@ -27,7 +27,7 @@ from greenlight_dagster.core.fields import latest_believable
 from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.defs.freshness import with_business_hours_freshness
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
-from greenlight_dagster.warehouse.watermarks import get_high_water, set_high_water
+from greenlight_dagster.warehouse.watermarks import DEFAULT_OVERLAP, get_high_water, set_high_water
 
 #: Shared by ``pw/work_orders`` and ``sf/jobs`` so one run (the sync, a backfill) can hold both.
 #: ``end_offset=1`` makes today's partition exist while today is still running.
@@ -58,7 +58,7 @@ class IngestConfig(dg.Config):
     full_refresh: bool = False
     """Re-fetch everything (ignoring the partition and the high-water mark) and tombstone vanished keys."""
     overlap_minutes: float = Field(
-        default=5.0, ge=0, le=MAX_OVERLAP_MINUTES,
+        default=DEFAULT_OVERLAP.total_seconds() / 60, ge=0, le=MAX_OVERLAP_MINUTES,
         description=f"Incremental runs re-read this much before the high-water mark, against clock skew and "
                     f"late commits (0-{MAX_OVERLAP_MINUTES} minutes).")
     batch_size: int = Field(default=5000, ge=1, le=MAX_BATCH_SIZE,

@@ -175,6 +175,14 @@ def planned_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | N
     return dict(row[0]) if row is not None else None
 
 
+def planned_work_orders(engine: Engine) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Every work order a job create was planned from, by id: what strict verification compares
+    with PW's bulk read of changed work orders, read once per step instead of once per create."""
+    with engine.connect() as conn:
+        yield from ((int(row.work_order_id), row.work_order) for row in conn.execute(text(
+            f'select work_order_id, work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates"')))
+
+
 def ingested_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | None:
     """The latest version of the work order ingest landed (``raw.pw_work_orders``, ordered as
     dbt's ``latest_versions``); None when there is none or it is a tombstone. Strict verification

@@ -3,17 +3,22 @@
 The mark is the newest source last-modified time a completed run has landed. It lives in
 the warehouse, not in Dagster cursors, so a rebuilt Dagster instance, the CLI and a
 backfill all agree on it. The clock-skew overlap is the caller's business: this module
-stores exactly what it is given, and never moves a mark backwards.
+stores exactly what it is given, and never moves a mark backwards. `DEFAULT_OVERLAP` is that
+overlap's default, defined here once because both the ingest (which reads from the mark) and the
+push's bulk reads (which must cover what the ingest covered) start that far before the mark.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from greenlight_dagster.warehouse.tables import watermarks
+
+#: How far before the mark an incremental read starts, against clock skew and late commits.
+DEFAULT_OVERLAP = timedelta(minutes=5)
 
 
 def _utc(value: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""The schedule and the sensors (SF job changes, push after plan, run failures) decide exactly once per event."""
+"""The schedule and the sensors (SF job changes, push after plan, run outcomes) decide exactly once per event."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from greenlight_dagster.defs.automation.sensors import (
     PUSH_PLAN_KEY,
     push_after_plan,
     record_run_failures,
+    record_run_successes,
     sf_job_changes,
 )
 from greenlight_dagster.defs.resources import WarehouseResource
@@ -80,6 +81,42 @@ def test_failed_runs_are_recorded_in_the_error_log(warehouse_engine: Engine) -> 
         run = conn.execute(text("select status, finished_at from ops.sync_runs where run_id = :r"),
                            {"r": failed.run_id}).one()
     assert run.status == "failed" and run.finished_at is not None
+
+
+def _succeeded(kind_tags: dict[str, str]) -> dg.RunStatusSensorContext:
+    """A run with ``kind_tags`` that succeeded, as the run-status sensor is given it."""
+
+    @dg.op
+    def work() -> None:
+        """Does nothing: only the run's outcome and tags matter here."""
+
+    @dg.job(tags=kind_tags)
+    def some_job() -> None:
+        work()
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = some_job.execute_in_process(instance=instance)
+    return dg.build_run_status_sensor_context(sensor_name="record_run_successes", dagster_instance=instance,
+                                              dagster_run=result.dagster_run,
+                                              dagster_event=result.get_run_success_event())
+
+
+@pytest.mark.parametrize(("tags", "kind"), [
+    ({"greenlight/kind": "sync"}, "sync"),
+    ({"greenlight/kind": "push"}, "push"),
+    ({"greenlight/kind": "backfill"}, "backfill"),
+    ({"greenlight/kind": "sync", "dagster/backfill": "abc"}, "backfill"),
+])
+def test_every_kind_of_successful_run_gets_its_row_closed(warehouse_engine: Engine, tags: dict[str, str],
+                                                          kind: str) -> None:
+    """The sensor, not any asset, closes the run row: push and backfill runs have no report to do it."""
+    context = _succeeded(tags)
+    record_run_successes(context, warehouse=WarehouseResource())
+    with warehouse_engine.connect() as conn:
+        run = conn.execute(text("select kind, status, started_at, finished_at from ops.sync_runs where run_id = :r"),
+                           {"r": context.dagster_run.run_id}).one()
+    assert (run.kind, run.status) == (kind, "succeeded")
+    assert run.started_at is not None and run.finished_at is not None
 
 
 def _plan_materialized_by(job_name: str, instance: dg.DagsterInstance) -> str:

@@ -182,7 +182,7 @@ def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_
     Technicians move jobs on; the next sync pushes the PW statuses; from then on the work orders
     follow their jobs, and what the drift check still lists needs a person, each with what to do.
     """
-    from greenlight_dagster.defs.reconcile.report import find_drift
+    from greenlight_dagster.warehouse.drift import find_drift
 
     run_sync(sandbox)
     # A planted foreign stamp (PW-<id> with a check number that is not the work order's) is held, never followed.

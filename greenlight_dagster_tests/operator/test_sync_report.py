@@ -1,5 +1,6 @@
-"""``reconcile/sync_report``: measures each run, charts the history, explains every PW/SF disagreement;
-and the business-hours freshness policy of the raw assets."""
+"""``reconcile/sync_report`` on a built warehouse: measures each run, charts the history, explains every
+PW/SF disagreement and warns through its check; and the business-hours freshness policy of the raw
+assets. The drift rules and the report's wording are tested without a warehouse in ``core``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import re
 from typing import Any
 
 import dagster as dg
-import pytest
 from sqlalchemy import Engine, text
 
 from greenlight_dagster.defs import propertyware, servicefusion
 from greenlight_dagster.defs.freshness import RAW_FRESHNESS, with_business_hours_freshness
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
-from greenlight_dagster.defs.reconcile.report import SYNC_REPORT, asset_checks, drift_reasons, sync_report
+from greenlight_dagster.defs.reconcile.report import SYNC_REPORT, sync_report
 from greenlight_dagster.defs.resources import WarehouseResource
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -23,7 +23,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def _materialize(engine: Engine) -> dg.ExecuteInProcessResult:
     resources = {"warehouse": WarehouseResource(url=engine.url.render_as_string(hide_password=False)),
                  "sync_flags": SyncFlagsResource()}
-    return dg.materialize([sync_report, *asset_checks], resources=resources, selection=[SYNC_REPORT],
+    return dg.materialize([sync_report], resources=resources, selection=[SYNC_REPORT],
                           raise_on_error=False)
 
 
@@ -68,55 +68,6 @@ def test_each_run_is_measured_in_ops_and_the_chart_spans_the_runs(marts_engine: 
     assert stored[second.run_id]["dead_letters"] == 0 and stored[second.run_id]["mapping_coverage"] > 0
     assert _metadata(second)["runs_in_chart"].value == 2
     assert "![last 2 runs]" in _metadata(second)["report"].value
-
-
-def _link(**overrides: Any) -> dict[str, Any]:
-    row = {"is_known_work_order": True, "pw_deleted": False, "jobs_for_work_order": 1, "pw_status": "Scheduled",
-           "pw_canonical": "scheduled", "pw_category": "open", "sf_status": "Scheduled", "sf_canonical": "scheduled",
-           "sf_category": "open"}
-    return row | overrides
-
-
-def test_drift_reasons() -> None:
-    assert drift_reasons(_link()) == []
-    assert [d.kind for d in drift_reasons(_link(pw_status="On Hold", pw_canonical="on_hold"))] == ["status mismatch"]
-    assert [d.kind for d in drift_reasons(_link(jobs_for_work_order=2, pw_deleted=True))] == [
-        "deleted in PW", "several SF jobs"]
-    assert [d.kind for d in drift_reasons(_link(sf_status="Waiting", sf_canonical=None, sf_category=None))] == [
-        "unmapped SF status"]
-    assert all(d.action for d in drift_reasons(_link(is_known_work_order=False, pw_deleted=True)))
-
-
-def test_a_job_whose_stamp_is_not_trusted_is_drift_for_a_person_not_a_status_to_push() -> None:
-    """A foreign stamp (check number of another work order) is held by the push; the report said "run a sync"."""
-    foreign = _link(job_id=8002, stamp_problem="foreign stamp: check_number 51114 is not work order 900114's number "
-                    "1114", pw_status="Open", pw_canonical="open", sf_status="Dispatched", sf_canonical="dispatched")
-    (reason,) = drift_reasons(foreign)
-    assert reason.kind == "untrusted stamp" and not reason.expected
-    assert "51114" in reason.detail and "SF job 8002" in reason.action
-
-
-def test_what_the_push_wrote_is_not_drift() -> None:
-    """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, yet it is the push's own write."""
-    on_site = _link(pw_status="In Progress", pw_canonical="in_progress", sf_status="On Site", sf_canonical="on_site")
-    assert drift_reasons(on_site) == []
-    assert drift_reasons(_link(pw_status="Open", pw_canonical="open", sf_status="Unscheduled")) == []
-
-
-@pytest.mark.parametrize(("write", "expected", "says"), [
-    ({"pw_write": "update_work_order", "pw_write_state": "done", "pw_write_status": "In Progress",
-      "pw_write_unread": True}, True, "PW status In Progress was pushed after the warehouse last read"),
-    ({"pw_write": "update_work_order", "pw_write_state": "planned", "pw_write_unread": False}, True,
-     "the push owes PW this update work order (ledger: planned)"),
-    ({"pw_write": "update_work_order", "pw_write_state": "dead", "pw_write_unread": False}, False, "failed for good"),
-    ({"pw_write": "update_work_order", "pw_write_state": "done", "pw_write_unread": False}, False,
-     "no PW write is planned"),  # sent long ago, yet PW is behind again: the warehouse saw it - real drift
-    ({}, False, "no PW write is planned"),
-])
-def test_a_status_difference_the_ledger_handles_is_expected(write: dict[str, Any], expected: bool, says: str) -> None:
-    (reason,) = drift_reasons(_link(pw_status="Scheduled", sf_status="On Site", sf_canonical="on_site", **write))
-    assert reason.kind == "status mismatch" and reason.expected is expected and says in reason.detail, reason
-    assert reason.action
 
 
 def test_raw_assets_get_the_business_hours_freshness_policy() -> None:

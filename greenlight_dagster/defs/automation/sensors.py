@@ -4,9 +4,11 @@
   marks its ``ops.sync_runs`` row failed, so the audit marts and ``greenlight status`` show
   failures next to rejected records without anyone reading Dagster's event log, and notifies
   operators when alerts are configured (`defs.alerts`); ``record_run_successes`` closes the row
-  of every run that succeeded. Runs that never plan (a backfill's) have no other row, so without
-  them ``status`` would not list them. Both are on by default: recording is harmless, and alerts
-  are off until a topic or an address is set. Each row is of the run's kind (`defs.runs.run_kind`).
+  of every run that succeeded. They are the one place a run's row is closed, whatever the run's
+  kind (sync, push, backfill, replay): no asset is the last step of every job, and runs that never
+  plan (a backfill's) have no other row, so without them ``status`` would not list them. Both
+  are on by default: recording is harmless, and alerts are off until a topic or an address is
+  set. Each row is of the run's kind (`defs.runs.run_kind`).
 * ``sf_job_changes`` polls ServiceFusion for job changes (one API call: the newest job since
   the cursor) and requests a sync when a technician moved a job, so progress reaches
   PropertyWare without waiting for the next scheduled sync. Its cursor is the newest

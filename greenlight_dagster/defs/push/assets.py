@@ -15,17 +15,15 @@ work orders whose customer now exists), record that plan, and send again while i
 """
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import dagster as dg
 from pydantic import Field
-from sqlalchemy import text
 
 from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
-from greenlight_dagster.core.idempotency import CREATE_ONCE_OPERATIONS
 from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
@@ -33,41 +31,18 @@ from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.outbox.bulk_verify import (
-    PlannedWorkOrders,
-    SfCustomerSnapshot,
-    SfJobSnapshot,
-    WorkOrderSnapshot,
-    bulk_work_order_verifier,
-)
 from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
-from greenlight_dagster.outbox.gateways import (
-    PropertyWareGateway,
-    ServiceFusionGateway,
-    WorkOrderVerifier,
-    customer_search,
-)
 from greenlight_dagster.outbox.planning import push_in_stages
-from greenlight_dagster.warehouse.candidates import (
-    SYNC_SCHEMA,
-    Candidates,
-    customer_candidates,
-    ingested_work_order,
-    planned_work_order,
-    work_order_candidates,
-)
+from greenlight_dagster.outbox.push_steps import pw_gateway, remaining_creates, sf_gateway
+from greenlight_dagster.warehouse.candidates import Candidates, customer_candidates, work_order_candidates
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.run_records import record_run
-from greenlight_dagster.warehouse.watermarks import get_high_water
 
 OWNERS = ["team:greenlight"]
 SF_CUSTOMERS = dg.AssetKey(["push", "sf_customers"])
 SF_JOBS = dg.AssetKey(["push", "sf_jobs"])
 PW_WORK_ORDERS = dg.AssetKey(["push", "pw_work_orders"])
 PW_OPERATIONS = ("update_work_order", "close_work_order", "attach_note")
-#: The ingest's clock-skew overlap (`defs.ingest.IngestConfig.overlap_minutes`): the bulk reads of
-#: strict verification and of the safe-mode job check start this long before the ingest's mark.
-INGEST_OVERLAP = timedelta(minutes=5)
 
 
 #: How long a ``sending`` entry whose run died stays untouched before it is settled by lookup: 0 (at once)
@@ -87,13 +62,6 @@ class PushConfig(dg.Config):
 
     def grace(self, derived: timedelta) -> timedelta:
         return derived if self.orphan_grace_minutes is None else timedelta(minutes=self.orphan_grace_minutes)
-
-
-def remaining_creates(store: LedgerStore, flags: SyncFlags, run_id: str, operations: tuple[str, ...]) -> int | None:
-    """The safe-mode cap left for this run's creates (None: no cap applies to ``operations``)."""
-    if not flags.safe_mode or not set(operations) & CREATE_ONCE_OPERATIONS:
-        return None
-    return max(0, flags.safe_mode_max_creates - store.count_claimed(run_id, CREATE_ONCE_OPERATIONS))
 
 
 def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple[str, ...], grace: timedelta,
@@ -127,83 +95,6 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _work_order_snapshot(warehouse: WarehouseResource, client: Any) -> WorkOrderSnapshot:
-    """PW work orders for strict verification: one bulk read of those changed since ingest (from the
-    pw/work_orders high-water mark minus the overlap), else the warehouse's version (`sync.bulk_verify`).
-    Without a mark (no incremental ingest yet) every work order is read on its own, as before."""
-    engine = warehouse.get_engine()
-    high_water = get_high_water(engine, "pw", "work_orders")
-
-    def read_changed() -> Any:
-        assert high_water is not None
-        return client.iter_records("work_orders", modified_from=high_water - INGEST_OVERLAP)
-
-    return WorkOrderSnapshot(get=client.get_work_order, stored=lambda wo_id: ingested_work_order(engine, wo_id),
-                             read_changed=read_changed if high_water is not None else None)
-
-
-def _work_order_verifier(warehouse: WarehouseResource, propertyware: PropertyWareResource, flags: SyncFlags,
-                         log: Any) -> WorkOrderVerifier:
-    """Strict verification of a job create: the current work order (from the step's bulk snapshot)
-    against the warehouse copy the plan used (the job candidates view, read once per step)."""
-    engine = warehouse.get_engine()
-    snapshot = _work_order_snapshot(warehouse, propertyware.build_client(log))
-
-    def read_all() -> Iterator[tuple[int, Mapping[str, Any]]]:
-        with engine.connect() as conn:
-            yield from ((int(wo_id), work_order) for wo_id, work_order in conn.execute(text(
-                f'select work_order_id, work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates"')))
-
-    planned = PlannedWorkOrders(read_all, lambda wo_id: planned_work_order(engine, wo_id))
-    return bulk_work_order_verifier(snapshot, planned, flags)
-
-
-def _job_snapshot(warehouse: WarehouseResource, client: Any) -> SfJobSnapshot:
-    """SF jobs for the safe-mode check before first creates: one read of those changed since the sf/jobs
-    mark minus the overlap (decision 0007); without a mark, every create is looked up on its own."""
-    high_water = get_high_water(warehouse.get_engine(), "sf", "jobs")
-
-    def read_changed() -> Any:
-        assert high_water is not None
-        return client.iter_records("jobs", modified_from=high_water - INGEST_OVERLAP)
-
-    return SfJobSnapshot(read_changed if high_water is not None else None)
-
-
-def _customer_snapshot(warehouse: WarehouseResource, client: Any) -> SfCustomerSnapshot:
-    """SF customers for the safe-mode check before first creates: one newest-first read of those changed
-    since the sf/customers mark minus the overlap (decision 0008); without a mark, a name search per create."""
-    high_water = get_high_water(warehouse.get_engine(), "sf", "customers")
-
-    def read_changed() -> Any:
-        assert high_water is not None
-        return client.iter_records("customers", modified_from=high_water - INGEST_OVERLAP)
-
-    return SfCustomerSnapshot(read_changed if high_water is not None else None)
-
-
-def sf_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource, servicefusion: ServiceFusionResource,
-               propertyware: PropertyWareResource | None = None) -> ServiceFusionGateway:
-    """The SF side of a push step (the push assets and the dead-letter replay): customers looked up
-    by their PW stamp; in safe mode, first customer and job creates checked against one bulk read each
-    of what SF changed since ingest (read only when the step asks); with ``propertyware`` and
-    pw_verify_strict, job creates re-verified against PW."""
-    client = servicefusion.build_client(log)
-    verifier = (_work_order_verifier(warehouse, propertyware, flags, log)
-                if flags.pw_verify_strict and propertyware is not None else None)
-    return ServiceFusionGateway(client, verifier=verifier, customer_search=customer_search(client),
-                                job_snapshot=_job_snapshot(warehouse, client) if flags.safe_mode else None,
-                                customer_snapshot=_customer_snapshot(warehouse, client) if flags.safe_mode else None)
-
-
-def pw_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource,
-               propertyware: PropertyWareResource) -> PropertyWareGateway:
-    """The PW side of a push step; under pw_verify_strict its re-reads come from one bulk read."""
-    client = propertyware.build_client(log)
-    snapshot = _work_order_snapshot(warehouse, client) if flags.pw_verify_strict else None
-    return PropertyWareGateway(client, snapshot=snapshot)
-
-
 @dg.asset(key=SF_CUSTOMERS, deps=[PUSH_PLAN], group_name="push", kinds={"rest"}, owners=OWNERS,
           pool="servicefusion_api",
           description="Creates the planned ServiceFusion customers (PW portfolios as parents, lease tenants as "
@@ -214,7 +105,7 @@ def pw_gateway(flags: SyncFlags, log: Any, *, warehouse: WarehouseResource,
 def sf_customers(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
                  sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
-        return sf_gateway(flags, context.log, warehouse=warehouse, servicefusion=servicefusion)
+        return sf_gateway(flags, warehouse.get_engine(), servicefusion.build_client(context.log))
 
     def waiting() -> Candidates:
         return Candidates(customers=customer_candidates(warehouse.get_engine()))
@@ -234,8 +125,8 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
             sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource,
             propertyware: PropertyWareResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
-        return sf_gateway(flags, context.log, warehouse=warehouse, servicefusion=servicefusion,
-                          propertyware=propertyware)
+        return sf_gateway(flags, warehouse.get_engine(), servicefusion.build_client(context.log),
+                          propertyware=lambda: propertyware.build_client(context.log))
 
     def waiting() -> Candidates:
         """Job candidates; the account's categories are read only when some wait on a customer."""
@@ -258,7 +149,7 @@ def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: Wa
 def pw_work_orders(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
                    sync_flags: SyncFlagsResource, propertyware: PropertyWareResource) -> dg.MaterializeResult:
     def gateway(flags: SyncFlags) -> Gateway:
-        return pw_gateway(flags, context.log, warehouse=warehouse, propertyware=propertyware)
+        return pw_gateway(flags, warehouse.get_engine(), propertyware.build_client(context.log))
 
     return _run_push(context, name="pw_work_orders", operations=PW_OPERATIONS,
                      grace=config.grace(propertyware.orphan_grace()), warehouse=warehouse,

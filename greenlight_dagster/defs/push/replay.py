@@ -21,12 +21,13 @@ from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
-from greenlight_dagster.defs.push.assets import PushConfig, pw_gateway, remaining_creates, sf_gateway
+from greenlight_dagster.defs.push.assets import PushConfig
 from greenlight_dagster.defs.reconcile import SyncFlagsResource
 from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
+from greenlight_dagster.outbox.push_steps import pw_gateway, remaining_creates, sf_gateway
 from greenlight_dagster.outbox.replay import ReplaySelectionError, replay_dead_letters, send_replayed
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.run_records import record_run
@@ -108,8 +109,9 @@ def send_replayed_sf(context: dg.OpExecutionContext, ledger_ids: list[int], conf
                      servicefusion: ServiceFusionResource, propertyware: PropertyWareResource) -> dict[str, Any]:
     return _send(context, ledger_ids, target="sf", grace=config.grace(servicefusion.orphan_grace()),
                  warehouse=warehouse, sync_flags=sync_flags,
-                 gateway_for=lambda flags: sf_gateway(flags, context.log, warehouse=warehouse,
-                                                      servicefusion=servicefusion, propertyware=propertyware))
+                 gateway_for=lambda flags: sf_gateway(
+                     flags, warehouse.get_engine(), servicefusion.build_client(context.log),
+                     propertyware=lambda: propertyware.build_client(context.log)))
 
 
 @dg.op(pool="propertyware_api", description="Sends the replayed PropertyWare writes: each work order is read "
@@ -119,5 +121,5 @@ def send_replayed_pw(context: dg.OpExecutionContext, ledger_ids: list[int], conf
                      propertyware: PropertyWareResource) -> dict[str, Any]:
     return _send(context, ledger_ids, target="pw", grace=config.grace(propertyware.orphan_grace()),
                  warehouse=warehouse, sync_flags=sync_flags,
-                 gateway_for=lambda flags: pw_gateway(flags, context.log, warehouse=warehouse,
-                                                      propertyware=propertyware))
+                 gateway_for=lambda flags: pw_gateway(flags, warehouse.get_engine(),
+                                                      propertyware.build_client(context.log)))

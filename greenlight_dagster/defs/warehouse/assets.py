@@ -33,7 +33,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import dbt_assets
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from greenlight_dagster.core.build_plan import NodeMark
 from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, latest_partition_key
@@ -44,6 +44,7 @@ from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP, Wareho
 from greenlight_dagster.warehouse.build_marks import record_builds
 from greenlight_dagster.warehouse.dbt_graph import WarehouseNodes
 from greenlight_dagster.warehouse.incremental_build import decide_build
+from greenlight_dagster.warehouse.run_measures import customer_mapping, overall_coverage
 
 MAP_CUSTOMER_KEY = dg.AssetKey([WAREHOUSE_GROUP, "map_customer"])
 #: Concurrency pool of the dbt step (module docstring).
@@ -52,21 +53,14 @@ WAREHOUSE_POOL = "warehouse_dbt"
 
 def coverage_metadata(engine: Engine) -> dict[str, Any]:
     """Coverage of ``marts.map_customer`` per entity type, as Dagster metadata."""
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "select pw_entity_type, count(*) as total, count(*) filter (where is_mapped) as mapped "
-            "from marts.map_customer group by pw_entity_type order by pw_entity_type"
-        )).all()
-    total = sum(row.total for row in rows)
-    mapped = sum(row.mapped for row in rows)
+    parts = customer_mapping(engine)
+    overall = overall_coverage(parts)
     metadata: dict[str, Any] = {
-        "coverage": dg.MetadataValue.float(round(mapped / total, 4) if total else 1.0),
-        "unmapped_entities": dg.MetadataValue.int(total - mapped),
+        "coverage": dg.MetadataValue.float(overall.ratio),
+        "unmapped_entities": dg.MetadataValue.int(overall.total - overall.mapped),
     }
-    for row in rows:
-        metadata[f"coverage_{row.pw_entity_type}"] = dg.MetadataValue.float(
-            round(row.mapped / row.total, 4) if row.total else 1.0
-        )
+    for part in parts:
+        metadata[f"coverage_{part.entity_type}"] = dg.MetadataValue.float(part.ratio)
     return metadata
 
 
