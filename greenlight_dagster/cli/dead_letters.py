@@ -1,7 +1,7 @@
 """`greenlight dead-letters list|replay`: the writes that gave up, and sending them again.
 
 A dead letter is a ledger entry that failed permanently or ran out of retries. Replaying it
-puts the entry back to ``planned`` (`sync.replay.replay_dead_letters`, shared with the
+puts the entry back to ``planned`` (`outbox.replay.replay_dead_letters`, shared with the
 ``replay_dead_letters`` job): the next sync sends it by the same path as any write, and -
 because the entry keeps its error class - looks the record up on the target first, so a replay
 can never create a second SF job. Nothing is sent by this command itself; it only needs the

@@ -25,7 +25,7 @@ Rules worth knowing:
   the warehouse cannot map yet (`map_customer`'s building -> portfolio fallback), before any
   ingest has seen it. While that create is still to be sent, the tenant or work order is held
   as ``awaiting_customer`` - never planned on a guess - and the push re-plans it once the
-  customer exists (`sync.planning`), so a fresh world converges in one sync.
+  customer exists (`outbox.planning`), so a fresh world converges in one sync.
 """
 
 from __future__ import annotations
@@ -465,7 +465,7 @@ def build_push_plan(
     including the portfolio customer creates the candidates may wait on.
 
     ``run_creates``: creates this run has already sent or queued before this plan (a follow-up
-    plan within the run, `sync.planning`); they count against the safe-mode cap, which is per run.
+    plan within the run, `outbox.planning`); they count against the safe-mode cap, which is per run.
     ``pw_apis``: the PropertyWare APIs configured, which decide the PW writes that can be made.
     """
     planner = _Planner(flags, ledger or {}, run_creates, pw_apis)

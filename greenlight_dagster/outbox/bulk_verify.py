@@ -120,7 +120,7 @@ class PlannedWorkOrders:
 
 def bulk_work_order_verifier(snapshot: WorkOrderSnapshot, planned: StoredWorkOrder,
                              flags: SyncFlags) -> Callable[[int], str | None]:
-    """Strict verification of a job create (a `sync.gateways.WorkOrderVerifier`), as the per-item
+    """Strict verification of a job create (a `outbox.gateways.WorkOrderVerifier`), as the per-item
     verifier does it - `reverify_work_order` of the current work order against the planned one -
     with the current work order from ``snapshot``."""
     def verify(work_order_id: int) -> str | None:

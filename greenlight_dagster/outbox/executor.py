@@ -7,7 +7,7 @@ For each due entry of one target::
                                        (`requires_lookup`: always per item), for creates in safe
                                        mode, and for PW writes under pw_verify_strict (the
                                        re-read); those two on a first attempt may answer from
-                                       the step's bulk read, `sync.bulk_verify` (decision 0007)
+                                       the step's bulk read, `outbox.bulk_verify` (decision 0007)
       -> strict verification           pw_verify_strict: re-read the source record; stop if it
                                        no longer qualifies (dead letter with the reason)
       -> confirm the claim             the session still holds the lock, nobody took the entry over
@@ -104,7 +104,7 @@ class Lookup:
 
 
 class Gateway(Protocol):
-    """One target system as the executor sees it (implementations in `sync.gateways`)."""
+    """One target system as the executor sees it (implementations in `outbox.gateways`)."""
 
     target: str
     #: True when strict verification is a re-read of the record: look it up before every send.
@@ -116,7 +116,7 @@ class Gateway(Protocol):
 
     def verify_lookup(self, entry: LedgerEntry) -> Lookup:
         """The lookup of strict verification (``verify_by_lookup``) for an entry no earlier attempt
-        may have sent; it may answer from a snapshot read before the step (`sync.bulk_verify`)."""
+        may have sent; it may answer from a snapshot read before the step (`outbox.bulk_verify`)."""
         ...
 
     def verify(self, entry: LedgerEntry) -> str | None:

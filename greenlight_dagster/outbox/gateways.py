@@ -6,13 +6,13 @@ record on the target:
 * **SF job** - ``GET /jobs?filters[po_number]=PW-<id>``; the filter is a partial match, so only
   jobs whose stamp parses to exactly this work order id count (`stamped_work_order_ids`). The
   safe-mode check before a first create (`verify_lookup`) answers from the step's bulk read of
-  the jobs SF changed since ingest when it has one (`sync.bulk_verify.SfJobSnapshot`).
+  the jobs SF changed since ingest when it has one (`outbox.bulk_verify.SfJobSnapshot`).
 * **SF customer** - matched on the PW id stamped in the ``PW Portfolio ID`` / ``PW Tenant ID``
   custom field, among the customers whose name contains the name we send (one request). After a
   create that may have been sent (`lookup`), a name that finds nothing is followed by a read of
   every customer, newest first: an office user may have renamed it. The safe-mode check before
   a first create (`verify_lookup`) answers from the step's bulk read of the customers SF changed
-  since ingest when it has one (`sync.bulk_verify.SfCustomerSnapshot`, decision 0008), else
+  since ingest when it has one (`outbox.bulk_verify.SfCustomerSnapshot`, decision 0008), else
   trusts the name search.
 * **PW update** - the work order already has the target status; **PW close** - it is already
   in a terminal status; **PW note** - the exact note text is already attached (the note names

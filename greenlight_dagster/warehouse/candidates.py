@@ -186,7 +186,7 @@ def planned_work_orders(engine: Engine) -> Iterator[tuple[int, Mapping[str, Any]
 def ingested_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | None:
     """The latest version of the work order ingest landed (``raw.pw_work_orders``, ordered as
     dbt's ``latest_versions``); None when there is none or it is a tombstone. Strict verification
-    uses it for a work order PW has not changed since ingest (`sync.bulk_verify`)."""
+    uses it for a work order PW has not changed since ingest (`outbox.bulk_verify`)."""
     with engine.connect() as conn:
         row = conn.execute(text('select payload, _is_deleted from "raw"."pw_work_orders" where source_id = :id '
                                 "order by source_modified_at desc nulls last, _version_id desc limit 1"),

@@ -283,7 +283,7 @@ class LedgerStore:
     def count_run_creates(self, run_id: str, target: str, now: datetime) -> int:
         """Creates on ``target`` this run has claimed or will still claim (due), each row once.
 
-        A plan made partway through a run (`sync.planning.plan_follow_up`) counts these against
+        A plan made partway through a run (`outbox.planning.plan_follow_up`) counts these against
         the safe-mode cap, which limits the creates of a run, not of one plan.
         """
         query = select(func.count()).select_from(sync_ledger).where(

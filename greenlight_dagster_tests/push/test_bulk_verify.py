@@ -1,4 +1,4 @@
-"""Strict verification from one bulk read per push step (`sync.bulk_verify`) against the sandbox.
+"""Strict verification from one bulk read per push step (`outbox.bulk_verify`) against the sandbox.
 
 The guarantees of per-item strict verification must hold - a work order closed in PW after
 ingest gets no SF job and no PW write - while the PW request log shows at most one

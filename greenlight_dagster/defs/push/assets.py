@@ -2,7 +2,7 @@
 
 No ``from __future__ import annotations``: Dagster reads resource parameter types.
 
-Each asset sends its operations with `sync.executor.execute`, in the pool of its API
+Each asset sends its operations with `outbox.executor.execute`, in the pool of its API
 (``servicefusion_api`` / ``propertyware_api``: one writer per external system at a time). The
 flags are resolved again at the start of the step, so a flag changed between the plan and the
 push (e.g. dry run switched on) still wins. In safe mode the per-run cap on creates counts the
@@ -10,7 +10,7 @@ creates this run already claimed (customers and jobs together).
 
 The SF pushes send in stages so a fresh world converges in one sync (decision 0005): before
 and after each send they plan the candidates that waited on a customer this run created
-(`sync.planning.plan_follow_up`: tenants whose portfolio customer now exists, then jobs for
+(`outbox.planning.plan_follow_up`: tenants whose portfolio customer now exists, then jobs for
 work orders whose customer now exists), record that plan, and send again while it adds writes.
 """
 
@@ -69,7 +69,7 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
               gateway_for: Callable[[SyncFlags], Gateway],
               waiting: Callable[[], Candidates] | None = None) -> dg.MaterializeResult:
     """Send the due entries of ``operations``; with ``waiting`` (the step's candidates), in stages
-    (`sync.planning.push_in_stages`)."""
+    (`outbox.planning.push_in_stages`)."""
     began = time.monotonic()
     engine = warehouse.get_engine()
     flags = sync_flags.resolve(engine)

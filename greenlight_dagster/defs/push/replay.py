@@ -3,7 +3,7 @@
 No ``from __future__ import annotations``: Dagster reads config and resource parameter types.
 
 An operator launches the job from the UI with the dead letters to send again (ledger ids, or
-all of them, optionally on one target). `sync.replay.replay_dead_letters` - the same function
+all of them, optionally on one target). `outbox.replay.replay_dead_letters` - the same function
 as ``greenlight dead-letters replay`` - puts them back to ``planned``; then one op per target
 sends exactly those entries through the ordinary executor, each in its API's pool like the push
 assets. The replayed entries keep their error class, so each is looked up on the target before
@@ -74,7 +74,7 @@ def replay_selected_dead_letters(context: dg.OpExecutionContext, config: ReplayC
 def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str, grace: timedelta,
           warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
           gateway_for: Callable[[SyncFlags], Gateway]) -> dict[str, Any]:
-    """Send the replayed entries of ``target`` (`sync.replay.send_replayed`) and record the run; the
+    """Send the replayed entries of ``target`` (`outbox.replay.send_replayed`) and record the run; the
     safe-mode cap on creates counts this run's creates as in a sync."""
     engine = warehouse.get_engine()
     store = LedgerStore(engine)

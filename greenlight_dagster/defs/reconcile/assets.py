@@ -5,7 +5,7 @@ No ``from __future__ import annotations``: Dagster reads resource parameter type
 The plan is built the same way in a dry run and a real run (`core.plan.build_push_plan`), so
 the preview table is exactly what the push assets will send when the flags allow it; work orders
 and tenants whose customer is created in this run are listed as ``awaiting_customer`` and
-planned by the push itself once that customer exists (`sync.planning`). Checks:
+planned by the push itself once that customer exists (`outbox.planning`). Checks:
 ``no_duplicate_sf_jobs`` (ERROR: the invariant, at most one SF job per PW work order, measured
 on the warehouse's copy of SF) and ``dead_letters`` / ``attention_items`` (WARN: writes that need
 a person).
