@@ -1,25 +1,23 @@
 """The code location loads, validates with the dagster CLI, and its asset graph matches the snapshot.
 
-The snapshot (asset_graph.json beside this file) makes every change to keys, deps, groups,
-kinds, owners or checks a deliberate, reviewed diff. Regenerate it with
-``GREENLIGHT_UPDATE_SNAPSHOT=1 pytest greenlight_dagster_tests/foundation/test_definitions.py``.
+The snapshot (syrupy, ``__snapshots__/test_definitions/`` beside this file) makes every change to
+keys, deps, groups, kinds, owners or checks a deliberate, reviewed diff. Regenerate it with
+``pytest greenlight_dagster_tests/foundation/test_definitions.py --snapshot-update``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
 
 from greenlight_dagster.definitions import defs
 from greenlight_dagster.instance.home import project_root
-
-SNAPSHOT = Path(__file__).with_name("asset_graph.json")
 
 
 def asset_graph_snapshot() -> dict[str, Any]:
@@ -43,13 +41,8 @@ def asset_graph_snapshot() -> dict[str, Any]:
     }
 
 
-def test_asset_graph_matches_snapshot() -> None:
-    current = asset_graph_snapshot()
-    if os.environ.get("GREENLIGHT_UPDATE_SNAPSHOT") == "1" or not SNAPSHOT.exists():
-        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
-    assert current == json.loads(SNAPSHOT.read_text()), (
-        "the asset graph changed; review the diff and regenerate the snapshot with GREENLIGHT_UPDATE_SNAPSHOT=1"
-    )
+def test_asset_graph_matches_snapshot(snapshot: SnapshotAssertion) -> None:
+    assert asset_graph_snapshot() == snapshot.use_extension(JSONSnapshotExtension)
 
 
 def test_dagster_cli_validates_the_workspace(warehouse_url: URL) -> None:
