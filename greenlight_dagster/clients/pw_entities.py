@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from greenlight_dagster.clients.records import entity_named
+
 
 @dataclass(frozen=True)
 class PwEntity:
@@ -84,10 +86,7 @@ BY_NAME: dict[str, PwEntity] = {e.name: e for e in PW_ENTITIES}
 
 def pw_entity(name: str) -> PwEntity:
     """The entity called ``name``; a clear error for any other name."""
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise ValueError(f"unknown PropertyWare entity {name!r}; expected one of {sorted(BY_NAME)}") from None
+    return entity_named(BY_NAME, name, "PropertyWare")
 
 
 # ---------------------------------------------------------------- legacy SOAP field mapping

@@ -8,9 +8,10 @@ record came over SOAP or JSON. A record that cannot be normalised is yielded as 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,14 @@ class RejectedRecord:
     source_key: str | None
     reason: str
     raw: str
+
+
+E = TypeVar("E")
+
+
+def entity_named(registry: Mapping[str, E], name: str, api: str) -> E:
+    """The entity of an API's registry called ``name``; one clear error naming the known ones otherwise."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise ValueError(f"unknown {api} entity {name!r}; expected one of {sorted(registry)}") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from greenlight_dagster.clients.records import entity_named
+
 #: The expansions a job is read with: our stamp lives in a custom field, progress in the techs and notes.
 JOB_EXPAND = "custom_fields,techs_assigned,notes"
 
@@ -45,7 +47,4 @@ BY_NAME: dict[str, SfEntity] = {e.name: e for e in SF_ENTITIES}
 
 def sf_entity(name: str) -> SfEntity:
     """The entity called ``name``; a clear error for any other name."""
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise ValueError(f"unknown ServiceFusion entity {name!r}; expected one of {sorted(BY_NAME)}") from None
+    return entity_named(BY_NAME, name, "ServiceFusion")
