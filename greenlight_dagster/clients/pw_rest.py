@@ -37,16 +37,17 @@ import requests
 from greenlight_dagster.clients.pw_entities import PwEntity, pw_entity
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import (
+    AmbiguousWriteError,
     CallStats,
     CircuitBreaker,
     PermanentError,
     RateLimited,
     RetryableError,
     RetryPolicy,
+    StopRetrying,
     TokenBucket,
     call_with_retry,
 )
-from greenlight_dagster.clients.servicefusion import AmbiguousWriteError
 from greenlight_dagster.core.fields import parse_timestamp
 
 MAX_LIMIT = 500
@@ -208,7 +209,7 @@ class PropertyWareRestClient:
                 raise RetryableError(f"PropertyWare {method} {path}: connect timeout: {exc}") from exc
             except _TRANSIENT as exc:
                 if not idempotent:
-                    raise _Unrepeatable(AmbiguousWriteError(f"PropertyWare {method} {path}: {type(exc).__name__}; "
+                    raise StopRetrying(AmbiguousWriteError(f"PropertyWare {method} {path}: {type(exc).__name__}; "
                                                             "the write may have been applied")) from exc
                 raise RetryableError(f"PropertyWare {method} {path}: {type(exc).__name__}: {exc}") from exc
             self.stats.add(bytes_received=len(response.content))
@@ -218,7 +219,7 @@ class PropertyWareRestClient:
                 raise RateLimited(f"PropertyWare {method} {path}: HTTP 429 too many requests")
             if status >= 500:
                 if not idempotent:
-                    raise _Unrepeatable(AmbiguousWriteError(f"PropertyWare {method} {path}: HTTP {status}; the "
+                    raise StopRetrying(AmbiguousWriteError(f"PropertyWare {method} {path}: HTTP {status}; the "
                                                             "write may have been applied"))
                 raise RetryableError(f"PropertyWare {method} {path}: HTTP {status}: {_message(response)}")
             if status == 404 and missing_ok:
@@ -231,23 +232,15 @@ class PropertyWareRestClient:
                 return read(response)
             except PermanentError as exc:  # a 2xx that is not the answer (a proxy's page, cut short): maybe applied
                 if not idempotent:
-                    raise _Unrepeatable(AmbiguousWriteError(f"{exc}; the write may have been applied")) from exc
+                    raise StopRetrying(AmbiguousWriteError(f"{exc}; the write may have been applied")) from exc
                 raise RetryableError(f"{exc}; the write is repeatable and is sent again") from exc
 
         try:
             return call_with_retry(attempt, policy=self.retry, breaker=self.breaker, stats=self.stats)
-        except _Unrepeatable as stop:
+        except StopRetrying as stop:
             self.stats.add(failures=1)
             self.breaker.record_failure()
             raise stop.error from stop.__cause__
-
-
-class _Unrepeatable(Exception):
-    """Carries an `AmbiguousWriteError` past the retry loop, which would otherwise resend the write."""
-
-    def __init__(self, error: AmbiguousWriteError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _message(response: requests.Response) -> str:

@@ -53,6 +53,20 @@ class PermanentError(ClientError):
     """A failure that retrying cannot fix (bad request, validation, auth)."""
 
 
+class AmbiguousWriteError(RetryableError):
+    """A write was sent but no answer proves whether the target stored it (timeout, reset, 5xx, an
+    unreadable 2xx). Retrying blindly could create a second record: look it up first (the ledger does)."""
+
+
+class StopRetrying(Exception):
+    """Carries ``error`` out of `call_with_retry`, which would otherwise retry every `RetryableError`
+    (an `AmbiguousWriteError` must never be resent by the retry loop)."""
+
+    def __init__(self, error: ClientError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class CircuitOpenError(ClientError):
     """Raised without calling the API while the circuit breaker is open."""
 

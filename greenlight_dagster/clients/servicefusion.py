@@ -54,13 +54,14 @@ from urllib3.exceptions import ConnectTimeoutError
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import (
+    AmbiguousWriteError,
     CallStats,
     CircuitBreaker,
-    ClientError,
     PermanentError,
     RateLimited,
     RetryableError,
     RetryPolicy,
+    StopRetrying,
     TokenBucket,
     call_with_retry,
 )
@@ -92,27 +93,12 @@ class ValidationFailed(PermanentError):
         self.errors = errors
 
 
-class AmbiguousWriteError(RetryableError):
-    """A create was sent but no answer proves whether SF stored it (timeout, reset, 5xx).
-
-    Retrying blindly could create a second job; look the record up first (the ledger does).
-    """
-
-
 class NotFoundError(PermanentError):
     """404: the record does not exist."""
 
 
 class ResponseTooLarge(PermanentError):
     """An answer larger than ``max_response_bytes``: refused unread, whatever it holds."""
-
-
-class _StopRetrying(Exception):
-    """Carries an error out of `call_with_retry`, which would otherwise retry every `RetryableError`."""
-
-    def __init__(self, error: ClientError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _rfc3339(value: datetime) -> str:
@@ -386,7 +372,7 @@ class ServiceFusionClient:
     def _create(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         try:
             return self._call(lambda: self._post_once(path, dict(body)))
-        except _StopRetrying as stop:
+        except StopRetrying as stop:
             raise stop.error from stop.error.__cause__
 
     def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -409,7 +395,7 @@ class ServiceFusionClient:
             raise self._ambiguous(path, f"{resp.status_code} answer is not the created record: {why_not}", None)
         return created
 
-    def _ambiguous(self, path: str, why: str, cause: BaseException | None) -> _StopRetrying:
+    def _ambiguous(self, path: str, why: str, cause: BaseException | None) -> StopRetrying:
         """The error failing a create without a retry, counted like any failure (breaker and stats)."""
         self.stats.add(failures=1)
         if self._breaker.record_failure():
@@ -417,7 +403,7 @@ class ServiceFusionClient:
         self._log.warning(f"POST {path}: outcome unknown ({why}); not retried - look the record up first")
         error = AmbiguousWriteError(f"POST {path}: outcome unknown ({why}); look the record up before retrying")
         error.__cause__ = cause
-        return _StopRetrying(error)
+        return StopRetrying(error)
 
     # ---- HTTP ----
     def _call(self, fn: Callable[[], T]) -> T:

@@ -15,13 +15,13 @@ from greenlight_dagster.clients.pw_entities import PW_ENTITIES
 from greenlight_dagster.clients.pw_rest import PropertyWareRestClient
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import (
+    AmbiguousWriteError,
     CircuitBreaker,
     CircuitOpenError,
     PermanentError,
     RetryableError,
     RetryPolicy,
 )
-from greenlight_dagster.clients.servicefusion import AmbiguousWriteError
 from greenlight_dagster.sandbox.generator import generate_fixture
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.sandbox.state import parse_ts

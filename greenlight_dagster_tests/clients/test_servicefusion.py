@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
-from greenlight_dagster.clients.resilience import RetryableError, RetryPolicy
-from greenlight_dagster.clients.servicefusion import AmbiguousWriteError, ServiceFusionClient, ValidationFailed
+from greenlight_dagster.clients.resilience import AmbiguousWriteError, RetryableError, RetryPolicy
+from greenlight_dagster.clients.servicefusion import ServiceFusionClient, ValidationFailed
 from greenlight_dagster.sandbox.httpbase import SandboxHTTPServer
 from greenlight_dagster.sandbox.state import SandboxState
 from greenlight_dagster_tests.sandbox.test_sf_server import CLIENT_ID, CLIENT_SECRET, running_server, sf_world

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from greenlight_dagster.clients import servicefusion
-from greenlight_dagster.clients.resilience import PermanentError, RetryPolicy
-from greenlight_dagster.clients.servicefusion import AmbiguousWriteError, ResponseTooLarge, ServiceFusionClient
+from greenlight_dagster.clients.resilience import AmbiguousWriteError, PermanentError, RetryPolicy
+from greenlight_dagster.clients.servicefusion import ResponseTooLarge, ServiceFusionClient
 
 #: (status, headers, body) of one answer.
 Answer = tuple[int, dict[str, str], bytes]
