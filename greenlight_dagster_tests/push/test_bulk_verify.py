@@ -7,7 +7,6 @@ ingest gets no SF job and no PW write - while the PW request log shows at most o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +29,6 @@ from .sandbox_world import (
     progress_candidates,
     push_jobs,
     push_pw,
-    running_sandbox,
 )
 
 pytestmark = pytest.mark.integration
@@ -41,90 +39,85 @@ STRICT = replace(SEND_ALL, pw_verify_strict=True)
 BULK_READ = 2
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with running_sandbox() as running:
-        yield running
 
-
-def pw_calls(sandbox: Sandbox) -> dict[str, int]:
+def pw_calls(push_world: Sandbox) -> dict[str, int]:
     ops = ("getWorkOrders", "getWorkOrder", "updateWorkOrder", "closeWorkOrder", "attachNoteToWorkOrder")
-    return {op: len(sandbox.pw_requests(op)) for op in ops}
+    return {op: len(push_world.pw_requests(op)) for op in ops}
 
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {op: after[op] - before[op] for op in after}
 
 
-def test_a_job_create_for_a_work_order_closed_after_ingest_is_stopped(store: LedgerStore, sandbox: Sandbox) -> None:
-    candidates = {c.work_order["id"]: c for c in job_candidates(sandbox, (9000, 9001))}
+def test_a_job_create_for_a_work_order_closed_after_ingest_is_stopped(store: LedgerStore, push_world: Sandbox) -> None:
+    candidates = {c.work_order["id"]: c for c in job_candidates(push_world, (9000, 9001))}
     plan(store, STRICT, work_orders=list(candidates.values()))
-    snapshot = ingested_snapshot(sandbox)
-    sandbox.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
-    before = pw_calls(sandbox)
+    snapshot = ingested_snapshot(push_world)
+    push_world.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
+    before = pw_calls(push_world)
     verifier = bulk_work_order_verifier(snapshot, lambda wo_id: candidates[wo_id].work_order, STRICT)
-    report = execute(store, ServiceFusionGateway(sandbox.sf_client(), verifier=verifier), STRICT, ("create_job",),
+    report = execute(store, ServiceFusionGateway(push_world.sf_client(), verifier=verifier), STRICT, ("create_job",),
                      run_id="strict")
     assert report.counts["created"] == 1 and report.counts["verification_failed"] == 1
-    assert sandbox.jobs_for(9001) == [] and len(sandbox.jobs_for(9000)) == 1
+    assert push_world.jobs_for(9001) == [] and len(push_world.jobs_for(9000)) == 1
     (letter,) = store.dead_letters()
     assert "strict verification" in letter.reason and "Completed" in letter.reason
-    calls = delta(pw_calls(sandbox), before)
+    calls = delta(pw_calls(push_world), before)
     assert calls["getWorkOrders"] == BULK_READ and calls["getWorkOrder"] == 0
 
 
-def _started_jobs(store: LedgerStore, sandbox: Sandbox, wo_ids: tuple[int, ...]) -> None:
+def _started_jobs(store: LedgerStore, push_world: Sandbox, wo_ids: tuple[int, ...]) -> None:
     """SF jobs for ``wo_ids``, all Started: the plan then holds one PW status update each."""
-    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, wo_ids))
-    push_jobs(store, sandbox)
+    plan(store, SEND_ALL, work_orders=job_candidates(push_world, wo_ids))
+    push_jobs(store, push_world)
     for wo_id in wo_ids:
-        sandbox.state.patch("servicefusion", "jobs", sandbox.jobs_for(wo_id)[0]["id"], {"status": "Started"})
-    progress = plan(store, STRICT, progress=progress_candidates(sandbox))
+        push_world.state.patch("servicefusion", "jobs", push_world.jobs_for(wo_id)[0]["id"], {"status": "Started"})
+    progress = plan(store, STRICT, progress=progress_candidates(push_world))
     assert [w.operation for w in progress.writes] == ["update_work_order"] * len(wo_ids)
 
 
-def test_a_pw_update_for_a_work_order_closed_after_ingest_is_not_sent(store: LedgerStore, sandbox: Sandbox) -> None:
-    _started_jobs(store, sandbox, (9000, 9001))
-    snapshot = ingested_snapshot(sandbox)
-    sandbox.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
-    before = pw_calls(sandbox)
-    report = push_pw(store, sandbox, STRICT, snapshot=snapshot)
+def test_a_pw_update_for_a_work_order_closed_after_ingest_is_not_sent(store: LedgerStore, push_world: Sandbox) -> None:
+    _started_jobs(store, push_world, (9000, 9001))
+    snapshot = ingested_snapshot(push_world)
+    push_world.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
+    before = pw_calls(push_world)
+    report = push_pw(store, push_world, STRICT, snapshot=snapshot)
     assert report.counts["sent"] == 1 and report.counts["found_by_lookup"] == 1
-    assert sandbox.work_order(9001)["status"] == "Completed"
-    calls = delta(pw_calls(sandbox), before)
+    assert push_world.work_order(9001)["status"] == "Completed"
+    calls = delta(pw_calls(push_world), before)
     assert calls["updateWorkOrder"] == 1 and calls["getWorkOrders"] == BULK_READ and calls["getWorkOrder"] == 0
 
 
-def test_n_writes_without_pw_changes_cost_one_page_and_no_single_reads(store: LedgerStore, sandbox: Sandbox) -> None:
+def test_n_writes_without_pw_changes_cost_one_page_and_no_single_reads(store: LedgerStore, push_world: Sandbox) -> None:
     # one work order edited before ingest: the high-water mark moves past the others, which then
     # come from the warehouse, not from the bulk read
-    sandbox.state.patch("propertyware", "workOrders", 9004, {"description": "Kitchen sink leaking badly"})
-    _started_jobs(store, sandbox, WORK_ORDER_IDS)
-    snapshot = ingested_snapshot(sandbox)
-    before = pw_calls(sandbox)
-    report = push_pw(store, sandbox, STRICT, snapshot=snapshot)
+    push_world.state.patch("propertyware", "workOrders", 9004, {"description": "Kitchen sink leaking badly"})
+    _started_jobs(store, push_world, WORK_ORDER_IDS)
+    snapshot = ingested_snapshot(push_world)
+    before = pw_calls(push_world)
+    report = push_pw(store, push_world, STRICT, snapshot=snapshot)
     assert report.counts["sent"] == len(WORK_ORDER_IDS)
-    calls = delta(pw_calls(sandbox), before)
+    calls = delta(pw_calls(push_world), before)
     assert calls == {"getWorkOrders": BULK_READ, "getWorkOrder": 0, "updateWorkOrder": len(WORK_ORDER_IDS),
                      "closeWorkOrder": 0, "attachNoteToWorkOrder": 0}
-    assert all(sandbox.work_order(wo_id)["status"] != "Open" for wo_id in WORK_ORDER_IDS)
+    assert all(push_world.work_order(wo_id)["status"] != "Open" for wo_id in WORK_ORDER_IDS)
 
 
-def test_a_retried_write_is_still_looked_up_on_its_own(store: LedgerStore, sandbox: Sandbox) -> None:
-    _started_jobs(store, sandbox, (9000, 9001))
-    sandbox.state.faults.add({"server": "pw", "operation": "updateWorkOrder", "kind": "commit_then_drop",
+def test_a_retried_write_is_still_looked_up_on_its_own(store: LedgerStore, push_world: Sandbox) -> None:
+    _started_jobs(store, push_world, (9000, 9001))
+    push_world.state.faults.add({"server": "pw", "operation": "updateWorkOrder", "kind": "commit_then_drop",
                               "rate": 1.0})
-    first = push_pw(store, sandbox, STRICT, snapshot=ingested_snapshot(sandbox))
+    first = push_pw(store, push_world, STRICT, snapshot=ingested_snapshot(push_world))
     assert first.counts["failed"] == 2
-    sandbox.state.faults.clear()
-    updates = len(sandbox.pw_requests("updateWorkOrder"))
-    before = pw_calls(sandbox)
+    push_world.state.faults.clear()
+    updates = len(push_world.pw_requests("updateWorkOrder"))
+    before = pw_calls(push_world)
     # the snapshot is stale (taken before the dropped writes) and would say "not updated yet":
     # the retry must read PW itself and find the write that landed
-    second = push_pw(store, sandbox, STRICT, at=later(), snapshot=ingested_snapshot(sandbox))
+    second = push_pw(store, push_world, STRICT, at=later(), snapshot=ingested_snapshot(push_world))
     assert second.counts["found_by_lookup"] == 2 and second.counts["sent"] == 0
-    assert len(sandbox.pw_requests("updateWorkOrder")) == updates
-    assert delta(pw_calls(sandbox), before)["getWorkOrder"] == 2
+    assert len(push_world.pw_requests("updateWorkOrder")) == updates
+    assert delta(pw_calls(push_world), before)["getWorkOrder"] == 2
 
 
 class _Reads:

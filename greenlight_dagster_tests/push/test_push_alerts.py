@@ -25,7 +25,6 @@ from greenlight_dagster_tests.failed_runs import failed_run
 
 from .sandbox_world import SEND_ALL, Sandbox
 from .test_replay_job import resources
-from .test_replay_job import sandbox as sandbox  # the fixture, its endpoints in the environment
 
 pytestmark = pytest.mark.integration
 
@@ -47,39 +46,40 @@ def _refused_update_planned(store: LedgerStore) -> None:
     store.record_plan([write], now=datetime.now(UTC), run_id="plan")
 
 
-def _push_pw(sandbox: Sandbox) -> dg.ExecuteInProcessResult:
-    return dg.materialize([pw_work_orders], resources=resources(sandbox), raise_on_error=False)
+def _push_pw(configured_world: Sandbox) -> dg.ExecuteInProcessResult:
+    return dg.materialize([pw_work_orders], resources=resources(configured_world), raise_on_error=False)
 
 
-def test_a_push_step_that_files_dead_letters_tells_operators(store: LedgerStore, sandbox: Sandbox,
+def test_a_push_step_that_files_dead_letters_tells_operators(store: LedgerStore, configured_world: Sandbox,
                                                              mailbox: Mailbox) -> None:
     _refused_update_planned(store)
-    assert _push_pw(sandbox).success and len(store.dead_letters()) == 1
+    assert _push_pw(configured_world).success and len(store.dead_letters()) == 1
     ((_, recipients, message),) = mailbox.messages
     assert recipients == ["ops@example.com"] and message["X-GreenLight-Alert"] == "dead_letters"
     assert "1 new dead letter(s) in pw_work_orders" in message["Subject"]
     assert "99999999" in message.get_payload() and "greenlight dead-letters replay" in message.get_payload()
 
 
-def test_a_replay_that_fails_again_tells_operators(store: LedgerStore, sandbox: Sandbox, mailbox: Mailbox) -> None:
+def test_a_replay_that_fails_again_tells_operators(store: LedgerStore, configured_world: Sandbox,
+                                                   mailbox: Mailbox) -> None:
     _refused_update_planned(store)
-    _push_pw(sandbox)
+    _push_pw(configured_world)
     (letter,) = store.dead_letters()
     replayed = replay_dead_letters_job.execute_in_process(
         run_config={"ops": {"replay_selected_dead_letters": {"config": {"ledger_ids": [letter.entry.id]}}}},
-        resources=resources(sandbox), raise_on_error=False)
+        resources=resources(configured_world), raise_on_error=False)
     assert replayed.success
     assert [m["Subject"] for _, _, m in mailbox.messages][-1].endswith("new dead letter(s) in replay to pw")
 
 
-def test_nothing_is_sent_while_alerts_are_off(store: LedgerStore, sandbox: Sandbox,
+def test_nothing_is_sent_while_alerts_are_off(store: LedgerStore, configured_world: Sandbox,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     with smtp_server() as box:
         monkeypatch.delenv("GREENLIGHT_ALERTS_EMAIL_TO", raising=False)
         monkeypatch.delenv("GREENLIGHT_ALERTS_SNS_TOPIC_ARN", raising=False)
         monkeypatch.setenv("GREENLIGHT_SMTP_HOST", box.host)
         _refused_update_planned(store)
-        assert _push_pw(sandbox).success and len(store.dead_letters()) == 1
+        assert _push_pw(configured_world).success and len(store.dead_letters()) == 1
     assert box.messages == []
 
 

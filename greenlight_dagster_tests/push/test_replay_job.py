@@ -7,7 +7,6 @@ Assertions read the sandbox's state and request log.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -33,24 +32,12 @@ from .sandbox_world import (
     job_candidates,
     plan,
     push_jobs,
-    running_sandbox,
 )
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    with running_sandbox() as running:
-        # The endpoints are deployment configuration: the environment, with the sandbox flag for http.
-        monkeypatch.setenv("GREENLIGHT_SANDBOX_ENDPOINTS", "1")
-        monkeypatch.setenv("GREENLIGHT_PW_WSDL_URL", f"{running.pw.base_url}/pw/services/PWServices?wsdl")
-        monkeypatch.setenv("GREENLIGHT_SF_BASE_URL", f"{running.sf.base_url}/v1")
-        monkeypatch.setenv("GREENLIGHT_SF_TOKEN_URL", f"{running.sf.base_url}/oauth/access_token")
-        yield running
-
-
-def resources(sandbox: Sandbox) -> dict[str, Any]:
+def resources(configured_world: Sandbox) -> dict[str, Any]:
     """The deployed resources pointed at the sandbox; flags as in production (safe mode on)."""
     return {
         "warehouse": WarehouseResource(),
@@ -64,67 +51,69 @@ def resources(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
-def launch(sandbox: Sandbox, **selection: Any) -> dg.ExecuteInProcessResult:
+def launch(configured_world: Sandbox, **selection: Any) -> dg.ExecuteInProcessResult:
     return replay_dead_letters_job.execute_in_process(
         run_config={"ops": {"replay_selected_dead_letters": {"config": selection}}},
-        resources=resources(sandbox), raise_on_error=False)
+        resources=resources(configured_world), raise_on_error=False)
 
 
-def refused_job(store: LedgerStore, sandbox: Sandbox) -> int:
+def refused_job(store: LedgerStore, configured_world: Sandbox) -> int:
     """Work order 9000 planned with a category SF does not know: the push files a 422 dead letter.
     Work order 9001 is planned too but not pushed: a replay must not send it."""
-    plan(store, SEND_ALL, work_orders=[replace(c, sf_category="Astrology") for c in job_candidates(sandbox, (9000,))])
-    assert push_jobs(store, sandbox).counts["dead_letters"] == 1
-    plan(store, SEND_ALL, work_orders=job_candidates(sandbox, (9001,)))
+    candidates = job_candidates(configured_world, (9000,))
+    plan(store, SEND_ALL, work_orders=[replace(c, sf_category="Astrology") for c in candidates])
+    assert push_jobs(store, configured_world).counts["dead_letters"] == 1
+    plan(store, SEND_ALL, work_orders=job_candidates(configured_world, (9001,)))
     (letter,) = store.dead_letters()
     assert letter.details is not None and [e["field"] for e in letter.details["field_errors"]] == ["category"]
     assert letter.entry.id is not None
     return letter.entry.id
 
 
-def created_jobs(sandbox: Sandbox) -> list[dict[str, Any]]:
-    return [r for r in sandbox.requests("POST", "/jobs") if r["status"] == 201]
+def created_jobs(configured_world: Sandbox) -> list[dict[str, Any]]:
+    return [r for r in configured_world.requests("POST", "/jobs") if r["status"] == 201]
 
 
-def test_replay_job_sends_the_fixed_dead_letter_once_after_a_lookup(store: LedgerStore, sandbox: Sandbox) -> None:
-    ledger_id = refused_job(store, sandbox)
-    sandbox.state.upsert("servicefusion", "job_categories", {"id": 99, "name": "Astrology"})  # the fix, in SF
+def test_replay_job_sends_the_fixed_dead_letter_once_after_a_lookup(store: LedgerStore,
+                                                                     configured_world: Sandbox) -> None:
+    ledger_id = refused_job(store, configured_world)
+    configured_world.state.upsert("servicefusion", "job_categories", {"id": 99, "name": "Astrology"})  # the fix, in SF
 
-    result = launch(sandbox, ledger_ids=[ledger_id])
+    result = launch(configured_world, ledger_ids=[ledger_id])
     assert result.success
-    (job,) = sandbox.jobs_for(9000)
+    (job,) = configured_world.jobs_for(9000)
     assert job["category"] == "Astrology" and job["customer_id"] == CUSTOMER_ID
-    assert sandbox.jobs_for(9001) == [], "only the replayed entry is sent"
-    (post,) = created_jobs(sandbox)
-    lookups = [r for r in sandbox.requests("GET", "/jobs") if r["seq"] < post["seq"]]
+    assert configured_world.jobs_for(9001) == [], "only the replayed entry is sent"
+    (post,) = created_jobs(configured_world)
+    lookups = [r for r in configured_world.requests("GET", "/jobs") if r["seq"] < post["seq"]]
     assert lookups, "the replay looks the job up on SF before it creates it"
     entry = store.get(ledger_id)
     assert (entry.state, entry.target_id) == (LedgerState.DONE, str(job["id"]))
     assert store.dead_letters() == []
     assert result.output_for_node("send_replayed_sf")["created"] == 1
 
-    posts = len(sandbox.requests("POST", "/jobs"))
-    again = launch(sandbox, ledger_ids=[ledger_id])
+    posts = len(configured_world.requests("POST", "/jobs"))
+    again = launch(configured_world, ledger_ids=[ledger_id])
     assert not again.success, "an id that is no longer a dead letter is refused, as by the CLI"
-    every = launch(sandbox, all_dead_letters=True)
+    every = launch(configured_world, all_dead_letters=True)
     assert every.success and every.output_for_node("replay_selected_dead_letters") == []
-    assert len(sandbox.requests("POST", "/jobs")) == posts
-    assert len(sandbox.jobs_for(9000)) == 1
+    assert len(configured_world.requests("POST", "/jobs")) == posts
+    assert len(configured_world.jobs_for(9000)) == 1
     assert store.get(ledger_id).state is LedgerState.DONE
 
 
 def test_replay_job_finds_a_job_someone_created_by_hand_and_sends_nothing(
-        store: LedgerStore, sandbox: Sandbox) -> None:
-    ledger_id = refused_job(store, sandbox)
-    posts = len(sandbox.requests("POST", "/jobs"))
-    by_hand = sandbox.state.upsert("servicefusion", "jobs", {  # the office fixed it in SF themselves
+        store: LedgerStore, configured_world: Sandbox) -> None:
+    ledger_id = refused_job(store, configured_world)
+    posts = len(configured_world.requests("POST", "/jobs"))
+    by_hand = configured_world.state.upsert("servicefusion", "jobs", {  # the office fixed it in SF themselves
         "id": 8900, "number": "8900", "customer_id": CUSTOMER_ID, "customer_name": "Oak Holdings",
         "status": "Unscheduled", "category": "Plumbing", "po_number": "PW-9000",
         "created_at": "2026-01-05T12:00:00Z", "updated_at": "2026-01-05T12:00:00Z"})
 
-    result = launch(sandbox, all_dead_letters=True, target="sf")
+    result = launch(configured_world, all_dead_letters=True, target="sf")
     assert result.success
-    assert len(sandbox.requests("POST", "/jobs")) == posts
-    assert [j["id"] for j in sandbox.jobs_for(9000)] == [by_hand["id"]]
+    assert len(configured_world.requests("POST", "/jobs")) == posts
+    assert [j["id"] for j in configured_world.jobs_for(9000)] == [by_hand["id"]]
     assert (store.get(ledger_id).state, store.get(ledger_id).target_id) == (LedgerState.DONE, "8900")
     assert result.output_for_node("send_replayed_sf")["found_by_lookup"] == 1

@@ -8,7 +8,6 @@ still looked up on its own. Assertions read the sandbox's state and request log.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,17 +24,12 @@ from greenlight_dagster.outbox.executor import ExecuteOptions, ExecutionReport, 
 from greenlight_dagster.outbox.gateways import ServiceFusionGateway, customer_search
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
-from .sandbox_world import SEND_ALL, Sandbox, later, running_sandbox
+from .sandbox_world import SEND_ALL, Sandbox, later
 
 pytestmark = pytest.mark.integration
 SAFE = replace(SEND_ALL, safe_mode=True, safe_mode_max_creates=100)
 PORTFOLIOS = {2: "Birch Estates", 3: "Cedar Lane Owners", 4: "Elm Court Partners"}
 
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with running_sandbox() as running:
-        yield running
 
 
 def plan_portfolios(store: LedgerStore, ids: tuple[int, ...] = tuple(PORTFOLIOS)) -> None:
@@ -45,76 +39,76 @@ def plan_portfolios(store: LedgerStore, ids: tuple[int, ...] = tuple(PORTFOLIOS)
     store.record_plan(build_push_plan(SAFE, customers=candidates).writes, now=datetime.now(UTC))
 
 
-def changed_since(sandbox: Sandbox, mark: datetime) -> SfCustomerSnapshot:
+def changed_since(push_world: Sandbox, mark: datetime) -> SfCustomerSnapshot:
     """The snapshot a push step builds after an ingest whose sf/customers mark is ``mark`` (overlap left out)."""
-    client = sandbox.sf_client()
+    client = push_world.sf_client()
     return SfCustomerSnapshot(lambda: client.iter_records("customers", modified_from=mark))
 
 
-def push(sandbox: Sandbox, store: LedgerStore, snapshot: SfCustomerSnapshot | None, flags: SyncFlags = SAFE,
+def push(push_world: Sandbox, store: LedgerStore, snapshot: SfCustomerSnapshot | None, flags: SyncFlags = SAFE,
          at: datetime | None = None) -> ExecutionReport:
-    client = sandbox.sf_client()
+    client = push_world.sf_client()
     gateway = ServiceFusionGateway(client, customer_search=customer_search(client), customer_snapshot=snapshot)
     return execute(store, gateway, flags, ("create_customer",), run_id="push",
                    options=ExecuteOptions(orphan_grace=timedelta(0)), clock=(lambda: at) if at else later)
 
 
-def customer_reads(sandbox: Sandbox) -> int:
-    return len(sandbox.requests("GET", "/customers"))
+def customer_reads(push_world: Sandbox) -> int:
+    return len(push_world.requests("GET", "/customers"))
 
 
-def customers_stamped(sandbox: Sandbox, portfolio_id: int) -> list[dict[str, Any]]:
+def customers_stamped(push_world: Sandbox, portfolio_id: int) -> list[dict[str, Any]]:
     stamp = ("pw portfolio id", str(portfolio_id))
-    return [c for c in sandbox.state.snapshot()["servicefusion"]["customers"] if stamp in customer_stamps(c)]
+    return [c for c in push_world.state.snapshot()["servicefusion"]["customers"] if stamp in customer_stamps(c)]
 
 
-def stamped_by_hand(sandbox: Sandbox, portfolio_id: int, name: str) -> dict[str, Any]:
+def stamped_by_hand(push_world: Sandbox, portfolio_id: int, name: str) -> dict[str, Any]:
     """A customer another writer made in SF with our stamp (a second deployment, the old system)."""
-    return sandbox.state.upsert("servicefusion", "customers", {
+    return push_world.state.upsert("servicefusion", "customers", {
         "customer_name": name, "parent_customer": None, "contacts": [], "locations": [],
         "custom_fields": [{"name": CUSTOMER_ID_FIELDS["portfolio"], "value": str(portfolio_id)}]})
 
 
 def test_first_creates_cost_one_read_and_customers_stamped_after_ingest_are_found(
-        store: LedgerStore, sandbox: Sandbox) -> None:
+        store: LedgerStore, push_world: Sandbox) -> None:
     plan_portfolios(store)
-    mark = sandbox.state.now()  # ingest saw no customer for these portfolios
-    same_name = stamped_by_hand(sandbox, 3, PORTFOLIOS[3])
-    renamed = stamped_by_hand(sandbox, 4, "Elm Ct. Partners LLC")  # a name search for ours would miss it
+    mark = push_world.state.now()  # ingest saw no customer for these portfolios
+    same_name = stamped_by_hand(push_world, 3, PORTFOLIOS[3])
+    renamed = stamped_by_hand(push_world, 4, "Elm Ct. Partners LLC")  # a name search for ours would miss it
 
-    report = push(sandbox, store, changed_since(sandbox, mark))
-    assert customer_reads(sandbox) == 1, "one bulk read, no name search per create"
-    assert {i: len(customers_stamped(sandbox, i)) for i in PORTFOLIOS} == dict.fromkeys(PORTFOLIOS, 1)
-    assert len(sandbox.requests("POST", "/customers")) == 1
+    report = push(push_world, store, changed_since(push_world, mark))
+    assert customer_reads(push_world) == 1, "one bulk read, no name search per create"
+    assert {i: len(customers_stamped(push_world, i)) for i in PORTFOLIOS} == dict.fromkeys(PORTFOLIOS, 1)
+    assert len(push_world.requests("POST", "/customers")) == 1
     assert report.counts["found_by_lookup"] == 2 and report.counts["sent"] == 1
     assert store.by_key("sf:create_customer:portfolio-3").target_id == str(same_name["id"])  # type: ignore[union-attr]
     assert store.by_key("sf:create_customer:portfolio-4").target_id == str(renamed["id"])  # type: ignore[union-attr]
 
 
-def test_without_a_snapshot_each_first_create_is_searched_by_name(store: LedgerStore, sandbox: Sandbox) -> None:
+def test_without_a_snapshot_each_first_create_is_searched_by_name(store: LedgerStore, push_world: Sandbox) -> None:
     """What the bulk read replaces (and what a step without an sf/customers mark still does)."""
     plan_portfolios(store)
-    push(sandbox, store, SfCustomerSnapshot(None))
-    assert customer_reads(sandbox) == len(PORTFOLIOS)
-    assert {i: len(customers_stamped(sandbox, i)) for i in PORTFOLIOS} == dict.fromkeys(PORTFOLIOS, 1)
+    push(push_world, store, SfCustomerSnapshot(None))
+    assert customer_reads(push_world) == len(PORTFOLIOS)
+    assert {i: len(customers_stamped(push_world, i)) for i in PORTFOLIOS} == dict.fromkeys(PORTFOLIOS, 1)
 
 
-def test_a_retry_is_looked_up_on_its_own_whatever_the_snapshot_says(store: LedgerStore, sandbox: Sandbox) -> None:
+def test_a_retry_is_looked_up_on_its_own_whatever_the_snapshot_says(store: LedgerStore, push_world: Sandbox) -> None:
     plan_portfolios(store, (2, 3))
-    sandbox.state.faults.add({"server": "sf", "operation": "POST /customers", "kind": "commit_then_drop",
+    push_world.state.faults.add({"server": "sf", "operation": "POST /customers", "kind": "commit_then_drop",
                               "rate": 1.0})
-    first = push(sandbox, store, SfCustomerSnapshot(lambda: []))
-    assert first.counts["failed"] == 2 and [len(customers_stamped(sandbox, i)) for i in (2, 3)] == [1, 1]
-    sandbox.state.faults.clear()
-    posts, reads = len(sandbox.requests("POST", "/customers")), customer_reads(sandbox)
+    first = push(push_world, store, SfCustomerSnapshot(lambda: []))
+    assert first.counts["failed"] == 2 and [len(customers_stamped(push_world, i)) for i in (2, 3)] == [1, 1]
+    push_world.state.faults.clear()
+    posts, reads = len(push_world.requests("POST", "/customers")), customer_reads(push_world)
 
     stale = SfCustomerSnapshot(lambda: [])  # "nothing changed": wrong, and must not be asked
-    second = push(sandbox, store, stale, at=later(3))
+    second = push(push_world, store, stale, at=later(3))
     assert second.counts["found_by_lookup"] == 2 and second.counts["sent"] == 0
-    assert len(sandbox.requests("POST", "/customers")) == posts
-    assert customer_reads(sandbox) - reads == 2, "one name search per retried create"
+    assert len(push_world.requests("POST", "/customers")) == posts
+    assert customer_reads(push_world) - reads == 2, "one name search per retried create"
     assert {e.state for e in store.entries()} == {LedgerState.DONE}
-    assert [len(customers_stamped(sandbox, i)) for i in (2, 3)] == [1, 1]
+    assert [len(customers_stamped(push_world, i)) for i in (2, 3)] == [1, 1]
 
 
 def test_snapshot_answers_only_what_its_read_can_vouch_for() -> None:

@@ -9,7 +9,6 @@ of the job, as the warehouse numbers them (``sync_pw_progress_updates.sf_version
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import count
 
@@ -20,38 +19,38 @@ from greenlight_dagster.core.plan import ProgressCandidate
 from greenlight_dagster.outbox.replay import replay_dead_letters
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
-from .sandbox_world import SEND_ALL, Sandbox, job_candidates, later, plan, push_jobs, push_pw, running_sandbox
+from .sandbox_world import SEND_ALL, Sandbox, job_candidates, later, plan, push_jobs, push_pw
 
 pytestmark = pytest.mark.integration
 WO = 9000
 
 
 @pytest.fixture
-def sandbox(store: LedgerStore) -> Iterator[Sandbox]:
-    with running_sandbox() as running:
-        plan(store, SEND_ALL, work_orders=job_candidates(running, (WO,)))
-        push_jobs(store, running)
-        yield running
+def world_with_a_job(store: LedgerStore, push_world: Sandbox) -> Sandbox:
+    """The push world after the work order's SF job was created."""
+    plan(store, SEND_ALL, work_orders=job_candidates(push_world, (WO,)))
+    push_jobs(store, push_world)
+    return push_world
 
 
 class Job:
     """The work order's SF job; each status change is a new version, as raw.sf_jobs lands it."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.id = sandbox.jobs_for(WO)[0]["id"]
+    def __init__(self, world_with_a_job: Sandbox) -> None:
+        self.world_with_a_job = world_with_a_job
+        self.id = world_with_a_job.jobs_for(WO)[0]["id"]
         self.versions = count(1)
         self.version = 0
 
     def set(self, status: str) -> None:
-        self.sandbox.state.patch("servicefusion", "jobs", self.id, {"status": status})
+        self.world_with_a_job.state.patch("servicefusion", "jobs", self.id, {"status": status})
         self.version = next(self.versions)
 
     def progress(self) -> list[ProgressCandidate]:
-        snapshot = self.sandbox.state.snapshot()
+        snapshot = self.world_with_a_job.state.snapshot()
         job = next(j for j in snapshot["servicefusion"]["jobs"] if j["id"] == self.id)
         categories = {s["name"]: s["category"] for s in snapshot["servicefusion"]["job_statuses"]}
-        return [ProgressCandidate(job, self.sandbox.work_order(WO), categories.get(job["status"]),
+        return [ProgressCandidate(job, self.world_with_a_job.work_order(WO), categories.get(job["status"]),
                                   sf_version=self.version)]
 
 
@@ -60,41 +59,42 @@ def status_updates(store: LedgerStore) -> dict[str, LedgerState]:
             for e in store.entries(operations=["update_work_order"])}
 
 
-def test_a_status_that_goes_back_is_pushed_again(store: LedgerStore, sandbox: Sandbox) -> None:
-    job = Job(sandbox)
+def test_a_status_that_goes_back_is_pushed_again(store: LedgerStore, world_with_a_job: Sandbox) -> None:
+    job = Job(world_with_a_job)
     for status, pw_status in (("Scheduled", "Scheduled"), ("Started", "In Progress"), ("Scheduled", "Scheduled")):
         job.set(status)
         plan(store, SEND_ALL, progress=job.progress())
-        push_pw(store, sandbox)
-        assert sandbox.work_order(WO)["status"] == pw_status, f"SF {status}: PW is {sandbox.work_order(WO)['status']}"
-    assert len(sandbox.pw_requests("updateWorkOrder")) == 3
+        push_pw(store, world_with_a_job)
+        shown = world_with_a_job.work_order(WO)["status"]
+        assert shown == pw_status, f"SF {status}: PW is {shown}"
+    assert len(world_with_a_job.pw_requests("updateWorkOrder")) == 3
 
     plan(store, SEND_ALL, progress=job.progress())  # the same SF data again: nothing new to write
-    push_pw(store, sandbox, at=later())
-    assert len(sandbox.pw_requests("updateWorkOrder")) == 3
+    push_pw(store, world_with_a_job, at=later())
+    assert len(world_with_a_job.pw_requests("updateWorkOrder")) == 3
 
 
-def test_a_failed_status_write_is_superseded_by_newer_sf_data(store: LedgerStore, sandbox: Sandbox) -> None:
-    job = Job(sandbox)
+def test_a_failed_status_write_is_superseded_by_newer_sf_data(store: LedgerStore, world_with_a_job: Sandbox) -> None:
+    job = Job(world_with_a_job)
     job.set("Started")
     plan(store, SEND_ALL, progress=job.progress())
-    sandbox.state.faults.add({"server": "pw", "operation": "updateWorkOrder", "kind": "error", "rate": 1.0})
-    assert push_pw(store, sandbox).counts["failed"] == 1
-    sandbox.state.faults.clear()
-    failed_requests = len(sandbox.pw_requests("updateWorkOrder"))
+    world_with_a_job.state.faults.add({"server": "pw", "operation": "updateWorkOrder", "kind": "error", "rate": 1.0})
+    assert push_pw(store, world_with_a_job).counts["failed"] == 1
+    world_with_a_job.state.faults.clear()
+    failed_requests = len(world_with_a_job.pw_requests("updateWorkOrder"))
 
     job.set("Scheduled")  # the technician went back before the retry was due
     plan(store, SEND_ALL, progress=job.progress())
     assert status_updates(store) == {"In Progress@1": LedgerState.SUPERSEDED, "Scheduled@2": LedgerState.PLANNED}
-    report = push_pw(store, sandbox, at=later())
+    report = push_pw(store, world_with_a_job, at=later())
     assert report.counts["sent"] == 1
-    assert sandbox.work_order(WO)["status"] == "Scheduled"
-    assert len(sandbox.pw_requests("updateWorkOrder")) == failed_requests + 1
+    assert world_with_a_job.work_order(WO)["status"] == "Scheduled"
+    assert len(world_with_a_job.pw_requests("updateWorkOrder")) == failed_requests + 1
 
 
 def test_a_status_write_left_in_flight_by_a_crash_never_lands_after_a_newer_one(
-        store: LedgerStore, sandbox: Sandbox) -> None:
-    job = Job(sandbox)
+        store: LedgerStore, world_with_a_job: Sandbox) -> None:
+    job = Job(world_with_a_job)
     job.set("Started")
     plan(store, SEND_ALL, progress=job.progress())
     with store.worker("crashed") as worker:  # claimed, never sent, never recorded: the run died
@@ -103,17 +103,17 @@ def test_a_status_write_left_in_flight_by_a_crash_never_lands_after_a_newer_one(
 
     job.set("Scheduled")
     plan(store, SEND_ALL, progress=job.progress())  # cannot touch the in-flight row
-    push_pw(store, sandbox, at=later())  # the orphan is looked up (absent), then superseded at claim
-    assert sandbox.work_order(WO)["status"] == "Scheduled"
-    assert len(sandbox.pw_requests("updateWorkOrder")) == 1  # Scheduled only: In Progress never went out
+    push_pw(store, world_with_a_job, at=later())  # the orphan is looked up (absent), then superseded at claim
+    assert world_with_a_job.work_order(WO)["status"] == "Scheduled"
+    assert len(world_with_a_job.pw_requests("updateWorkOrder")) == 1  # Scheduled only: In Progress never went out
     assert status_updates(store) == {"In Progress@1": LedgerState.SUPERSEDED, "Scheduled@2": LedgerState.DONE}
 
-    push_pw(store, sandbox, at=later(4))
-    assert len(sandbox.pw_requests("updateWorkOrder")) == 1
+    push_pw(store, world_with_a_job, at=later(4))
+    assert len(world_with_a_job.pw_requests("updateWorkOrder")) == 1
 
 
-def test_a_dead_status_write_is_not_replayed_over_newer_state(store: LedgerStore, sandbox: Sandbox) -> None:
-    job = Job(sandbox)
+def test_a_dead_status_write_is_not_replayed_over_newer_state(store: LedgerStore, world_with_a_job: Sandbox) -> None:
+    job = Job(world_with_a_job)
     job.set("Started")
     plan(store, SEND_ALL, progress=job.progress())
     with store.worker("refused") as worker:  # PW refused it for good
@@ -124,12 +124,12 @@ def test_a_dead_status_write_is_not_replayed_over_newer_state(store: LedgerStore
 
     job.set("Scheduled")
     plan(store, SEND_ALL, progress=job.progress())
-    push_pw(store, sandbox)
-    assert sandbox.work_order(WO)["status"] == "Scheduled"
+    push_pw(store, world_with_a_job)
+    assert world_with_a_job.work_order(WO)["status"] == "Scheduled"
     assert store.dead_letters() == []  # settled: newer SF data decides the status
 
     outcome = replay_dead_letters(store, ledger_ids=[dead.id], now=datetime.now(UTC))
     assert outcome.replayed == [] and "superseded by" in outcome.failures[0]
-    push_pw(store, sandbox, at=later())
-    assert sandbox.work_order(WO)["status"] == "Scheduled"
-    assert len(sandbox.pw_requests("updateWorkOrder")) == 1
+    push_pw(store, world_with_a_job, at=later())
+    assert world_with_a_job.work_order(WO)["status"] == "Scheduled"
+    assert len(world_with_a_job.pw_requests("updateWorkOrder")) == 1
