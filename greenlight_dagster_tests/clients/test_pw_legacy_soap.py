@@ -32,7 +32,7 @@ _SIGNATURES = json.loads(resources.files("greenlight_dagster.contracts").joinpat
 
 
 @pytest.fixture
-def sandbox() -> Iterator[tuple[SandboxState, str]]:
+def soap_server() -> Iterator[tuple[SandboxState, str]]:
     state = SandboxState(copy.deepcopy(FIXTURE))
     server = create_pw_server(state, username=USER, password=PASSWORD, page_size=2)
     server.start()
@@ -46,8 +46,8 @@ def _client(wsdl_url: str, **options: Any) -> PropertyWareClient:
 
 
 def test_served_wsdl_has_every_operation_and_struct_of_the_signatures_file(
-        sandbox: tuple[SandboxState, str]) -> None:
-    root = etree.fromstring(requests.get(sandbox[1], timeout=5).content)
+        soap_server: tuple[SandboxState, str]) -> None:
+    root = etree.fromstring(requests.get(soap_server[1], timeout=5).content)
     port_ops = {op.get("name"): op for op in root.iterfind(f"{{{WSDL_NS}}}portType/{{{WSDL_NS}}}operation")}
     assert set(port_ops) == set(_SIGNATURES["operations"])
     messages = {m.get("name"): [p.get("name") for p in m] for m in root.iterfind(f"{{{WSDL_NS}}}message")}
@@ -78,8 +78,8 @@ def test_mapping_names_only_fields_and_kinds_that_exist() -> None:
         assert sig.is_struct(entity.soap_struct)
 
 
-def test_answers_are_axis_multirefs_and_the_client_maps_them_back(sandbox: tuple[SandboxState, str]) -> None:
-    _state, wsdl_url = sandbox
+def test_answers_are_axis_multirefs_and_the_client_maps_them_back(soap_server: tuple[SandboxState, str]) -> None:
+    _state, wsdl_url = soap_server
     raw = requests.post(wsdl_url.removesuffix("?wsdl"), auth=(USER, PASSWORD), timeout=5, data=envelope(
         '<ns1:getWorkOrders><criteria xsi:type="tns1:WorkOrderSearchCriteria">'
         '<pageNumber xsi:type="xsd:int">1</pageNumber></criteria></ns1:getWorkOrders>')).content
@@ -113,8 +113,8 @@ def test_answers_are_axis_multirefs_and_the_client_maps_them_back(sandbox: tuple
     assert tenants == [500, 502]
 
 
-def test_criteria_less_operations_are_full_reads(sandbox: tuple[SandboxState, str]) -> None:
-    client = _client(sandbox[1])
+def test_criteria_less_operations_are_full_reads(soap_server: tuple[SandboxState, str]) -> None:
+    client = _client(soap_server[1])
     assert client.reads_everything("portfolios") and client.reads_everything("vendors")
     assert not client.reads_everything("work_orders")
     vendors = list(client.iter_records("vendors"))  # anyType[] whose items say xsi:type Vendor

@@ -67,19 +67,19 @@ def make_sandbox() -> Iterator[Any]:
     def make(world: dict[str, Any] | None = None, **options: Any) -> Sandbox:
         state = SandboxState(world or sf_world(JOBS))
         context = running_server(state, **{"hang_seconds": 2.0, **options})
-        sandbox = Sandbox(context.__enter__(), state)
-        opened.append((context, sandbox))
-        return sandbox
+        sf_sandbox = Sandbox(context.__enter__(), state)
+        opened.append((context, sf_sandbox))
+        return sf_sandbox
 
     yield make
-    for context, sandbox in reversed(opened):
-        for client in sandbox.clients:
+    for context, sf_sandbox in reversed(opened):
+        for client in sf_sandbox.clients:
             client.close()
         context.__exit__(None, None, None)
 
 
 @pytest.fixture
-def sandbox(make_sandbox: Any) -> Sandbox:
+def sf_sandbox(make_sandbox: Any) -> Sandbox:
     return make_sandbox()
 
 
@@ -90,24 +90,25 @@ def _records(items: Iterator[SourceRecord | RejectedRecord]) -> list[SourceRecor
 
 
 # ---- reads ----
-def test_full_read_of_jobs_pages_until_the_last_page_and_always_sorts(sandbox: Sandbox) -> None:
-    client = sandbox.client()
+def test_full_read_of_jobs_pages_until_the_last_page_and_always_sorts(sf_sandbox: Sandbox) -> None:
+    client = sf_sandbox.client()
     records = _records(client.iter_records("jobs"))
     assert sorted(r.source_id for r in records) == list(range(8000, 8000 + JOBS))
     first = next(r for r in records if r.source_id == 8000)
     assert first.entity == "jobs" and first.modified_at == datetime(2025, 12, 1, 10, tzinfo=UTC)
     assert first.payload["po_number"] == "PW-9000" and first.payload["notes"][0]["notes"] == "called ahead"
-    requests_made = sandbox.log("GET /jobs")
+    requests_made = sf_sandbox.log("GET /jobs")
     assert len(requests_made) == 3  # pageCount is 3: no fourth request for the repeated last page
     assert all("sort=" in e["path"] and "per-page=50" in e["path"] for e in requests_made)
     assert client.stats.calls == 4 and client.stats.bytes_received > 0  # + one token request
 
 
-def test_incremental_jobs_use_the_updated_date_window(sandbox: Sandbox) -> None:
-    records = _records(sandbox.client().iter_records(
+def test_incremental_jobs_use_the_updated_date_window(sf_sandbox: Sandbox) -> None:
+    records = _records(sf_sandbox.client().iter_records(
         "jobs", modified_from=datetime(2025, 12, 3, 10, tzinfo=UTC), modified_to=datetime(2025, 12, 5, 10, tzinfo=UTC)))
     assert [r.source_id for r in records] == [8004, 8003, 8002]
-    assert "filters%5Bupdated_date%5D%5Bgte%5D=2025-12-03T10%3A00%3A00%2B00%3A00" in sandbox.log("GET /jobs")[0]["path"]
+    window = "filters%5Bupdated_date%5D%5Bgte%5D=2025-12-03T10%3A00%3A00%2B00%3A00"
+    assert window in sf_sandbox.log("GET /jobs")[0]["path"]
 
 
 def test_customers_are_read_newest_first_and_stop_below_modified_from(make_sandbox: Any) -> None:
@@ -116,16 +117,16 @@ def test_customers_are_read_newest_first_and_stop_below_modified_from(make_sandb
         {"id": 100 + i, "customer_name": f"Customer {i}", "updated_at": f"2025-06-{i + 1:02d}T00:00:00Z"}
         for i in range(10)
     ]
-    sandbox = make_sandbox(world)
-    records = _records(sandbox.client(per_page=2).iter_records(
+    sf_sandbox = make_sandbox(world)
+    records = _records(sf_sandbox.client(per_page=2).iter_records(
         "customers", modified_from=datetime(2025, 6, 8, tzinfo=UTC)))
     assert [r.source_id for r in records] == [109, 108, 107]
-    assert len(sandbox.log("GET /customers")) == 2  # five pages exist; the read stopped on the second
-    assert "expand=contacts%2Clocations%2Ccustom_fields" in sandbox.log("GET /customers")[0]["path"]
+    assert len(sf_sandbox.log("GET /customers")) == 2  # five pages exist; the read stopped on the second
+    assert "expand=contacts%2Clocations%2Ccustom_fields" in sf_sandbox.log("GET /customers")[0]["path"]
 
 
-def test_reference_entities(sandbox: Sandbox) -> None:
-    client = sandbox.client()
+def test_reference_entities(sf_sandbox: Sandbox) -> None:
+    client = sf_sandbox.client()
     statuses = _records(client.iter_records("job_statuses"))
     assert statuses[0].source_id == 1 and statuses[0].modified_at is None and statuses[0].payload["code"] == "01_UNS"
     techs = _records(client.iter_records("techs"))
@@ -142,8 +143,8 @@ def test_bad_records_are_rejected_and_the_page_continues(make_sandbox: Any) -> N
     jobs = world["servicefusion"]["jobs"]
     jobs[1]["updated_at"] = "last tuesday"
     jobs[2]["id"] = "8002"  # string ids are accepted
-    sandbox = make_sandbox(world)
-    out = list(sandbox.client().iter_records("jobs"))
+    sf_sandbox = make_sandbox(world)
+    out = list(sf_sandbox.client().iter_records("jobs"))
     kept = {r.source_id for r in out if isinstance(r, SourceRecord)}
     rejected = [r for r in out if isinstance(r, RejectedRecord)]
     assert kept == {8000, 8002}
@@ -152,63 +153,63 @@ def test_bad_records_are_rejected_and_the_page_continues(make_sandbox: Any) -> N
 
 
 # ---- resilience ----
-def test_reads_retry_through_500s_and_resets(sandbox: Sandbox) -> None:
-    sandbox.fault("GET /jobs", "error", fail_first=2)
-    sandbox.fault("GET /jobs/{id}", "reset", fail_first=1)
-    client = sandbox.client()
+def test_reads_retry_through_500s_and_resets(sf_sandbox: Sandbox) -> None:
+    sf_sandbox.fault("GET /jobs", "error", fail_first=2)
+    sf_sandbox.fault("GET /jobs/{id}", "reset", fail_first=1)
+    client = sf_sandbox.client()
     assert len(_records(client.iter_records("jobs"))) == JOBS
     job = client.get_job(8001)
     assert job is not None and job["po_number"] == "PW-9001"
     assert client.stats.retries == 3
-    assert [e["status"] for e in sandbox.log("GET /jobs")][:3] == [500, 500, 200]
+    assert [e["status"] for e in sf_sandbox.log("GET /jobs")][:3] == [500, 500, 200]
 
 
-def test_429_waits_for_retry_after(sandbox: Sandbox) -> None:
-    sandbox.fault("GET /techs", "rate_limit", fail_first=1)
-    client = sandbox.client()
+def test_429_waits_for_retry_after(sf_sandbox: Sandbox) -> None:
+    sf_sandbox.fault("GET /techs", "rate_limit", fail_first=1)
+    client = sf_sandbox.client()
     assert len(_records(client.iter_records("techs"))) == 4
     assert client.stats.rate_limited == 1 and client.stats.retries == 1
     assert client.stats.wait_seconds >= 1.0  # the server's Retry-After, not the 10 ms backoff
 
 
 def test_429_without_retry_after_backs_off_exponentially(make_sandbox: Any) -> None:
-    sandbox = make_sandbox(retry_after=False)
-    sandbox.fault("GET /techs", "rate_limit", fail_first=2)
-    client = sandbox.client()
+    sf_sandbox = make_sandbox(retry_after=False)
+    sf_sandbox.fault("GET /techs", "rate_limit", fail_first=2)
+    client = sf_sandbox.client()
     assert len(_records(client.iter_records("techs"))) == 4
     assert client.stats.rate_limited == 2 and client.stats.wait_seconds < 1.0
 
 
 def test_token_bucket_follows_the_servers_rate_headers(make_sandbox: Any) -> None:
-    sandbox = make_sandbox(world=sf_world(6), rate_limit_per_minute=3, rate_window_seconds=1.0)
-    client = sandbox.client(per_page=1, rate_limit_per_minute=600)  # our own budget is far too generous
+    sf_sandbox = make_sandbox(world=sf_world(6), rate_limit_per_minute=3, rate_window_seconds=1.0)
+    client = sf_sandbox.client(per_page=1, rate_limit_per_minute=600)  # our own budget is far too generous
     assert len(_records(client.iter_records("jobs"))) == 6
     assert client.stats.wait_seconds > 0.5  # waited for the server's window instead of hitting it
-    assert all(e["status"] == 200 for e in sandbox.log("GET /jobs"))
+    assert all(e["status"] == 200 for e in sf_sandbox.log("GET /jobs"))
 
 
-def test_a_revoked_token_is_refreshed_once_on_401(sandbox: Sandbox) -> None:
-    client = sandbox.client()
+def test_a_revoked_token_is_refreshed_once_on_401(sf_sandbox: Sandbox) -> None:
+    client = sf_sandbox.client()
     assert client.me()["id"] == 1
-    sandbox.server.options["sf"].tokens.revoke_all()
+    sf_sandbox.server.options["sf"].tokens.revoke_all()
     assert client.me()["id"] == 1
-    assert [e["status"] for e in sandbox.log("GET /me")] == [200, 401, 200]
-    assert [e["status"] for e in sandbox.log("POST /oauth/access_token")] == [200, 200]
+    assert [e["status"] for e in sf_sandbox.log("GET /me")] == [200, 401, 200]
+    assert [e["status"] for e in sf_sandbox.log("POST /oauth/access_token")] == [200, 200]
 
 
 def test_an_expiring_token_is_renewed_before_use(make_sandbox: Any) -> None:
-    sandbox = make_sandbox(token_ttl_seconds=1)
-    client = sandbox.client()
+    sf_sandbox = make_sandbox(token_ttl_seconds=1)
+    client = sf_sandbox.client()
     client.me()
     time.sleep(1.0)
     client.me()
-    assert [e["status"] for e in sandbox.log("GET /me")] == [200, 200]  # renewed ahead of expiry, no 401
-    assert [e["status"] for e in sandbox.log("POST /oauth/access_token")] == [200, 200]
+    assert [e["status"] for e in sf_sandbox.log("GET /me")] == [200, 200]  # renewed ahead of expiry, no 401
+    assert [e["status"] for e in sf_sandbox.log("POST /oauth/access_token")] == [200, 200]
 
 
 # ---- writes ----
-def test_find_jobs_by_po_number_returns_exact_matches_only(sandbox: Sandbox) -> None:
-    client = sandbox.client()
+def test_find_jobs_by_po_number_returns_exact_matches_only(sf_sandbox: Sandbox) -> None:
+    client = sf_sandbox.client()
     client.create_job({"customer_name": 7000, "po_number": "PW-90"})
     found = client.find_jobs_by_po_number("PW-90")  # the filter alone also matches PW-9000...PW-9099
     assert [j["po_number"] for j in found] == ["PW-90"]
@@ -217,49 +218,49 @@ def test_find_jobs_by_po_number_returns_exact_matches_only(sandbox: Sandbox) -> 
     assert client.get_job(424242) is None
 
 
-def test_create_job_and_customer_return_the_created_view(sandbox: Sandbox) -> None:
-    client = sandbox.client()
+def test_create_job_and_customer_return_the_created_view(sf_sandbox: Sandbox) -> None:
+    client = sf_sandbox.client()
     customer = client.create_customer({"customer_name": "Birch Co", "contacts": [{"fname": "Al", "lname": "Bo"}]})
     job = client.create_job({"customer_name": customer["id"], "po_number": "PW-1", "status": "Scheduled"})
-    assert job["customer_name"] == "Birch Co" and job["number"] and job["id"] in sandbox.state.sf["jobs"]
+    assert job["customer_name"] == "Birch Co" and job["number"] and job["id"] in sf_sandbox.state.sf["jobs"]
 
 
-def test_validation_failure_carries_the_field_list(sandbox: Sandbox) -> None:
+def test_validation_failure_carries_the_field_list(sf_sandbox: Sandbox) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        sandbox.client().create_job({"customer_name": "Nobody Inc", "category": "Magic"})
+        sf_sandbox.client().create_job({"customer_name": "Nobody Inc", "category": "Magic"})
     assert [e["field"] for e in caught.value.errors] == ["customer_name", "category"]
-    assert len(sandbox.log("POST /jobs")) == 1
+    assert len(sf_sandbox.log("POST /jobs")) == 1
 
 
-def test_commit_then_drop_is_ambiguous_and_never_duplicates(sandbox: Sandbox) -> None:
-    sandbox.fault("POST /jobs", "commit_then_drop")
-    client = sandbox.client()
+def test_commit_then_drop_is_ambiguous_and_never_duplicates(sf_sandbox: Sandbox) -> None:
+    sf_sandbox.fault("POST /jobs", "commit_then_drop")
+    client = sf_sandbox.client()
     with pytest.raises(AmbiguousWriteError):
         client.create_job({"customer_name": 7000, "po_number": "PW-4242"})
-    assert len(sandbox.log("POST /jobs")) == 1  # not retried
-    assert [j["po_number"] for j in sandbox.state.sf["jobs"].values()].count("PW-4242") == 1
-    sandbox.state.faults.clear()
+    assert len(sf_sandbox.log("POST /jobs")) == 1  # not retried
+    assert [j["po_number"] for j in sf_sandbox.state.sf["jobs"].values()].count("PW-4242") == 1
+    sf_sandbox.state.faults.clear()
     assert len(client.find_jobs_by_po_number("PW-4242")) == 1  # how the ledger resolves it
 
 
-def test_a_500_on_create_is_ambiguous(sandbox: Sandbox) -> None:
-    sandbox.fault("POST /customers", "error")
+def test_a_500_on_create_is_ambiguous(sf_sandbox: Sandbox) -> None:
+    sf_sandbox.fault("POST /customers", "error")
     with pytest.raises(AmbiguousWriteError):
-        sandbox.client().create_customer({"customer_name": "Pine"})
-    assert len(sandbox.log("POST /customers")) == 1
+        sf_sandbox.client().create_customer({"customer_name": "Pine"})
+    assert len(sf_sandbox.log("POST /customers")) == 1
 
 
-def test_creates_are_retried_when_provably_not_processed(sandbox: Sandbox) -> None:
-    sandbox.fault("POST /jobs", "rate_limit", fail_first=1)
-    client = sandbox.client()
+def test_creates_are_retried_when_provably_not_processed(sf_sandbox: Sandbox) -> None:
+    sf_sandbox.fault("POST /jobs", "rate_limit", fail_first=1)
+    client = sf_sandbox.client()
     job = client.create_job({"customer_name": 7000, "po_number": "PW-31"})
-    assert [e["status"] for e in sandbox.log("POST /jobs")] == [429, 201]
-    assert [j["po_number"] for j in sandbox.state.sf["jobs"].values()].count("PW-31") == 1 and job["id"]
+    assert [e["status"] for e in sf_sandbox.log("POST /jobs")] == [429, 201]
+    assert [j["po_number"] for j in sf_sandbox.state.sf["jobs"].values()].count("PW-31") == 1 and job["id"]
 
     with socket.socket() as probe:  # a port nobody listens on: the connect fails, nothing was sent
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
-    unreachable = ServiceFusionClient(dead, f"{sandbox.server.base_url}/oauth/access_token", CLIENT_ID,
+    unreachable = ServiceFusionClient(dead, f"{sf_sandbox.server.base_url}/oauth/access_token", CLIENT_ID,
                                       CLIENT_SECRET, retry=RetryPolicy(max_attempts=3, base_delay=0.01), timeout=2.0)
     with pytest.raises(RetryableError) as caught:
         unreachable.create_job({"customer_name": 7000})
@@ -267,14 +268,14 @@ def test_creates_are_retried_when_provably_not_processed(sandbox: Sandbox) -> No
     unreachable.close()
 
 
-def test_a_malformed_success_is_ambiguous_and_never_resent(sandbox: Sandbox) -> None:
+def test_a_malformed_success_is_ambiguous_and_never_resent(sf_sandbox: Sandbox) -> None:
     """HTML, truncated JSON, an empty body, an object without id: each create stored once, never resent."""
-    sandbox.fault("POST /jobs", "malformed_success")
-    client = sandbox.client()
+    sf_sandbox.fault("POST /jobs", "malformed_success")
+    client = sf_sandbox.client()
     for n in range(4):
         with pytest.raises(AmbiguousWriteError, match="not the created record"):
             client.create_job({"customer_name": 7000, "po_number": f"PW-77{n}"})
-    assert [e["status"] for e in sandbox.log("POST /jobs")] == [201] * 4  # one POST each: not retried
-    stored = [j["po_number"] for j in sandbox.state.sf["jobs"].values()]
+    assert [e["status"] for e in sf_sandbox.log("POST /jobs")] == [201] * 4  # one POST each: not retried
+    stored = [j["po_number"] for j in sf_sandbox.state.sf["jobs"].values()]
     assert all(stored.count(f"PW-77{n}") == 1 for n in range(4))
     assert [len(client.find_jobs_by_po_number(f"PW-77{n}")) for n in range(4)] == [1] * 4  # how the ledger resolves it

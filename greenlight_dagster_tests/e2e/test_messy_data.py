@@ -30,8 +30,8 @@ from greenlight_dagster.core.statuses import in_open_list
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.e2e.test_sync_cycle import (  # noqa: F401 - fixtures
     jobs_by_work_order,
+    live_sandbox,
     run_sync,
-    sandbox,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -40,8 +40,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 def test_one_sync_with_messy_records_pushes_the_rest_and_nothing_wrong(
-        sandbox: Sandbox, clean_warehouse: Engine) -> None:  # noqa: F811 - the fixture imported above
-    fixture = sandbox.fixture
+        live_sandbox: Sandbox, clean_warehouse: Engine) -> None:  # noqa: F811 - the fixture imported above
+    fixture = live_sandbox.fixture
     planted = fixture["_planted"]
     misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
     unstamped = {p["workOrderID"] for p in planted["sf_unstamped_duplicate_jobs"]}
@@ -56,25 +56,26 @@ def test_one_sync_with_messy_records_pushes_the_rest_and_nothing_wrong(
     other_jobs = [j["id"] for j in fixture["servicefusion"]["jobs"] if not j.get("po_number")]
     assert len(other_jobs) >= 5, "the world needs unrelated SF jobs to plant on"
 
-    sandbox.state.patch("propertyware", "workOrders", bad_date, {"startDate": "2026-02-30"})
-    sandbox.state.patch("servicefusion", "jobs", other_jobs[0], {"po_number": str(bare), "status": "Completed"})
-    sandbox.state.patch("servicefusion", "jobs", other_jobs[1], {"po_number": f"PW-{conflict_po}", "custom_fields": [
-        {"name": "PW Work Order ID", "value": str(conflict_field)}]})
-    sandbox.state.patch("servicefusion", "jobs", other_jobs[2], {
+    live_sandbox.state.patch("propertyware", "workOrders", bad_date, {"startDate": "2026-02-30"})
+    live_sandbox.state.patch("servicefusion", "jobs", other_jobs[0], {"po_number": str(bare), "status": "Completed"})
+    live_sandbox.state.patch("servicefusion", "jobs", other_jobs[1], {
+        "po_number": f"PW-{conflict_po}",
+        "custom_fields": [{"name": "PW Work Order ID", "value": str(conflict_field)}]})
+    live_sandbox.state.patch("servicefusion", "jobs", other_jobs[2], {
         "po_number": f"PW-{foreign}", "check_number": str(numbers[foreign] + 77_000)})
     for job_id in other_jobs[3:5]:
-        sandbox.state.patch("servicefusion", "jobs", job_id, {"po_number": f"PW-{doubled}", "status": "Completed"})
+        live_sandbox.state.patch("servicefusion", "jobs", job_id, {"po_number": f"PW-{doubled}", "status": "Completed"})
 
-    result, _ = run_sync(sandbox)
+    result, _ = run_sync(live_sandbox)
 
-    jobs = jobs_by_work_order(sandbox)
+    jobs = jobs_by_work_order(live_sandbox)
     created = {wo: ids for wo, ids in jobs.items() if any(i not in other_jobs for i in ids)}
     expected = set(open_ids) - misrouted - unstamped - generator_held - {conflict_po, conflict_field, foreign, doubled}
     assert {wo: len(created.get(wo, [])) for wo in expected - stamped} == dict.fromkeys(expected - stamped, 1)
     assert bad_date in created and bare in created
     for held in (conflict_po, conflict_field, foreign, doubled):
         assert [i for i in jobs.get(held, []) if i not in other_jobs] == [], f"work order {held} got a new job"
-    work_orders = {w["id"]: w for w in sandbox.state.snapshot()["propertyware"]["workOrders"]}
+    work_orders = {w["id"]: w for w in live_sandbox.state.snapshot()["propertyware"]["workOrders"]}
     for untouched in (bare, conflict_po, conflict_field, foreign, doubled):
         assert in_open_list(work_orders[untouched]["status"]), f"{untouched} was closed by a job that is not its own"
 

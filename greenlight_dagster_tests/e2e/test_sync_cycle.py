@@ -34,7 +34,7 @@ SETTLED_HOLDS = {"held.status_not_open", "held.unit_routing", "held.duplicate", 
 
 
 @pytest.fixture
-def sandbox(clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def live_sandbox(clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """A fresh small world (seed 0) with the sync's environment pointed at it, pushes on."""
     with Sandbox(seed=0, scale="small", sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}) as running:
         for name, value in running.env().items():
@@ -46,18 +46,18 @@ def sandbox(clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield running
 
 
-def run_sync(sandbox: Sandbox) -> tuple[dg.ExecuteInProcessResult, list[dict[str, Any]]]:
+def run_sync(live_sandbox: Sandbox) -> tuple[dg.ExecuteInProcessResult, list[dict[str, Any]]]:
     """One ``sync`` run for today's partition; with the requests the sandbox received during it."""
     # Imported here: loading every definition (and the dbt manifest) is not a collection-time cost.
     from greenlight_dagster.definitions import defs
     from greenlight_dagster.defs.ingest import latest_partition_key
 
-    seen = len(sandbox.state.request_log())
+    seen = len(live_sandbox.state.request_log())
     result = defs.resolve_job_def("sync").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), partition_key=latest_partition_key(), raise_on_error=False)
     failures = [event.message for event in result.all_events if event.is_step_failure]
     assert result.success, f"sync failed: {failures}"
-    return result, sandbox.state.request_log(since=seen)
+    return result, live_sandbox.state.request_log(since=seen)
 
 
 def sf_creates(requests: list[dict[str, Any]]) -> Counter[str]:
@@ -78,9 +78,9 @@ def plan_summary(engine: Engine, run_id: str) -> dict[str, int]:
     return {key: value for key, value in stats["push_plan"].items() if key.startswith(("held.", "sf.", "pw."))}
 
 
-def jobs_by_work_order(sandbox: Sandbox) -> dict[int, list[int]]:
+def jobs_by_work_order(live_sandbox: Sandbox) -> dict[int, list[int]]:
     jobs: dict[int, list[int]] = {}
-    for job in sandbox.state.snapshot()["servicefusion"]["jobs"]:
+    for job in live_sandbox.state.snapshot()["servicefusion"]["jobs"]:
         for wo_id in stamped_work_order_ids(job):
             jobs.setdefault(wo_id, []).append(job["id"])
     return jobs
@@ -91,8 +91,9 @@ def ledger_states(engine: Engine) -> dict[str, int]:
         return dict(conn.execute(text("select state, count(*) from ops.sync_ledger group by state")).all())
 
 
-def test_one_sync_creates_everything_and_the_next_creates_nothing(sandbox: Sandbox, clean_warehouse: Engine) -> None:
-    fixture = sandbox.fixture
+def test_one_sync_creates_everything_and_the_next_creates_nothing(live_sandbox: Sandbox,
+                                                                  clean_warehouse: Engine) -> None:
+    fixture = live_sandbox.fixture
     planted = fixture["_planted"]
     misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
     # an SF job exists for these, unstamped or stamped by an older system (bare id): dedup holds them
@@ -106,14 +107,14 @@ def test_one_sync_creates_everything_and_the_next_creates_nothing(sandbox: Sandb
         m["pwID"] for m in planted["sf_customer_matches"] if m["pwEntity"] == "portfolios"}
     assert new_portfolios, "the world must need a portfolio customer, or this test proves nothing"
 
-    first, requests = run_sync(sandbox)
-    jobs = jobs_by_work_order(sandbox)
+    first, requests = run_sync(live_sandbox)
+    jobs = jobs_by_work_order(live_sandbox)
     assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
     assert not misrouted & set(jobs), "a work order the unit rule flagged got an SF job"
     assert not already_in_sf_unstamped & set(jobs), "a work order SF already has (unstamped) got a second job"
     assert {wo: jobs.get(wo) for wo in foreign} == foreign, "a work order held for its foreign stamp got a job"
     assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
-    customers = sandbox.state.snapshot()["servicefusion"]["customers"]
+    customers = live_sandbox.state.snapshot()["servicefusion"]["customers"]
     new_customer_ids = {c["id"] for c in customers if c["id"] not in {x["id"] for x in
                                                                     fixture["servicefusion"]["customers"]}}
     children = [c for c in customers if c["id"] in new_customer_ids and c.get("parent_customer")]
@@ -122,25 +123,25 @@ def test_one_sync_creates_everything_and_the_next_creates_nothing(sandbox: Sandb
     assert plan_summary(clean_warehouse, first.run_id).get("held.awaiting_customer", 0) > 0, (
         "the first plan lists what waits for a customer created in the run")
 
-    second, requests = run_sync(sandbox)
+    second, requests = run_sync(live_sandbox)
     assert sf_creates(requests) == Counter(), "the second sync created something: the first did not converge"
     assert set(plan_summary(clean_warehouse, second.run_id)) <= SETTLED_HOLDS | {"pw.update_work_order"}
     assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}, "writes left planned, failed or dead"
-    assert jobs_by_work_order(sandbox) == jobs
+    assert jobs_by_work_order(live_sandbox) == jobs
 
     wo_id, (job_id,) = min(jobs.items())
-    sandbox.state.patch("servicefusion", "jobs", job_id, {"status": "Completed"})
-    _, requests = run_sync(sandbox)
+    live_sandbox.state.patch("servicefusion", "jobs", job_id, {"status": "Completed"})
+    _, requests = run_sync(live_sandbox)
     assert pw_writes(requests)["closeWorkOrder"] == 1
     assert sf_creates(requests) == Counter()
-    closed = next(w for w in sandbox.state.snapshot()["propertyware"]["workOrders"] if w["id"] == wo_id)
+    closed = next(w for w in live_sandbox.state.snapshot()["propertyware"]["workOrders"] if w["id"] == wo_id)
     assert not in_open_list(closed["status"]), f"work order {wo_id} is still {closed['status']}"
 
 
-def test_dry_run_sends_nothing_and_previews_every_create(sandbox: Sandbox, clean_warehouse: Engine,
+def test_dry_run_sends_nothing_and_previews_every_create(live_sandbox: Sandbox, clean_warehouse: Engine,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GREENLIGHT_DRY_RUN", "true")
-    result, requests = run_sync(sandbox)
+    result, requests = run_sync(live_sandbox)
     assert sf_creates(requests) == Counter() and pw_writes(requests) == Counter()
     assert [r for r in requests if r["server"] == "sf" and r["method"] == "POST"
             and r["operation"] != "/oauth/access_token"] == []
@@ -176,7 +177,7 @@ def agree_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
 
 
 @pytest.mark.timeout(1500)  # three syncs, as the first test; the shared 2-core machine is often 5x oversubscribed
-def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_warehouse: Engine) -> None:
+def test_statuses_converge_after_a_sync_with_sending_on(live_sandbox: Sandbox, clean_warehouse: Engine) -> None:
     """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, the push's own write.
 
     Technicians move jobs on; the next sync pushes the PW statuses; from then on the work orders
@@ -184,27 +185,27 @@ def test_statuses_converge_after_a_sync_with_sending_on(sandbox: Sandbox, clean_
     """
     from greenlight_dagster.warehouse.drift import find_drift
 
-    run_sync(sandbox)
+    run_sync(live_sandbox)
     # A planted foreign stamp (PW-<id> with a check number that is not the work order's) is held, never followed.
-    foreign = {p["jobID"] for p in sandbox.fixture["_planted"]["foreign_stamps"]}
-    intake = {w["id"] for w in sandbox.state.snapshot()["propertyware"]["workOrders"]
+    foreign = {p["jobID"] for p in live_sandbox.fixture["_planted"]["foreign_stamps"]}
+    intake = {w["id"] for w in live_sandbox.state.snapshot()["propertyware"]["workOrders"]
               if w["status"] in ("Open", "WO Received")}
-    jobs = sorted((wo, ids[0]) for wo, ids in jobs_by_work_order(sandbox).items()
+    jobs = sorted((wo, ids[0]) for wo, ids in jobs_by_work_order(live_sandbox).items()
                   if wo in intake and not foreign & set(ids))
     moved = dict(zip(jobs, ("On Site", "Started", "On The Way", "Dispatched", "Paused", "Completed"), strict=False))
     assert len(moved) == 6, "the small world has enough open work orders with jobs"
     for (_wo, job_id), status in moved.items():
-        sandbox.state.patch("servicefusion", "jobs", job_id, {"status": status})
+        live_sandbox.state.patch("servicefusion", "jobs", job_id, {"status": status})
 
-    _, requests = run_sync(sandbox)
+    _, requests = run_sync(live_sandbox)
     assert pw_writes(requests)["updateWorkOrder"] >= 5 and pw_writes(requests)["closeWorkOrder"] >= 1
     pushed_now = [row for row in find_drift(clean_warehouse) if "pushed after the warehouse last read" in row["why"]]
     assert len(pushed_now) >= 6, "the report ran before the warehouse read the pushes back: those rows are expected"
     assert all(row["expected"] for row in pushed_now)
 
-    settled, requests = run_sync(sandbox)
+    settled, requests = run_sync(live_sandbox)
     assert pw_writes(requests) == Counter(), "the statuses the push wrote must not be written again"
-    statuses = {w["id"]: w["status"] for w in sandbox.state.snapshot()["propertyware"]["workOrders"]}
+    statuses = {w["id"]: w["status"] for w in live_sandbox.state.snapshot()["propertyware"]["workOrders"]}
     assert {statuses[wo] for (wo, _), status in moved.items() if status == "On Site"} == {"In Progress"}
     drift = find_drift(clean_warehouse)
     assert all(row["action"] for row in drift)

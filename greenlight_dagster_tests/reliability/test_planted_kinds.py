@@ -25,7 +25,7 @@ from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.sandbox.state import DEFAULT_JOB_CATEGORIES
 from greenlight_dagster_tests.e2e.conftest import clean_warehouse  # noqa: F401 - the fixture
-from greenlight_dagster_tests.e2e.test_sync_cycle import run_sync, sandbox  # noqa: F401 - the fixture
+from greenlight_dagster_tests.e2e.test_sync_cycle import live_sandbox, run_sync  # noqa: F401 - the fixture
 from greenlight_dagster_tests.reliability.report import ReliabilityReport, ScenarioResult
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
@@ -65,9 +65,9 @@ EXPECTED: dict[str, tuple[str, Callable[[Fate], bool]]] = {
 }
 
 
-def _fates(sandbox: Sandbox, engine: Engine, work_orders: set[int]) -> dict[int, Fate]:  # noqa: F811
-    planted_jobs = {j["id"] for j in sandbox.fixture["servicefusion"]["jobs"]}
-    ours = [j for j in sandbox.state.snapshot()["servicefusion"]["jobs"] if j["id"] not in planted_jobs]
+def _fates(live_sandbox: Sandbox, engine: Engine, work_orders: set[int]) -> dict[int, Fate]:  # noqa: F811
+    planted_jobs = {j["id"] for j in live_sandbox.fixture["servicefusion"]["jobs"]}
+    ours = [j for j in live_sandbox.state.snapshot()["servicefusion"]["jobs"] if j["id"] not in planted_jobs]
     with engine.connect() as conn:
         writes = dict(conn.execute(text(
             "select source_id, count(*) from ops.sync_ledger where target = 'pw' and state = 'done' "
@@ -85,15 +85,15 @@ def _fates(sandbox: Sandbox, engine: Engine, work_orders: set[int]) -> dict[int,
 
 
 @pytest.mark.timeout(1500)
-def test_each_planted_kind_is_held_flagged_or_pushed_once(sandbox: Sandbox, clean_warehouse: Engine,  # noqa: F811
+def test_each_planted_kind_is_held_flagged_or_pushed_once(live_sandbox: Sandbox, clean_warehouse: Engine,  # noqa: F811
                                                           reliability_report: ReliabilityReport) -> None:
-    planted = sandbox.fixture["_planted"]
+    planted = live_sandbox.fixture["_planted"]
     targets = {kind: [p["workOrderID"] for p in planted[kind]] for kind in EXPECTED}
     began = time.monotonic()
-    run_sync(sandbox)
-    _, again = run_sync(sandbox)
+    run_sync(live_sandbox)
+    _, again = run_sync(live_sandbox)
     seconds = time.monotonic() - began
-    fates = _fates(sandbox, clean_warehouse, {wo for ids in targets.values() for wo in ids})
+    fates = _fates(live_sandbox, clean_warehouse, {wo for ids in targets.values() for wo in ids})
     resent = [r for r in again if (r["server"] == "sf" and r["method"] == "POST" and "oauth" not in r["operation"])
               or r["operation"] in ("updateWorkOrder", "closeWorkOrder", "attachNoteToWorkOrder")]
 
