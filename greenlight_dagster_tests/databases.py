@@ -1,4 +1,4 @@
-"""Scratch databases beside the session warehouse, for scenarios that need a dbt build of their own."""
+"""Scratch databases beside the session warehouse, and emptying the tables a test needs empty."""
 
 from __future__ import annotations
 
@@ -6,10 +6,32 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, Table, create_engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.warehouse import migrate
+from greenlight_dagster.warehouse.tables import (
+    RAW_TABLES,
+    dead_letter,
+    duplicate_detection_log,
+    flags,
+    metadata,
+    sync_ledger,
+    sync_runs,
+)
+
+#: What pushes and runs leave behind: the outbox, its dead letters and dedup log, run rows, flag overrides.
+OUTBOX_STATE: tuple[Table, ...] = (sync_ledger, dead_letter, duplicate_detection_log, sync_runs, flags)
+#: Every ops table the code owns (tables.py), and every raw landing table.
+OPS_TABLES: tuple[Table, ...] = tuple(t for t in metadata.sorted_tables if t.schema == "ops")
+RAW: tuple[Table, ...] = tuple(RAW_TABLES.values())
+
+
+def empty(engine: Engine, *tables: Table | str) -> None:
+    """Truncate ``tables`` (Table objects or qualified names) in one statement and restart their ids."""
+    names = [t.fullname if isinstance(t, Table) else t for t in tables]
+    with engine.begin() as conn:
+        conn.execute(text(f"truncate {', '.join(names)} restart identity"))
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
-from greenlight_dagster.warehouse.tables import RAW_TABLES
+from greenlight_dagster_tests.databases import OPS_TABLES, RAW, empty
 
 
 @pytest.fixture
@@ -14,12 +14,9 @@ def clean_warehouse(warehouse_engine: Engine) -> Engine:
     models) and the marks of what dbt built: a first sync on a fresh world. An incremental model left
     over from an earlier test kept that world's later version of a work order (its push moved the
     modified time past the new world's)."""
-    with warehouse_engine.begin() as conn:
+    with warehouse_engine.connect() as conn:
         built = [f'{schema}."{name}"' for schema, name in conn.execute(text(
             "select table_schema, table_name from information_schema.tables where table_schema in "
             "('snapshots', 'staging', 'marts', 'sync') and table_type = 'BASE TABLE'"))]
-        tables = [f"raw.{t.name}" for t in RAW_TABLES.values()] + built + [
-            "ops.sync_ledger", "ops.dead_letter", "ops.duplicate_detection_log", "ops.watermarks", "ops.error_log",
-            "ops.sync_runs", "ops.flags", "ops.dbt_node_marks"]
-        conn.execute(text(f"truncate {', '.join(tables)} restart identity"))
+    empty(warehouse_engine, *RAW, *OPS_TABLES, *built)
     return warehouse_engine

@@ -16,10 +16,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from greenlight_dagster.defs import servicefusion
 from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster.warehouse.tables import RAW_TABLES, watermarks
+from greenlight_dagster_tests.databases import empty
 from greenlight_dagster_tests.ingestion.fixtures_sandbox import (  # noqa: F401 - fixtures are used by name
     Ingest,
     ingest_fixture,
@@ -152,8 +154,7 @@ def test_a_429_burst_mid_run_waits_out_retry_after_and_lands_what_a_fault_free_r
     baseline = ingest.run([SF_JOBS], resources=_paged_sf())
     assert baseline.success
     fault_free = _landed(ingest, *SF_JOBS)
-    with ingest.engine.begin() as conn:
-        conn.execute(text("truncate raw.sf_jobs, ops.watermarks restart identity"))
+    empty(ingest.engine, RAW_TABLES["sf", "jobs"], watermarks)
     burst = 3  # page 3 is refused three times in a row, then served
     pattern = [False, False, *[True] * burst, *[False] * _job_pages(ingest)]
     ingest.sandbox.state.faults.add({"server": "sf", "operation": "GET /jobs", "kind": "rate_limit", "rate": 0.5,

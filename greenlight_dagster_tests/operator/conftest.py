@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.cli import main
@@ -22,7 +22,7 @@ from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
 from greenlight_dagster.warehouse import connection
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.loader import load_records
-from greenlight_dagster_tests.databases import migrated_database
+from greenlight_dagster_tests.databases import OUTBOX_STATE, empty, migrated_database
 from greenlight_dagster_tests.push.conftest import clean_ops
 from greenlight_dagster_tests.warehouse_model import scenario
 
@@ -96,9 +96,7 @@ def marts_engine(marts_url: URL, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
     monkeypatch.setenv(connection.WAREHOUSE_URL_ENV, marts_url.render_as_string(hide_password=False))
     connection.warehouse_url.cache_clear()
     engine = create_engine(marts_url)
-    with engine.begin() as conn:
-        conn.execute(text("truncate ops.sync_ledger, ops.dead_letter, ops.duplicate_detection_log, ops.sync_runs, "
-                          "ops.flags restart identity"))
+    empty(engine, *OUTBOX_STATE)
     yield engine
     engine.dispose()
     connection.warehouse_url.cache_clear()

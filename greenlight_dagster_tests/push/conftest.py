@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster.warehouse.tables import error_log, watermarks
+from greenlight_dagster_tests.databases import OUTBOX_STATE, empty
 
 from .sandbox_world import Sandbox, running_sandbox
 
@@ -15,9 +17,7 @@ from .sandbox_world import Sandbox, running_sandbox
 @pytest.fixture
 def clean_ops(warehouse_engine: Engine) -> Engine:
     """Truncate the ledger, dead letters, dedup log, runs, flags and watermarks: each test starts from nothing."""
-    with warehouse_engine.begin() as conn:
-        conn.execute(text("truncate ops.sync_ledger, ops.dead_letter, ops.duplicate_detection_log, ops.sync_runs, "
-                          "ops.flags, ops.error_log, ops.watermarks restart identity"))
+    empty(warehouse_engine, *OUTBOX_STATE, error_log, watermarks)
     return warehouse_engine
 
 
