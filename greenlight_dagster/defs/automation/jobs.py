@@ -15,6 +15,7 @@ from __future__ import annotations
 import dagster as dg
 
 from greenlight_dagster.defs.push.replay import replay_selected_dead_letters, send_replayed_pw, send_replayed_sf
+from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP
 
 SYNC_JOB_NAME = "sync"
 
@@ -32,7 +33,7 @@ BACKFILL_JOB_NAME = "backfill"
 backfill_job = dg.define_asset_job(
     BACKFILL_JOB_NAME,
     selection=dg.AssetSelection.assets(dg.AssetKey(["pw", "work_orders"]), dg.AssetKey(["sf", "jobs"]))
-    | dg.AssetSelection.groups("warehouse"),
+    | dg.AssetSelection.key_prefixes([WAREHOUSE_GROUP]),
     description="Re-read a historical window of PropertyWare work orders and ServiceFusion jobs and rebuild the "
                 "warehouse. Never pushes: history is repaired, nothing is sent. Re-running a window appends nothing.",
     tags={"greenlight/kind": "backfill"},

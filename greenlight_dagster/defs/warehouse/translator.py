@@ -1,4 +1,4 @@
-"""How dbt nodes become Dagster assets: keys, group, owners.
+"""How dbt nodes become Dagster assets: keys, groups (one per layer), owners.
 
 Sources ``raw.pw_<entity>`` / ``raw.sf_<entity>`` get the exact keys of the ingestion assets
 (``["pw", "<entity>"]``, ``["sf", "<entity>"]``), so the graph runs raw -> staging -> snapshots
@@ -16,7 +16,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
 
+#: The key prefix of every dbt node (``["warehouse", "<name>"]``) and of its groups.
 WAREHOUSE_GROUP = "warehouse"
+#: Group per dbt layer: a model's first folder under models/ (staging, marts, sync), a snapshot, a seed.
+LAYER_GROUPS = {"staging": "warehouse_staging", "snapshot": "warehouse_snapshots", "marts": "warehouse_marts",
+                "sync": "warehouse_push_candidates", "seed": "warehouse_seeds"}
 OWNERS = ["team:greenlight"]
 _RAW_PREFIXES = ("pw_", "sf_")
 
@@ -35,7 +39,10 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return dg.AssetKey([WAREHOUSE_GROUP, str(dbt_resource_props["name"])])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return WAREHOUSE_GROUP
+        """The node's layer, so the asset graph reads raw -> staging -> snapshots -> marts -> push candidates."""
+        kind = str(dbt_resource_props["resource_type"])
+        layer = kind if kind in ("snapshot", "seed") else str(dbt_resource_props["fqn"][1])
+        return LAYER_GROUPS.get(layer, WAREHOUSE_GROUP)
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return list(OWNERS)
