@@ -70,15 +70,18 @@ def child_main() -> None:
     import dagster as dg
     import psutil
 
-    from greenlight_dagster.defs import propertyware, servicefusion
-    from greenlight_dagster.defs.ingest import latest_partition_key
-    from greenlight_dagster.defs.resources import WarehouseResource
+    from greenlight_dagster.defs.propertyware import assets as pw
+    from greenlight_dagster.defs.propertyware import resources as pw_resources
+    from greenlight_dagster.defs.servicefusion import assets as sf
+    from greenlight_dagster.defs.servicefusion import resources as sf_resources
+    from greenlight_dagster.lib.ingest import latest_partition_key
+    from greenlight_dagster.lib.resources import WarehouseResource
 
-    assets = [*propertyware.assets, *servicefusion.assets]
+    assets = [*pw.assets, *sf.assets]
     rss_before = psutil.Process().memory_info().rss
     began = time.perf_counter()
-    result = dg.materialize(assets, resources={"warehouse": WarehouseResource(), **propertyware.resources,
-                                               **servicefusion.resources},
+    result = dg.materialize(assets, resources={"warehouse": WarehouseResource(), **pw_resources.resources,
+                                               **sf_resources.resources},
                             instance=dg.DagsterInstance.ephemeral(), partition_key=latest_partition_key())
     seconds = time.perf_counter() - began
     totals = {"records": 0, "new_versions": 0, "api_calls": 0, "retries": 0, "rate_limit_wait_seconds": 0.0}

@@ -58,11 +58,12 @@ def child_ours(raw_only: bool = False) -> None:
 
     import dagster as dg
 
-    from greenlight_dagster.definitions import defs
-    from greenlight_dagster.defs.automation import SYNC_JOB_NAME
-    from greenlight_dagster.defs.ingest import latest_partition_key
+    from greenlight_dagster.definitions import load_definitions
+    from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME
+    from greenlight_dagster.lib.ingest import latest_partition_key
 
     began = time.perf_counter()
+    defs = load_definitions()
     graph = defs.resolve_asset_graph()
     snapshots = [key for key in graph.get_all_asset_keys() if key.path[-1].startswith("snap_")]
     selection: dg.AssetSelection = dg.AssetSelection.assets(*snapshots).upstream()

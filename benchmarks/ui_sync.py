@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
 from benchmarks.common import Figure, Spread, print_table, write_results
 from benchmarks.daily_sync import traversable_tempdir
 from greenlight_dagster.cli.backfill import RANGE_END_TAG, RANGE_START_TAG
-from greenlight_dagster.defs.ingest import latest_partition_key
+from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster_tests.ui.dagster_ui import DagsterUi, greenlight_command, greenlight_dev
 
 RATIO_TARGET = 1.2

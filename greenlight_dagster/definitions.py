@@ -1,4 +1,10 @@
-"""The one `Definitions` object of the GreenLight Sync code location. Nothing else lives here.
+"""The GreenLight Sync code location: every folder under ``defs/`` plus what they share.
+
+Dagster walks ``defs/`` (``[tool.dg]`` in pyproject.toml) and merges the ``@dg.definitions``
+function of each domain folder's ``definitions.py``; this module adds the one resource every
+domain uses and the executor. Nothing runs when this module is imported: loading the secrets
+from SSM and importing the domains (which reads the dbt manifest) happen when Dagster - or a
+``greenlight`` command, through `load_definitions` - loads the location.
 
 Every run - ``sync``, ``backfill``, ``push``, and what the UI's *Materialize* and backfill dialogs
 launch - executes its steps one after the other in the run worker's process, as ``greenlight
@@ -11,25 +17,25 @@ hold across runs whatever the executor) and dbt builds the whole warehouse in on
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 import dagster as dg
 
-from greenlight_dagster.defs import automation, propertyware, push, reconcile, servicefusion, warehouse
-from greenlight_dagster.defs.automation.jobs import replay_dead_letters_job
-from greenlight_dagster.defs.reconcile import report
-from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.defs.secrets import load_secrets
+from greenlight_dagster.lib.resources import WarehouseResource
+from greenlight_dagster.lib.secrets import load_secrets
 
-load_secrets()  # GREENLIGHT_SECRETS=ssm: export the SSM parameters before any resource reads its dg.EnvVar
 
-_DOMAINS = (propertyware, servicefusion, warehouse, reconcile, push, report)
+@dg.definitions
+def defs() -> dg.Definitions:
+    load_secrets()  # GREENLIGHT_SECRETS=ssm: export the SSM parameters before any resource reads its dg.EnvVar
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        dg.Definitions(executor=dg.in_process_executor, resources={"warehouse": WarehouseResource()}),
+    )
 
-defs = dg.Definitions(
-    assets=[asset for domain in _DOMAINS for asset in domain.assets],
-    asset_checks=[check for domain in _DOMAINS for check in domain.asset_checks],
-    jobs=[*automation.jobs, replay_dead_letters_job],
-    schedules=automation.schedules,
-    sensors=automation.sensors,
-    executor=dg.in_process_executor,
-    resources={"warehouse": WarehouseResource(),
-               **propertyware.resources, **servicefusion.resources, **warehouse.resources, **reconcile.resources},
-)
+
+@cache
+def load_definitions() -> dg.Definitions:
+    """The location's definitions, built once per process (commands and tests use them many times)."""
+    return defs()

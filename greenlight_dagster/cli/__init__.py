@@ -11,7 +11,7 @@ import warnings
 
 import click
 
-from greenlight_dagster.defs.secrets import load_secrets
+from greenlight_dagster.lib.secrets import load_secrets
 
 #: name -> (module, one line for `greenlight --help`). A command's module is imported only when it runs,
 #: so `--help` and a typo answer at once instead of after importing Dagster (~2 s);

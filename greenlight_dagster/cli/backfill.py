@@ -35,7 +35,7 @@ def chunks(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
 
 def check_window(start: date, end: date) -> None:
     """Refuse, before anything starts, days the daily partitions do not have (exit 2)."""
-    from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, latest_partition_key
+    from greenlight_dagster.lib.ingest import DAILY_PARTITIONS, latest_partition_key
 
     earliest = DAILY_PARTITIONS.start.date()
     latest = date.fromisoformat(latest_partition_key())
@@ -67,13 +67,13 @@ def backfill(start: datetime, end: datetime, chunk_days: int) -> None:
     """Re-read PW work orders and SF jobs modified in a past window and rebuild the warehouse (no pushes)."""
     first_day, last_day = start.date(), end.date()
     check_window(first_day, last_day)
-    from greenlight_dagster.definitions import defs
-    from greenlight_dagster.defs.automation import BACKFILL_JOB_NAME
+    from greenlight_dagster.definitions import load_definitions
+    from greenlight_dagster.defs.automation.jobs import BACKFILL_JOB_NAME
 
     windows = list(chunks(first_day, last_day, chunk_days))
     failed: list[str] = []
     with local_environment(), dg.DagsterInstance.get() as instance:
-        job = defs.resolve_job_def(BACKFILL_JOB_NAME)
+        job = load_definitions().resolve_job_def(BACKFILL_JOB_NAME)
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} chunks"),
                    TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns) as progress:

@@ -20,7 +20,7 @@ import dagster as dg
 from sqlalchemy import Engine
 
 from greenlight_dagster.cli.local import prepared_dagster_env
-from greenlight_dagster.defs.runs import run_kind
+from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
 from greenlight_dagster.warehouse.run_records import finish_run
 

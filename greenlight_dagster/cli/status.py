@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from greenlight_dagster.cli.flags import FlagInForce, flags_in_force, print_flags
 from greenlight_dagster.cli.operator import echo_json, json_option, warehouse_engine
 from greenlight_dagster.core.ledger import LedgerState
-from greenlight_dagster.defs.runs import BACKFILL
+from greenlight_dagster.lib.runs import BACKFILL
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.tables import RAW_ENTITIES, error_log, sync_runs, watermarks
 

@@ -142,11 +142,11 @@ def _ingest_run_config(job: dg.JobDefinition, full_refresh: bool) -> dict[str, A
 
 def execute_sync(*, full_refresh: bool = False, partition_key: str | None = None) -> SyncOutcome:
     """Run the ``sync`` job for today's partition (or ``partition_key``) on the configured instance."""
-    from greenlight_dagster.definitions import defs
-    from greenlight_dagster.defs.automation import SYNC_JOB_NAME
-    from greenlight_dagster.defs.ingest import latest_partition_key
+    from greenlight_dagster.definitions import load_definitions
+    from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME
+    from greenlight_dagster.lib.ingest import latest_partition_key
 
-    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    job = load_definitions().resolve_job_def(SYNC_JOB_NAME)
     dbt_log = data_dir() / "logs" / f"sync-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
     dbt_log.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"sync: Dagster's progress below; dbt's output in {dbt_log}", err=True)

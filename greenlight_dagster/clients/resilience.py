@@ -8,7 +8,7 @@ every call in the same machinery so a transient fault costs a retry, never a los
 * `CircuitBreaker` - after N consecutive failures the breaker opens and calls fail fast
   with `CircuitOpenError` for a cool-down, so an outage ends a run in seconds instead of
   hanging it for an hour. One breaker serves every client of a target in a run (the Dagster
-  resources hold it, `defs.run_breaker`), so the second asset of a run does not pay for the
+  resources hold it, `lib.run_breaker`), so the second asset of a run does not pay for the
   outage again; `open_since` lets a breaker adopt what another process of the run saw.
 * `TokenBucket` - client-side pacing under a per-minute limit, corrected by the server's
   ``X-Rate-Limit-*`` headers when they disagree with our estimate.

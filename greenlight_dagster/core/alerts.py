@@ -5,7 +5,7 @@ problem until they look. Four events notify: a failed run, new dead letters, new
 detections, and held-back work that needs a person rising past a threshold. Each message says
 what happened and what to do. Settings come from the deployment's environment only (never run
 config: a Launchpad user must not redirect alerts), and everything is off until a topic or an
-address is set. `clients.notifier` delivers; the Dagster wiring is in `defs.alerts`.
+address is set. `clients.notifier` delivers; the Dagster wiring is in `lib.alerts`.
 """
 
 from __future__ import annotations

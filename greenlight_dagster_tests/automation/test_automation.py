@@ -8,9 +8,8 @@ import dagster as dg
 import pytest
 from sqlalchemy import Engine, text
 
-from greenlight_dagster.defs.automation import business_hours_sync
 from greenlight_dagster.defs.automation.jobs import PUSH_JOB_NAME, SYNC_JOB_NAME
-from greenlight_dagster.defs.automation.schedules import BUSINESS_HOURS_CRON
+from greenlight_dagster.defs.automation.schedules import BUSINESS_HOURS_CRON, business_hours_sync
 from greenlight_dagster.defs.automation.sensors import (
     PUSH_PLAN_KEY,
     push_after_plan,
@@ -18,8 +17,8 @@ from greenlight_dagster.defs.automation.sensors import (
     record_run_successes,
     sf_job_changes,
 )
-from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.failed_runs import failed_run
 

@@ -25,7 +25,7 @@ from greenlight_dagster.clients.resilience import (
     call_with_retry,
 )
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
-from greenlight_dagster.defs.run_breaker import breaker_tag
+from greenlight_dagster.lib.run_breaker import breaker_tag
 
 
 class FakeClock:

@@ -49,11 +49,11 @@ def live_sandbox(clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> It
 def run_sync(live_sandbox: Sandbox) -> tuple[dg.ExecuteInProcessResult, list[dict[str, Any]]]:
     """One ``sync`` run for today's partition; with the requests the sandbox received during it."""
     # Imported here: loading every definition (and the dbt manifest) is not a collection-time cost.
-    from greenlight_dagster.definitions import defs
-    from greenlight_dagster.defs.ingest import latest_partition_key
+    from greenlight_dagster.definitions import load_definitions
+    from greenlight_dagster.lib.ingest import latest_partition_key
 
     seen = len(live_sandbox.state.request_log())
-    result = defs.resolve_job_def("sync").execute_in_process(
+    result = load_definitions().resolve_job_def("sync").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), partition_key=latest_partition_key(), raise_on_error=False)
     failures = [event.message for event in result.all_events if event.is_step_failure]
     assert result.success, f"sync failed: {failures}"

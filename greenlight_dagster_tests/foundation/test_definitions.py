@@ -16,11 +16,12 @@ from sqlalchemy.engine import URL
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from greenlight_dagster.definitions import defs
+from greenlight_dagster.definitions import load_definitions
 from greenlight_dagster.instance.home import project_root
 
 
 def asset_graph_snapshot() -> dict[str, Any]:
+    defs = load_definitions()
     graph = defs.resolve_asset_graph()
     assets: dict[str, Any] = {}
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):

@@ -23,18 +23,21 @@ import dagster as dg
 import pytest
 from sqlalchemy import Engine, text
 
-from greenlight_dagster.defs import propertyware, servicefusion
-from greenlight_dagster.defs.ingest import latest_partition_key
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.propertyware import assets as pw
+from greenlight_dagster.defs.propertyware import resources as pw_resources
+from greenlight_dagster.defs.servicefusion import assets as sf
+from greenlight_dagster.defs.servicefusion import resources as sf_resources
+from greenlight_dagster.lib.ingest import latest_partition_key
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.sandbox.state import parse_ts
 
 __all__ = ["ENTITY_KEYS", "Ingest", "RawRow", "ingest_fixture", "metadata", "modified", "sandbox_records"]
 
-ASSETS: Sequence[dg.AssetsDefinition] = (*propertyware.assets, *servicefusion.assets)
-CHECKS: Sequence[dg.AssetChecksDefinition] = (*propertyware.asset_checks, *servicefusion.asset_checks)
-RESOURCES: Mapping[str, Any] = {"warehouse": WarehouseResource(), **propertyware.resources,
-                                **servicefusion.resources}
+ASSETS: Sequence[dg.AssetsDefinition] = (*pw.assets, *sf.assets)
+CHECKS: Sequence[dg.AssetChecksDefinition] = (*pw.asset_checks, *sf.asset_checks)
+RESOURCES: Mapping[str, Any] = {"warehouse": WarehouseResource(), **pw_resources.resources,
+                                **sf_resources.resources}
 
 #: (source, entity) of every raw asset -> (sandbox system, fixture table), to compare what landed with the world.
 ENTITY_KEYS: dict[tuple[str, str], tuple[str, str]] = {

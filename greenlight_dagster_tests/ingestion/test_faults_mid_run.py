@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from greenlight_dagster.defs import servicefusion
+from greenlight_dagster.defs.servicefusion import resources as servicefusion
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse.tables import RAW_TABLES, watermarks
 from greenlight_dagster_tests.databases import empty

@@ -19,7 +19,8 @@ from sqlalchemy import text
 
 from greenlight_dagster.clients.pw_entities import pw_entity
 from greenlight_dagster.clients.pw_legacy import from_legacy
-from greenlight_dagster.defs import propertyware, servicefusion
+from greenlight_dagster.defs.propertyware import resources as propertyware
+from greenlight_dagster.defs.servicefusion import resources as servicefusion
 from greenlight_dagster.sandbox.pw_server import PWService
 from greenlight_dagster.warehouse.loader import payload_hash
 from greenlight_dagster_tests.ingestion.fixtures_sandbox import (  # noqa: F401 - fixtures are used by name

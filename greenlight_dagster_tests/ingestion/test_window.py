@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
-from greenlight_dagster.defs.ingest import (
+from greenlight_dagster.lib.ingest import (
     DAILY_PARTITIONS,
     RawEntity,
     Window,

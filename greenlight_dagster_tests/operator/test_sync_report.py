@@ -11,11 +11,12 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Engine, text
 
-from greenlight_dagster.defs import propertyware, servicefusion
-from greenlight_dagster.defs.freshness import RAW_FRESHNESS, with_business_hours_freshness
-from greenlight_dagster.defs.reconcile import SyncFlagsResource
+from greenlight_dagster.defs.propertyware.assets import assets as pw_assets
 from greenlight_dagster.defs.reconcile.report import SYNC_REPORT, sync_report
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
+from greenlight_dagster.defs.servicefusion.assets import assets as sf_assets
+from greenlight_dagster.lib.freshness import RAW_FRESHNESS, with_business_hours_freshness
+from greenlight_dagster.lib.resources import WarehouseResource
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -71,7 +72,7 @@ def test_each_run_is_measured_in_ops_and_the_chart_spans_the_runs(marts_engine: 
 
 
 def test_raw_assets_get_the_business_hours_freshness_policy() -> None:
-    raw = [*propertyware.assets, *servicefusion.assets]
+    raw = [*pw_assets, *sf_assets]
     fresh = with_business_hours_freshness(raw)
     specs = [spec for asset in fresh for spec in asset.specs]
     assert {spec.key for spec in specs} == {key for asset in raw for key in asset.keys}

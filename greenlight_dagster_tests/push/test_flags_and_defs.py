@@ -6,9 +6,13 @@ import dagster as dg
 import pytest
 from sqlalchemy import Engine, select
 
-from greenlight_dagster.defs import propertyware, push, reconcile, servicefusion
-from greenlight_dagster.defs.reconcile import SyncFlagsResource
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.propertyware.resources import resources as pw_resources
+from greenlight_dagster.defs.push.assets import pw_work_orders, sf_customers, sf_jobs
+from greenlight_dagster.defs.reconcile.assets import attention_items, dead_letters, no_duplicate_sf_jobs, push_plan
+from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
+from greenlight_dagster.defs.reconcile.resources import resources as reconcile_resources
+from greenlight_dagster.defs.servicefusion.resources import resources as sf_resources
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.flag_store import set_override, stored_overrides
 from greenlight_dagster.warehouse.run_records import record_run
 from greenlight_dagster.warehouse.tables import sync_runs
@@ -45,23 +49,23 @@ def test_each_run_records_its_flags_and_merges_step_stats(clean_ops: Engine) -> 
 
 
 def test_reconcile_and_push_definitions_load() -> None:
-    defs = dg.Definitions(assets=[*reconcile.assets, *push.assets],
-                          asset_checks=[*reconcile.asset_checks, *push.asset_checks],
-                          resources={"warehouse": WarehouseResource(), **reconcile.resources,
-                                     **servicefusion.resources, **propertyware.resources})
+    defs = dg.Definitions(assets=[push_plan, sf_customers, sf_jobs, pw_work_orders],
+                          asset_checks=[no_duplicate_sf_jobs, dead_letters, attention_items],
+                          resources={"warehouse": WarehouseResource(), **reconcile_resources,
+                                     **sf_resources, **pw_resources})
     graph = defs.resolve_asset_graph()
-    sf_jobs = graph.get(dg.AssetKey(["push", "sf_jobs"]))
-    assert {key.to_user_string() for key in sf_jobs.parent_keys} == {"reconcile/push_plan", "push/sf_customers"}
-    assert sf_jobs.pools == {"servicefusion_api"}
+    jobs_node = graph.get(dg.AssetKey(["push", "sf_jobs"]))
+    assert {key.to_user_string() for key in jobs_node.parent_keys} == {"reconcile/push_plan", "push/sf_customers"}
+    assert jobs_node.pools == {"servicefusion_api"}
     assert graph.get(dg.AssetKey(["push", "pw_work_orders"])).pools == {"propertyware_api"}
     assert {key.name for key in graph.asset_check_keys} == {
         "no_duplicate_sf_jobs", "dead_letters", "attention_items"}
 
 
 def test_the_replay_job_is_in_the_code_location_with_one_writer_pool_per_system() -> None:
-    from greenlight_dagster.definitions import defs
+    from greenlight_dagster.definitions import load_definitions
 
-    job = defs.resolve_job_def("replay_dead_letters")
+    job = load_definitions().resolve_job_def("replay_dead_letters")
     pools = {node.name: node.definition.pool for node in job.nodes}
     assert pools == {"replay_selected_dead_letters": None, "send_replayed_sf": "servicefusion_api",
                      "send_replayed_pw": "propertyware_api"}

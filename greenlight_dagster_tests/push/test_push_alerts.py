@@ -17,7 +17,7 @@ from greenlight_dagster.core.plan import PlannedWrite
 from greenlight_dagster.defs.automation.jobs import replay_dead_letters_job
 from greenlight_dagster.defs.automation.sensors import record_run_failures
 from greenlight_dagster.defs.push.assets import pw_work_orders
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.run_records import previous_step_stat, record_run
 from greenlight_dagster_tests.alerts.smtp_server import Mailbox, smtp_server

@@ -16,9 +16,9 @@ import pytest
 from greenlight_dagster.core.ledger import LedgerState
 from greenlight_dagster.defs.automation.jobs import replay_dead_letters_job
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
-from greenlight_dagster.defs.reconcile import SyncFlagsResource
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 
 from .sandbox_world import (

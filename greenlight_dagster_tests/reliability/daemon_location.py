@@ -13,7 +13,7 @@ import os
 
 import dagster as dg
 
-from greenlight_dagster import definitions as project_location
+from greenlight_dagster.definitions import load_definitions
 from greenlight_dagster.defs.automation.jobs import sync_job
 from greenlight_dagster.defs.automation.sensors import sf_job_changes
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
@@ -29,11 +29,11 @@ def ticking_sf_job_changes(context: dg.SensorEvaluationContext,
     return result
 
 
-# Read through the module: a second Definitions object at module scope would make the location ambiguous.
-defs = dg.Definitions(
-    assets=project_location.defs.assets, asset_checks=project_location.defs.asset_checks,
-    jobs=project_location.defs.jobs, schedules=project_location.defs.schedules,
-    sensors=[*(s for s in project_location.defs.sensors or () if s.name != sf_job_changes.name),
-             ticking_sf_job_changes],
-    resources=project_location.defs.resources,
-)
+@dg.definitions
+def defs() -> dg.Definitions:
+    shipped = load_definitions()
+    return dg.Definitions(
+        assets=shipped.assets, asset_checks=shipped.asset_checks, jobs=shipped.jobs, schedules=shipped.schedules,
+        sensors=[*(s for s in shipped.sensors or () if s.name != sf_job_changes.name), ticking_sf_job_changes],
+        resources=shipped.resources,
+    )

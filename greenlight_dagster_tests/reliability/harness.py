@@ -30,8 +30,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from greenlight_dagster.core.dedup import stamped_work_order_ids
-from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.instance.home import project_root
+from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse import connection, migrate
 
@@ -134,10 +134,10 @@ def execute_sync(run_config: Mapping[str, Any] | None = None, *, persistent: boo
     ``persistent``: on the instance of ``DAGSTER_HOME`` instead, so a webserver on that instance
     shows the run (the load scenario).
     """
-    from greenlight_dagster.definitions import defs
+    from greenlight_dagster.definitions import load_definitions
 
     with dg.DagsterInstance.get() if persistent else dg.DagsterInstance.ephemeral() as instance:
-        return defs.resolve_job_def("sync").execute_in_process(
+        return load_definitions().resolve_job_def("sync").execute_in_process(
             instance=instance, partition_key=latest_partition_key(), raise_on_error=False,
             run_config=dict(run_config or {}))
 

@@ -39,9 +39,12 @@ from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.core import dedup, fields, idempotency, matching, payloads, routing, statuses
 from greenlight_dagster.core import text as core_text
 from greenlight_dagster.core.flags import ENV_VARS, SyncFlags
-from greenlight_dagster.defs import propertyware, servicefusion
-from greenlight_dagster.defs.ingest import latest_partition_key
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.propertyware import assets as pw
+from greenlight_dagster.defs.propertyware import resources as pw_resources
+from greenlight_dagster.defs.servicefusion import assets as sf
+from greenlight_dagster.defs.servicefusion import resources as sf_resources
+from greenlight_dagster.lib.ingest import latest_partition_key
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.sandbox.pw_server import SERVICE_PATH
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.reliability.report import ReliabilityReport, measured
@@ -364,8 +367,8 @@ HOSTILE_TEXT = {
 def _ingest_full(*keys: tuple[str, str]) -> dg.ExecuteInProcessResult:
     """Materialize raw assets exactly as the sync does, re-reading everything (``full_refresh``)."""
     return dg.materialize(
-        [*propertyware.assets, *servicefusion.assets], selection=[dg.AssetKey(list(key)) for key in keys],
-        resources={"warehouse": WarehouseResource(), **propertyware.resources, **servicefusion.resources},
+        [*pw.assets, *sf.assets], selection=[dg.AssetKey(list(key)) for key in keys],
+        resources={"warehouse": WarehouseResource(), **pw_resources.resources, **sf_resources.resources},
         run_config={"ops": {f"{s}__{e}": {"config": {"full_refresh": True}} for s, e in keys}},
         partition_key=latest_partition_key(),
     )

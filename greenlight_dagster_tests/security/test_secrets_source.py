@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from greenlight_dagster.defs.secrets import SECRETS_ENV, SSM_PATH_ENV, load_secrets
+from greenlight_dagster.lib.secrets import SECRETS_ENV, SSM_PATH_ENV, load_secrets
 
 PLANTED = "ssm-planted-Zq7RkV2pLw9x"
 
@@ -18,7 +18,7 @@ def test_env_mode_changes_nothing_and_needs_no_aws() -> None:
     env = {"GREENLIGHT_PW_PASSWORD": "from-env"}
     assert load_secrets(env).loaded == ()
     assert env == {"GREENLIGHT_PW_PASSWORD": "from-env"}
-    probe = ("import sys; from greenlight_dagster.defs.secrets import load_secrets; load_secrets({}); "
+    probe = ("import sys; from greenlight_dagster.lib.secrets import load_secrets; load_secrets({}); "
              "sys.exit(any(m.startswith(('dagster_aws', 'boto3')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0, "env mode imported AWS code"
 

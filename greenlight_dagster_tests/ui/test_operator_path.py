@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import requests
 
-from greenlight_dagster.defs.ingest import latest_partition_key
+from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster_tests.ui.dagster_ui import DagsterUi, greenlight_command, greenlight_dev
 
 #: Each test drives real runs through the daemon (a sync, a backfill of three runs) on a shared 2-core machine.

@@ -18,10 +18,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.clients.records import SourceRecord
-from greenlight_dagster.defs import warehouse
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.warehouse.assets import dbt_warehouse_assets
 from greenlight_dagster.defs.warehouse.project import dbt_project
 from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.build_marks import MARKER_QUERIES
 from greenlight_dagster.warehouse.dbt_graph import WarehouseNodes
 from greenlight_dagster.warehouse.loader import load_records
@@ -45,7 +45,7 @@ class Builds:
 
     def run(self, **config: Any) -> dg.ExecuteInProcessResult:
         run_config = {"ops": {"dbt_warehouse": {"config": config}}} if config else None
-        result = dg.materialize(warehouse.assets, resources=self.resources, run_config=run_config,
+        result = dg.materialize([dbt_warehouse_assets], resources=self.resources, run_config=run_config,
                                 instance=self.instance)
         assert result.success
         return result

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from greenlight_dagster.defs.ingest import latest_partition_key
 from greenlight_dagster.defs.warehouse.assets import partition_window_vars
+from greenlight_dagster.lib.ingest import latest_partition_key
 
 
 def test_past_partition_range_becomes_the_window() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +21,15 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.clients.records import SourceRecord
-from greenlight_dagster.defs import warehouse
-from greenlight_dagster.defs.resources import WarehouseResource
+from greenlight_dagster.defs.warehouse.assets import dbt_warehouse_assets
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource, make_dbt_resource
+from greenlight_dagster.defs.warehouse.resources import resources as dbt_resources
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.candidates import _rows
 from greenlight_dagster.warehouse.loader import load_records
 from greenlight_dagster_tests.databases import migrated_database
@@ -84,7 +87,7 @@ def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehou
 
         scenario.land_round_1(engine)
         round_1 = dg.materialize(
-            warehouse.assets,
+            [dbt_warehouse_assets],
             resources={"dbt": dbt, "warehouse": WarehouseResource(url=url_text)},
             raise_on_error=False,
         )
@@ -388,12 +391,21 @@ def test_map_work_order_job_via_stamps(built: BuiltWarehouse) -> None:
 
 
 def test_asset_keys_join_the_ingestion_assets() -> None:
-    (assets_def,) = warehouse.assets
+    assets_def = dbt_warehouse_assets
     upstream = {dep for key in assets_def.keys for dep in assets_def.asset_deps[key]}
     assert dg.AssetKey(["pw", "work_orders"]) in upstream
     assert dg.AssetKey(["sf", "jobs"]) in upstream
     assert dg.AssetKey(["warehouse", "fact_work_orders"]) in assets_def.keys
-    assert isinstance(warehouse.resources["dbt"], WarehouseDbtCliResource)
+    assert isinstance(dbt_resources["dbt"], WarehouseDbtCliResource)
+
+
+def test_the_dbt_connection_is_set_for_each_call_only(built: BuiltWarehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt reaches the database the resource names, and the process environment is left as it was."""
+    for name in ("DBT_GREENLIGHT_DBNAME", "DBT_GREENLIGHT_HOST", DBT_INDIRECT_SELECTION_ENV):
+        monkeypatch.delenv(name, raising=False)
+    dbt = make_dbt_resource(built.url.render_as_string(hide_password=False))
+    assert dbt.cli(["build", "--select", "dim_date"], raise_on_error=False).wait().is_successful()
+    assert not {"DBT_GREENLIGHT_DBNAME", "DBT_GREENLIGHT_HOST", DBT_INDIRECT_SELECTION_ENV} & set(os.environ)
 
 
 @pytest.mark.parametrize(("model", "json_columns", "repeats"), [

@@ -3,12 +3,12 @@
 * ``record_run_failures`` writes each failed run into ``ops.error_log`` (source ``dagster``) and
   marks its ``ops.sync_runs`` row failed, so the audit marts and ``greenlight status`` show
   failures next to rejected records without anyone reading Dagster's event log, and notifies
-  operators when alerts are configured (`defs.alerts`); ``record_run_successes`` closes the row
+  operators when alerts are configured (`lib.alerts`); ``record_run_successes`` closes the row
   of every run that succeeded. They are the one place a run's row is closed, whatever the run's
   kind (sync, push, backfill, replay): no asset is the last step of every job, and runs that never
   plan (a backfill's) have no other row, so without them ``status`` would not list them. Both
   are on by default: recording is harmless, and alerts are off until a topic or an address is
-  set. Each row is of the run's kind (`defs.runs.run_kind`).
+  set. Each row is of the run's kind (`lib.runs.run_kind`).
 * ``sf_job_changes`` polls ServiceFusion for job changes (one API call: the newest job since
   the cursor) and requests a sync when a technician moved a job, so progress reaches
   PropertyWare without waiting for the next scheduled sync. Its cursor is the newest
@@ -33,12 +33,12 @@ from sqlalchemy import Engine, insert
 from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.core import alerts
 from greenlight_dagster.core.fields import latest_believable
-from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME, push_job, sync_job
-from greenlight_dagster.defs.ingest import latest_partition_key
-from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.alerts import notify
+from greenlight_dagster.lib.ingest import latest_partition_key
+from greenlight_dagster.lib.resources import WarehouseResource
+from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.warehouse.run_records import finish_run
 from greenlight_dagster.warehouse.tables import error_log
 

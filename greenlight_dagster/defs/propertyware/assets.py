@@ -1,12 +1,12 @@
-"""Raw PropertyWare assets: ``pw/portfolios`` … ``pw/work_orders``, all built by `defs.ingest`."""
+"""Raw PropertyWare assets: ``pw/portfolios`` … ``pw/work_orders``, all built by `lib.ingest`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from greenlight_dagster.clients.pw_entities import PW_ENTITIES
-from greenlight_dagster.defs.ingest import PARTITIONED_READS, Extraction, RawEntity, SourceSpec, Window, build_source
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
+from greenlight_dagster.lib.ingest import PARTITIONED_READS, Extraction, RawEntity, SourceSpec, Window, build_source
 
 
 def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any) -> Extraction:

@@ -15,8 +15,8 @@ from greenlight_dagster.clients.pw_rest import PropertyWareRestClient
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
 from greenlight_dagster.core.ledger import orphan_grace
 from greenlight_dagster.core.pw_api import API_ENV, PwApis, select_apis
-from greenlight_dagster.defs.endpoints import deployment_endpoint
-from greenlight_dagster.defs.run_breaker import run_breaker
+from greenlight_dagster.lib.endpoints import deployment_endpoint
+from greenlight_dagster.lib.run_breaker import run_breaker
 
 #: Connection settings and the docs/operations.md §1 variable each one is read from. The endpoint
 #: URLs are not resource fields at all (decision 0015): run config could otherwise send the
@@ -41,10 +41,10 @@ class PropertyWareResource(dg.ConfigurableResource):
 
     Every credential left empty is read from its ``GREENLIGHT_PW_*`` variable when a client is
     built (`CONNECTION_ENV`), so secrets never sit in run config or the UI; the endpoint URLs are
-    read only from the deployment's environment and checked (`defs.endpoints`). Either API may be
+    read only from the deployment's environment and checked (`lib.endpoints`). Either API may be
     absent: ``api`` (``GREENLIGHT_PW_API``: soap, rest or auto) and what is configured decide which
     one reads and which one writes (`core.pw_api`). One client per materialization: its counters
-    are that asset's; its circuit breaker is the run's (`defs.run_breaker`), shared by both APIs -
+    are that asset's; its circuit breaker is the run's (`lib.run_breaker`), shared by both APIs -
     one PropertyWare, one outage.
     """
 
@@ -66,7 +66,7 @@ class PropertyWareResource(dg.ConfigurableResource):
     _breaker: CircuitBreaker | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """One breaker for every PropertyWare client of the run (`defs.run_breaker`)."""
+        """One breaker for every PropertyWare client of the run (`lib.run_breaker`)."""
         self._breaker = run_breaker(context, "PropertyWare", failure_threshold=self.breaker_failure_threshold,
                                     reset_after=self.breaker_reset_seconds)
 
@@ -105,3 +105,7 @@ class PropertyWareResource(dg.ConfigurableResource):
 def default_resource() -> PropertyWareResource:
     """The resource as deployed: every connection setting from the environment (docs/operations.md §1)."""
     return PropertyWareResource()
+
+
+#: The domain's resources by key, as the Definitions and the tests bind them.
+resources = {"propertyware": default_resource()}

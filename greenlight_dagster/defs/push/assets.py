@@ -24,13 +24,13 @@ from pydantic import Field
 
 from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
-from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
-from greenlight_dagster.defs.reconcile import PUSH_PLAN, SyncFlagsResource
-from greenlight_dagster.defs.reconcile.assets import sf_job_category_names
-from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.defs.runs import run_kind
+from greenlight_dagster.defs.reconcile.assets import PUSH_PLAN, sf_job_category_names
+from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.alerts import notify
+from greenlight_dagster.lib.resources import WarehouseResource
+from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
 from greenlight_dagster.outbox.planning import push_in_stages
 from greenlight_dagster.outbox.push_steps import pw_gateway, remaining_creates, sf_gateway

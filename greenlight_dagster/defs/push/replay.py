@@ -19,13 +19,13 @@ import dagster as dg
 
 from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
-from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.push.assets import PushConfig
-from greenlight_dagster.defs.reconcile import SyncFlagsResource
-from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.defs.runs import run_kind
+from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.alerts import notify
+from greenlight_dagster.lib.resources import WarehouseResource
+from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
 from greenlight_dagster.outbox.push_steps import pw_gateway, remaining_creates, sf_gateway
 from greenlight_dagster.outbox.replay import ReplaySelectionError, replay_dead_letters, send_replayed

@@ -22,12 +22,12 @@ from sqlalchemy import text
 from greenlight_dagster.core import alerts
 from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.core.plan import PushPlan
-from greenlight_dagster.defs.alerts import notify
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
-from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.defs.runs import run_kind
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.alerts import notify
+from greenlight_dagster.lib.resources import WarehouseResource
+from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.outbox.planning import record_push_plan
 from greenlight_dagster.warehouse.candidates import load_candidates
 from greenlight_dagster.warehouse.ledger_store import LedgerStore

@@ -23,10 +23,10 @@ import dagster as dg
 
 from greenlight_dagster.core.drift import drift_counts, unexpected
 from greenlight_dagster.core.run_report import drift_examples, render_chart, report_markdown
-from greenlight_dagster.defs.push import PW_WORK_ORDERS, SF_CUSTOMERS, SF_JOBS
+from greenlight_dagster.defs.push.assets import PW_WORK_ORDERS, SF_CUSTOMERS, SF_JOBS
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
-from greenlight_dagster.defs.resources import WarehouseResource
-from greenlight_dagster.defs.runs import run_kind
+from greenlight_dagster.lib.resources import WarehouseResource
+from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.warehouse.drift import find_drift
 from greenlight_dagster.warehouse.run_measures import measure_run, run_history
 from greenlight_dagster.warehouse.run_records import record_run
@@ -111,5 +111,3 @@ def sync_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return dg.MaterializeResult(metadata=metadata, check_results=[_agreement(drift)])
 
 
-assets = [sync_report]
-asset_checks: list[dg.AssetChecksDefinition] = []  # pw_and_sf_agree is emitted by sync_report itself

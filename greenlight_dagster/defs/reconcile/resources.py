@@ -36,3 +36,7 @@ class SyncFlagsResource(dg.ConfigurableResource):
     def resolve(self, engine: Engine) -> SyncFlags:
         """The flags in force now (read at every call, never cached: a change applies to the next run)."""
         return effective_flags(os.environ, stored_overrides(engine), self.run_overrides())
+
+
+#: The domain's resources by key, as the Definitions and the tests bind them.
+resources = {"sync_flags": SyncFlagsResource()}

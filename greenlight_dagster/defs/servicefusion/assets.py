@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from greenlight_dagster.clients.sf_entities import SF_ENTITIES
-from greenlight_dagster.defs.ingest import PARTITIONED_READS, Extraction, RawEntity, SourceSpec, Window, build_source
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.ingest import PARTITIONED_READS, Extraction, RawEntity, SourceSpec, Window, build_source
 
 
 def fetch(resource: ServiceFusionResource, entity: str, window: Window, log: Any) -> Extraction:

@@ -12,8 +12,8 @@ from pydantic import Field, PrivateAttr
 from greenlight_dagster.clients.resilience import CircuitBreaker, RetryPolicy
 from greenlight_dagster.clients.servicefusion import MAX_PER_PAGE, ServiceFusionClient
 from greenlight_dagster.core.ledger import orphan_grace
-from greenlight_dagster.defs.endpoints import deployment_endpoint
-from greenlight_dagster.defs.run_breaker import run_breaker
+from greenlight_dagster.lib.endpoints import deployment_endpoint
+from greenlight_dagster.lib.run_breaker import run_breaker
 
 BASE_URL_ENV = "GREENLIGHT_SF_BASE_URL"
 TOKEN_URL_ENV = "GREENLIGHT_SF_TOKEN_URL"
@@ -27,11 +27,11 @@ class ServiceFusionResource(dg.ConfigurableResource):
     Credentials come from ``GREENLIGHT_SF_*`` through `dg.EnvVar`, so the UI shows the variable
     names, never the secrets. The API and token URLs are not configuration: they are read from
     ``GREENLIGHT_SF_BASE_URL``/``GREENLIGHT_SF_TOKEN_URL`` when a client is built
-    (`defs.endpoints`), so run config cannot send the client secret elsewhere.
+    (`lib.endpoints`), so run config cannot send the client secret elsewhere.
     ``rate_limit_per_minute`` is the API's per-token budget: unset, it is
     ``GREENLIGHT_SF_RATE_LIMIT_PER_MINUTE`` when an account (or the demo's sandbox) has a
     different limit, else the documented 60. Every client built in a run shares the run's circuit
-    breaker (`defs.run_breaker`). Numbers out of range (a page of 0, no attempts, a negative wait)
+    breaker (`lib.run_breaker`). Numbers out of range (a page of 0, no attempts, a negative wait)
     are refused when the resource is configured.
     """
 
@@ -47,7 +47,7 @@ class ServiceFusionResource(dg.ConfigurableResource):
     _breaker: CircuitBreaker | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """One breaker for every ServiceFusion client of the run (`defs.run_breaker`)."""
+        """One breaker for every ServiceFusion client of the run (`lib.run_breaker`)."""
         self._breaker = run_breaker(context, "ServiceFusion", failure_threshold=self.breaker_failure_threshold,
                                     reset_after=self.breaker_reset_seconds)
 
@@ -78,3 +78,7 @@ def default_resource() -> ServiceFusionResource:
         client_id=dg.EnvVar("GREENLIGHT_SF_CLIENT_ID"),
         client_secret=dg.EnvVar("GREENLIGHT_SF_CLIENT_SECRET"),
     )
+
+
+#: The domain's resources by key, as the Definitions and the tests bind them.
+resources = {"servicefusion": default_resource()}

@@ -36,11 +36,11 @@ from dagster_dbt import dbt_assets
 from sqlalchemy import Engine
 
 from greenlight_dagster.core.build_plan import NodeMark
-from greenlight_dagster.defs.ingest import DAILY_PARTITIONS, latest_partition_key
-from greenlight_dagster.defs.resources import WarehouseResource
 from greenlight_dagster.defs.warehouse.project import dbt_project
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource
 from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP, WarehouseTranslator
+from greenlight_dagster.lib.ingest import DAILY_PARTITIONS, latest_partition_key
+from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.build_marks import record_builds
 from greenlight_dagster.warehouse.dbt_graph import WarehouseNodes
 from greenlight_dagster.warehouse.incremental_build import decide_build

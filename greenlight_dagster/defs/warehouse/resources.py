@@ -1,8 +1,8 @@
 """The dbt CLI resource, bound to the warehouse connection in force.
 
 dbt reads its connection from ``DBT_GREENLIGHT_*`` and ``DBT_ENV_SECRET_GREENLIGHT_PASSWORD``
-(dbt_warehouse/profiles.yml; `warehouse.connection.dbt_env`). This resource publishes them
-before every invocation - from ``url`` when the caller names the database (the dbt assets pass
+(dbt_warehouse/profiles.yml; `warehouse.connection.dbt_env`). This resource sets them
+for every invocation - from ``url`` when the caller names the database (the dbt assets pass
 their ``warehouse`` resource's), else ``warehouse_url`` config, else the project-wide rule
 (``GREENLIGHT_WAREHOUSE_URL``, else the embedded server) - so any caller reaches the intended
 PostgreSQL without remembering to export anything.
@@ -20,7 +20,8 @@ view runs it. A whole build (every sync) selects everything, so nothing changes 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from dagster_dbt import DbtCliInvocation, DbtCliResource
@@ -42,12 +43,36 @@ class WarehouseDbtCliResource(DbtCliResource):
     def cli(  # type: ignore[override]
         self, args: Sequence[str], *, url: URL | None = None, **kwargs: Any
     ) -> DbtCliInvocation:
-        """``dbt <args>`` against ``url`` (default: `resolved_warehouse_url`)."""
-        os.environ.update(dbt_env(url if url is not None else self.resolved_warehouse_url()))
-        os.environ[DBT_INDIRECT_SELECTION_ENV] = "buildable"
-        return super().cli(args, **kwargs)
+        """``dbt <args>`` against ``url`` (default: `resolved_warehouse_url`).
+
+        dagster-dbt builds dbt's environment from ``os.environ`` (the subprocess's and its own
+        adapter's), with no parameter for more, so the variables are set for the duration of the
+        call only: the process is started inside it, and nothing leaks into later code."""
+        env = {**dbt_env(url if url is not None else self.resolved_warehouse_url()),
+               DBT_INDIRECT_SELECTION_ENV: "buildable"}
+        with environment_set(env):
+            return super().cli(args, **kwargs)
+
+
+@contextmanager
+def environment_set(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set inside the block, exactly as before after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def make_dbt_resource(url: str = "") -> WarehouseDbtCliResource:
     """The resource for ``dbt_warehouse`` (profiles.yml sits in the project dir)."""
     return WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable(), warehouse_url=url)
+
+
+#: The domain's resources by key, as the Definitions and the tests bind them.
+resources = {"dbt": make_dbt_resource()}

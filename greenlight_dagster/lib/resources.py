@@ -7,8 +7,6 @@ Everything that reads or writes goes through `greenlight_dagster.warehouse`.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy import Engine
@@ -16,8 +14,6 @@ from sqlalchemy.engine import URL
 
 from greenlight_dagster.warehouse import migrate
 from greenlight_dagster.warehouse.connection import (
-    WAREHOUSE_URL_ENV,
-    dbt_env,
     make_engine,
     normalize_url,
     warehouse_url,
@@ -40,8 +36,3 @@ class WarehouseResource(dg.ConfigurableResource):
             migrate.upgrade(engine)
             self._engine = engine
         return self._engine
-
-    def export_env(self) -> None:
-        """Publish the connection to subprocesses (dbt reads ``DBT_GREENLIGHT_*``)."""
-        os.environ.update(dbt_env(self.resolved_url()))
-        os.environ.setdefault(WAREHOUSE_URL_ENV, self.resolved_url().render_as_string(hide_password=False))

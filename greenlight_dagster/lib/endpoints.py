@@ -1,7 +1,7 @@
 """Endpoint URLs from deployment configuration only (decision 0015).
 
 The resources read their endpoints here, at client-build time, from the process environment
-(which `defs.secrets.load_secrets` fills from SSM in production), and never from run config:
+(which `lib.secrets.load_secrets` fills from SSM in production), and never from run config:
 a Launchpad user who could point ``wsdl_url`` at their own host would receive the password the
 deployment resolves for it. `core.endpoints` decides what a usable URL is.
 """

@@ -25,7 +25,7 @@ from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import CallStats
 from greenlight_dagster.core.fields import latest_believable
 from greenlight_dagster.core.markdown import escape_markdown
-from greenlight_dagster.defs.freshness import with_business_hours_freshness
+from greenlight_dagster.lib.freshness import with_business_hours_freshness
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
 from greenlight_dagster.warehouse.watermarks import DEFAULT_OVERLAP, get_high_water, set_high_water
 
