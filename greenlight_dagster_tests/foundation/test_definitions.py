@@ -54,3 +54,14 @@ def test_dagster_cli_validates_the_workspace(warehouse_url: URL) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Validation successful" in out.stdout + out.stderr
+
+
+def test_importing_the_location_runs_nothing_loading_it_loads_the_secrets() -> None:
+    """A mistyped secrets mode is harmless to import (tests, linters, docs tools) and fails the load itself."""
+    code = ("import greenlight_dagster.definitions as location\n"
+            "print('imported')\n"
+            "location.defs()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "GREENLIGHT_SECRETS": "vault"})
+    assert out.stdout.strip() == "imported"
+    assert out.returncode != 0 and "GREENLIGHT_SECRETS must be one of env, ssm, got 'vault'" in out.stderr
