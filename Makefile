@@ -53,7 +53,7 @@ reliability: install
 		$(PY) -m pytest -m reliability -p no:cacheprovider
 
 bench: install
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(PY) benchmarks/run_all.py
 
 clean:

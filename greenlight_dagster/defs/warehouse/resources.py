@@ -20,8 +20,11 @@ view runs it. A whole build (every sync) selects everything, so nothing changes 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from dagster_dbt import DbtCliInvocation, DbtCliResource
@@ -50,8 +53,30 @@ class WarehouseDbtCliResource(DbtCliResource):
         call only: the process is started inside it, and nothing leaks into later code."""
         env = {**dbt_env(url if url is not None else self.resolved_warehouse_url()),
                DBT_INDIRECT_SELECTION_ENV: "buildable"}
+        prune_invocation_dirs(Path(self.project_dir) / "target")
         with environment_set(env):
             return super().cli(args, **kwargs)
+
+
+#: dagster-dbt gives every invocation its own directory under ``target/`` (``<op>-<run>-<id>`` or ``<id>``).
+INVOCATION_DIR = re.compile(r"^(?:[a-z0-9_]+-[0-9a-f]{7}-)?[0-9a-f]{7}$")
+#: How many invocations' artifacts (run_results.json, compiled SQL, dbt.log) stay for a look afterwards.
+KEEP_INVOCATIONS = 20
+
+
+def prune_invocation_dirs(target: Path, keep: int = KEEP_INVOCATIONS) -> list[Path]:
+    """Remove all but the ``keep`` newest invocation directories; returns what was removed.
+
+    Nothing in dagster-dbt removes them, and each holds a copy of the manifest (3-6 MB): a
+    deployment syncing every 30 minutes would add ~300 MB a day. The newest ones are kept, so an
+    invocation running beside this one (another run) keeps its directory."""
+    if not target.is_dir():
+        return []
+    dirs = [path for path in target.iterdir() if path.is_dir() and INVOCATION_DIR.match(path.name)]
+    dirs.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in dirs[keep:]:
+        shutil.rmtree(path, ignore_errors=True)
+    return dirs[keep:]
 
 
 @contextmanager
