@@ -18,6 +18,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from greenlight_dagster.definitions import load_definitions
 from greenlight_dagster.instance.home import project_root
+from greenlight_dagster.lib.secrets import SECRETS_ENV
 
 
 def asset_graph_snapshot() -> dict[str, Any]:
@@ -58,10 +59,11 @@ def test_dagster_cli_validates_the_workspace(warehouse_url: URL) -> None:
 
 def test_importing_the_location_runs_nothing_loading_it_loads_the_secrets() -> None:
     """A mistyped secrets mode is harmless to import (tests, linters, docs tools) and fails the load itself."""
+    mistyped = "vault"
     code = ("import greenlight_dagster.definitions as location\n"
             "print('imported')\n"
             "location.defs()\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "GREENLIGHT_SECRETS": "vault"})
+                         env={**os.environ, SECRETS_ENV: mistyped})
     assert out.stdout.strip() == "imported"
-    assert out.returncode != 0 and "GREENLIGHT_SECRETS must be one of env, ssm, got 'vault'" in out.stderr
+    assert out.returncode != 0 and f"{SECRETS_ENV} must be one of env, ssm, got {mistyped!r}" in out.stderr
