@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from greenlight_dagster.core.fields import as_int, as_text, as_timestamp
+from greenlight_dagster.core.fields import as_int, as_items, as_text, as_timestamp
 from greenlight_dagster.core.idempotency import CROSS_SYSTEM_FIELD, parse_cross_system_id, parse_stamp_field
 from greenlight_dagster.core.ledger import LedgerEntry, LedgerState
 from greenlight_dagster.core.matching import address_key
@@ -73,10 +73,11 @@ def stamped_work_order_ids(job: Mapping[str, Any]) -> set[int]:
     one means its stamps conflict."""
     stamped = {parse_cross_system_id(job.get("po_number"))}
     stamped |= {
-        parse_stamp_field(field.get("value")) for field in job.get("custom_fields") or ()
+        parse_stamp_field(field.get("value")) for field in as_items(job.get("custom_fields"))
         if isinstance(field, Mapping) and normalize_text(as_text(field.get("name"))) == _FIELD_KEY
     }
     return {wo_id for wo_id in stamped if wo_id is not None}
+
 
 
 def _number_matches(pattern: re.Pattern[str], value: object, number: int | None) -> bool:

@@ -48,6 +48,14 @@ def as_text(value: object) -> str:
     return str(value).strip()
 
 
+def as_items(value: object) -> list[Any]:
+    """A list-valued field (custom fields, locations, notes) as a list whatever the source sent: the
+    list itself, one item sent bare (an object or a text), or nothing for a missing or wrong-typed value."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value] if isinstance(value, Mapping | str) and value else []
+
+
 def parse_timestamp(value: object) -> datetime | None:
     """An aware UTC datetime from an ISO-8601 string or datetime (naive = UTC), in any year.
 

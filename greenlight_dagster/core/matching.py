@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from greenlight_dagster.core.fields import as_text, record_id
+from greenlight_dagster.core.fields import as_items, as_text, record_id
 from greenlight_dagster.core.text import normalize_street, normalize_text, tokens
 
 #: Legal-form words dropped from the end of a name ("Oak Holdings, L.L.C." == "Oak Holdings").
@@ -164,7 +164,7 @@ def match_customer(
         at_address = _single(
             cid
             for cid, c in pool
-            for location in c.get("locations") or ()
+            for location in as_items(c.get("locations"))
             if (found := address_key(location)) is not None and wanted.matches(found)
         )
         if at_address is not None:

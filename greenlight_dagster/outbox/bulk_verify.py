@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.core.dedup import stamped_work_order_ids
-from greenlight_dagster.core.fields import as_text
+from greenlight_dagster.core.fields import as_items, as_text
 from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.payloads import CUSTOMER_ID_FIELDS
 from greenlight_dagster.core.plan import reverify_work_order
@@ -188,7 +188,7 @@ class SfJobSnapshot(_ChangedSince[int]):
 def customer_stamps(customer: Mapping[str, Any]) -> list[CustomerStamp]:
     """The PW id stamps a customer (or a customer create body) carries in its custom fields."""
     stamps: list[CustomerStamp] = []
-    for field in customer.get("custom_fields") or ():
+    for field in as_items(customer.get("custom_fields")):
         if isinstance(field, Mapping):
             name, value = normalize_text(as_text(field.get("name"))), as_text(field.get("value"))
             if name in _STAMP_FIELDS:

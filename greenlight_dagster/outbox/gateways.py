@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.core.dedup import stamped_work_order_ids
-from greenlight_dagster.core.fields import as_int, as_text
+from greenlight_dagster.core.fields import as_int, as_items, as_text
 from greenlight_dagster.core.idempotency import parse_cross_system_id
 from greenlight_dagster.core.ledger import LedgerEntry
 from greenlight_dagster.core.statuses import DEFAULT_STATUS_RULES, StatusRules, normalize_status
@@ -248,7 +248,7 @@ class PropertyWareGateway:
                 return Lookup.found(str(wo_id), f"work order {wo_id} is already {status}")
             return Lookup.absent(f"work order {wo_id} is {status}")
         if entry.operation == "attach_note":
-            notes = work_order.get("notes") or ()  # PW leaves the element out when there are none
+            notes = as_items(work_order.get("notes"))  # PW leaves the element out when there are none
             wanted = as_text(entry.payload.get("note"))
             texts = {as_text(n.get("note")) if isinstance(n, Mapping) else as_text(n) for n in notes}
             return Lookup.found(str(wo_id)) if wanted in texts else Lookup.absent("note not attached yet")

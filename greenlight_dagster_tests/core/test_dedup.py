@@ -192,3 +192,14 @@ def test_near_duplicates_are_later_and_within_window(rows: list[tuple[int, str]]
         gap = datetime.fromisoformat(later["createdDateTime"]) - datetime.fromisoformat(earlier["createdDateTime"])
         assert timedelta(0) <= gap <= timedelta(hours=24)
         assert later["description"] == earlier["description"]
+
+
+@pytest.mark.parametrize(("custom_fields", "expected"), [
+    (True, set()), (7, set()), ("PW Work Order ID", set()), (None, set()),
+    ({"name": "PW Work Order ID", "value": "9000"}, {9000}),  # one field sent bare, not in a list
+    ([{"name": "PW Work Order ID", "value": "9000"}, "junk", None], {9000}),
+])
+def test_custom_fields_of_any_shape_give_stamps_or_none_and_never_raise(custom_fields: object,
+                                                                         expected: set[int]) -> None:
+    """SF answers are not trusted to be shaped as documented (a fuzz test sent ``custom_fields: true``)."""
+    assert stamped_work_order_ids({"id": 8000, "custom_fields": custom_fields}) == expected

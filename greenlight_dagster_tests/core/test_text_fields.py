@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greenlight_dagster.core.fields import as_int, as_text, as_timestamp, record_id
+from greenlight_dagster.core.fields import as_int, as_items, as_text, as_timestamp, record_id
 from greenlight_dagster.core.text import (
     clean_text,
     fold,
@@ -106,3 +106,11 @@ def test_clean_text_caps_with_an_ellipsis() -> None:
     assert len(clean_text("z" * 10_000, 4000)) == 4000
     with pytest.raises(ValueError, match="max_length"):
         clean_text("a", 0)
+
+
+@pytest.mark.parametrize(("value", "items"), [
+    ([1, 2], [1, 2]), ((1,), [1]), ({"a": 1}, [{"a": 1}]), ("one note", ["one note"]),
+    (None, []), ("", []), ({}, []), (True, []), (7, []),
+])
+def test_a_list_field_is_a_list_whatever_was_sent(value: object, items: list[object]) -> None:
+    assert as_items(value) == items
