@@ -47,6 +47,7 @@ from greenlight_dagster.defs.servicefusion import resources as sf_resources
 from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster_tests.factories import sf_job
 from greenlight_dagster_tests.http_stubs import answer, answer_pw, base_url, pw_stub, requested_paths, serve_sf_token
 from greenlight_dagster_tests.reliability.report import ReliabilityReport, measured
 
@@ -240,8 +241,7 @@ def test_pw_sandbox_refuses_xml_bombs_and_external_entities(fresh_sandbox: Sandb
 # ---------------------------------------------------------------- ServiceFusion
 
 def _good_job(job_id: int) -> dict[str, Any]:
-    return {"id": job_id, "number": str(job_id), "customer_id": 7, "status": "Scheduled",
-            "description": f"job {job_id}", "updated_at": "2026-01-02T00:00:00+00:00"}
+    return sf_job(job_id, customer_id=7, description=f"job {job_id}", updated_at="2026-01-02T00:00:00+00:00")
 
 
 def _sf_page(items: list[Any]) -> str:
