@@ -51,18 +51,18 @@ PORTFOLIOS = [
 ]
 BUILDINGS = [
     pw_building(10, portfolioID=1, name="12 Oak St", multiUnit=True, countUnit=3, address=dict(OAK_STREET)),
-    {"id": 20, "portfolioID": 2, "name": "5 Elm Ave", "multiUnit": "single family", "countUnit": 1,
-     "address": {"address": "5 Elm Ave", "city": "Austin", "stateRegion": "TX", "postalCode": "78702"}},
-    {"id": 30, "portfolioID": 3, "name": "99 Nowhere Rd", "multiUnit": "multi family",
-     "address": {"address": "99 Nowhere Rd", "city": "Austin", "stateRegion": "TX", "postalCode": "78703"}},
+    pw_building(20, portfolioID=2, name="5 Elm Ave", multiUnit="single family", countUnit=1,
+                address={"address": "5 Elm Ave", "city": "Austin", "stateRegion": "TX", "postalCode": "78702"}),
+    pw_building(30, portfolioID=3, name="99 Nowhere Rd", multiUnit="multi family",
+                address={"address": "99 Nowhere Rd", "city": "Austin", "stateRegion": "TX", "postalCode": "78703"}),
 ]
 UNITS = [
     pw_unit(100, buildingID=10, name="Unit A"),
     pw_unit(101, buildingID=10, name="Unit B"),
     pw_unit(102, buildingID=10, name="Unit C"),  # deleted in round 2 (tombstone)
-    {"id": 200, "buildingID": 20, "portfolioID": 2, "name": "Main"},
-    {"id": 300, "buildingID": 30, "portfolioID": 3, "name": "Unit 1"},
-    {"id": 301, "buildingID": 30, "portfolioID": 3, "name": "Unit 2"},
+    pw_unit(200, buildingID=20, portfolioID=2, name="Main"),
+    pw_unit(300, buildingID=30, portfolioID=3, name="Unit 1"),
+    pw_unit(301, buildingID=30, portfolioID=3, name="Unit 2"),
 ]
 TENANTS = [
     pw_tenant(500, firstName="Ana", lastName="Ruiz", email="ana@example.com"),
@@ -72,9 +72,9 @@ DELETED_UNIT = 102
 CHANGED_TENANT = {**TENANTS[1], "email": "bob.lee@example.com"}  # round 3
 LEASES = [
     pw_lease(400, unitID=100, tenantIDs=[500], primaryContactID=500),
-    {"id": 401, "unitID": 20, "buildingID": 20, "portfolioID": 2, "status": "Active", "active": True,
-     "startDate": "2025-01-01", "endDate": "2026-12-31",
-     "contacts": [{"id": 501, "firstName": "Bob", "lastName": "Lee", "primary": True}]},
+    pw_lease(401, unitID=20, buildingID=20, portfolioID=2, startDate="2025-01-01", endDate="2026-12-31",
+             tenantIDs=ABSENT, primaryContactID=ABSENT,  # the tenants only as contacts
+             contacts=[{"id": 501, "firstName": "Bob", "lastName": "Lee", "primary": True}]),
 ]
 VENDORS = [{"id": 700, "name": "FastFix", "companyName": "FastFix LLC", "active": True}]
 
