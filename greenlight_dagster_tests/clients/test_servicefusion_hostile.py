@@ -38,7 +38,7 @@ def _page(page: int, page_count: int, ids: list[int]) -> Answer:
 
 
 class Scripted:
-    """The server answering the API from ``script`` (the OAuth token itself), and what it received."""
+    """The server: the OAuth token as SF sends it, every other answer from ``script``; and what it received."""
 
     def __init__(self, server: HTTPServer, script: Script) -> None:
         self.server = server
