@@ -82,7 +82,7 @@ def test_a_wsdl_whose_service_address_is_elsewhere_is_refused_before_any_call(ht
 
 def test_a_same_origin_wsdl_is_used() -> None:
     with pw_stub() as (server, wsdl_url):
-        server.no_handler_status_code = 404  # no SOAP answer is served: a plain "not found"
+        server.no_handler_status_code = 404  # not found, not the default 500 (a server fault)
         client = PropertyWareClient(wsdl_url, "u", SECRET, timeout=5, retry=RetryPolicy(max_attempts=1))
         with pytest.raises(PermanentError, match="HTTP 404"):
             client.echo("ping")  # the stub serves no SOAP answer: the call reached the pinned address
