@@ -1,4 +1,4 @@
-"""Hostile stand-ins for PropertyWare and ServiceFusion on pytest-httpserver's ``httpserver`` fixture.
+"""Hostile stand-ins for PropertyWare and ServiceFusion, served by pytest-httpserver.
 
 Why not the sandbox: the sandbox is faithful, so it never serves a truncated envelope, an
 XML bomb or a page of wrongly typed records. These helpers speak just enough of each protocol
