@@ -103,3 +103,9 @@ def warehouse_engine(warehouse_url: URL) -> Iterator[Engine]:
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver's ``httpserver`` on IPv4 loopback and a free port ("localhost" may resolve to ::1)."""
+    return "127.0.0.1", 0

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import requests
 from lxml import etree
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
 from greenlight_dagster.clients.pw_entities import LEGACY_FIELDS, PW_ENTITIES
@@ -23,7 +25,7 @@ from greenlight_dagster.clients.resilience import PermanentError, RetryPolicy
 from greenlight_dagster.sandbox.pw_server import SERVICE_PATH, create_pw_server
 from greenlight_dagster.sandbox.pw_wsdl import WSDL_NS
 from greenlight_dagster.sandbox.state import SandboxState
-from greenlight_dagster_tests.reliability.stubs import StubServer, serve_pw_wsdl, stub_server
+from greenlight_dagster_tests.http_stubs import answer_pw, pw_stub
 from greenlight_dagster_tests.sandbox.test_pw_server import FIXTURE, PASSWORD, USER
 
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -132,16 +134,16 @@ def _page(operation: str, struct: str, records: list[dict[str, Any]]) -> bytes:
 
 
 @pytest.fixture
-def stub() -> Iterator[tuple[StubServer, str]]:
-    with stub_server() as server:
-        yield server, serve_pw_wsdl(server)
+def stub() -> Iterator[tuple[HTTPServer, str]]:
+    with pw_stub() as served:
+        yield served
 
 
-def test_a_bad_value_rejects_its_record_and_keeps_the_page(stub: tuple[StubServer, str]) -> None:
+def test_a_bad_value_rejects_its_record_and_keeps_the_page(stub: tuple[HTTPServer, str]) -> None:
     server, wsdl_url = stub
     page = _page("getWorkOrders", "WorkOrder", [{"ID": 1, "status": "Open"}, {"ID": 2, "number": 7},
                                                  {"ID": 3, "status": "Open"}])
-    server.answer(SERVICE_PATH, page.replace(b">7<", b">seven<"))  # every page the same: pageNumber ignored
+    answer_pw(server, page.replace(b">7<", b">seven<"))  # every page the same: pageNumber ignored
     client = _client(wsdl_url)
     records: list[SourceRecord | RejectedRecord] = []
     with pytest.raises(PermanentError, match="page 2 is page 1 again"):
@@ -154,29 +156,27 @@ def test_a_bad_value_rejects_its_record_and_keeps_the_page(stub: tuple[StubServe
     assert "WorkOrder/number" in rejected.reason and "'seven'" in rejected.reason
 
 
-def test_a_server_paging_forever_is_stopped_with_a_clear_error(stub: tuple[StubServer, str]) -> None:
+def test_a_server_paging_forever_is_stopped_with_a_clear_error(stub: tuple[HTTPServer, str]) -> None:
     server, wsdl_url = stub
 
     calls = {"n": 0}
-    original = server.lookup
 
-    def fresh_page(path: str) -> tuple[int, bytes, str]:
-        if path.startswith(f"{SERVICE_PATH}?"):
-            return original(path)
+    def fresh_page(request: Request) -> Response:
         calls["n"] += 1
-        return 200, _page("getWorkOrders", "WorkOrder", [{"ID": calls["n"] * 10 + i} for i in range(2)]), "text/xml"
+        return Response(_page("getWorkOrders", "WorkOrder", [{"ID": calls["n"] * 10 + i} for i in range(2)]),
+                        content_type="text/xml")
 
-    server.lookup = fresh_page  # type: ignore[method-assign]
+    server.expect_request(SERVICE_PATH, method="POST").respond_with_handler(fresh_page)
     client = _client(wsdl_url, max_pages=5)
     with pytest.raises(PermanentError, match="more than 5 pages"):
         list(client.iter_records("work_orders"))
     assert calls["n"] == 5  # five pages asked for, then stopped
 
 
-def test_an_oversized_answer_is_refused_once(stub: tuple[StubServer, str]) -> None:
+def test_an_oversized_answer_is_refused_once(stub: tuple[HTTPServer, str]) -> None:
     server, wsdl_url = stub
-    server.answer(SERVICE_PATH, _page("getWorkOrders", "WorkOrder", [{"ID": i, "description": "x" * 2000}
-                                                                     for i in range(20)]))
+    answer_pw(server, _page("getWorkOrders", "WorkOrder", [{"ID": i, "description": "x" * 2000}
+                                                           for i in range(20)]))
     client = _client(wsdl_url, max_response_bytes=20_000)
     with pytest.raises(PermanentError, match="byte limit"):
         list(client.iter_records("work_orders"))
@@ -190,9 +190,9 @@ BILLION_LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
                   b"<x>&lol9;</x></soapenv:Body></soapenv:Envelope>")
 
 
-def test_a_billion_laughs_answer_is_refused_once_as_hostile(stub: tuple[StubServer, str]) -> None:
+def test_a_billion_laughs_answer_is_refused_once_as_hostile(stub: tuple[HTTPServer, str]) -> None:
     server, wsdl_url = stub
-    server.answer(SERVICE_PATH, BILLION_LAUGHS)
+    answer_pw(server, BILLION_LAUGHS)
     client = _client(wsdl_url)
     with pytest.raises(PermanentError, match="hostile"):
         list(client.iter_records("work_orders"))

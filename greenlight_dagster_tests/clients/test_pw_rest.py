@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import threading
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from greenlight_dagster.clients.pw_entities import PW_ENTITIES
 from greenlight_dagster.clients.pw_rest import PropertyWareRestClient
@@ -148,38 +148,17 @@ def test_the_breaker_opens_on_an_outage(make: Make, rest_sandbox: Sandbox) -> No
     assert client.stats.calls == 3 and client.stats.circuit_opened == 1
 
 
-class _Stub(BaseHTTPRequestHandler):
-    body = b""
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-
 @pytest.mark.parametrize(("body", "message"), [(b"<html>bad gateway</html>", "not JSON"),
                                                (b'[{"id": 1}', "not JSON"),
                                                (b'{"items": []}', "expected a JSON array")])
-def test_a_malformed_page_is_retried_then_reported(body: bytes, message: str) -> None:
-    handler = type("Stub", (_Stub,), {"body": body})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        client = PropertyWareRestClient(f"http://127.0.0.1:{server.server_address[1]}/pw/api/rest/v1", "id", "s",
-                                        "1", retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
-                                        requests_per_second=1000.0)
-        with pytest.raises(RetryableError, match=message):
-            list(client.iter_records("vendors"))
-        assert client.stats.calls == 2
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_a_malformed_page_is_retried_then_reported(httpserver: HTTPServer, body: bytes, message: str) -> None:
+    httpserver.expect_request(re.compile(".*"), method="GET").respond_with_data(body, content_type="application/json")
+    client = PropertyWareRestClient(httpserver.url_for("/pw/api/rest/v1"), "id", "s", "1",
+                                    retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
+                                    requests_per_second=1000.0)
+    with pytest.raises(RetryableError, match=message):
+        list(client.iter_records("vendors"))
+    assert client.stats.calls == 2
 
 
 def test_create_and_close_land_in_the_sandbox(make: Make, rest_sandbox: Sandbox) -> None:

@@ -1,6 +1,6 @@
 """The ServiceFusion client against a server that misbehaves in ways the sandbox does not model.
 
-A scripted HTTP server on a free 127.0.0.1 port answers each request from a function of the
+pytest-httpserver's server (127.0.0.1, a free port) answers each request from a function of the
 test, so a redirect, an absurd rate-limit header, an oversized or endless answer can be served
 exactly; every test checks what the client did about it and how long it took.
 """
@@ -8,18 +8,19 @@ exactly; every test checks what the client did about it and how long it took.
 from __future__ import annotations
 
 import json
-import threading
+import re
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from greenlight_dagster.clients import servicefusion
 from greenlight_dagster.clients.resilience import AmbiguousWriteError, PermanentError, RetryPolicy
 from greenlight_dagster.clients.servicefusion import ResponseTooLarge, ServiceFusionClient
+from greenlight_dagster_tests.http_stubs import serve_sf_token
 
 #: (status, headers, body) of one answer.
 Answer = tuple[int, dict[str, str], bytes]
@@ -37,61 +38,31 @@ def _page(page: int, page_count: int, ids: list[int]) -> Answer:
 
 
 class Scripted:
-    """The running server and the requests it received (method, path)."""
+    """The server: the OAuth token as SF sends it, every other answer from ``script``; and what it received."""
 
-    def __init__(self, script: Script) -> None:
-        self.received: list[tuple[str, str]] = []
-        outer = self
+    def __init__(self, server: HTTPServer, script: Script) -> None:
+        self.server = server
+        self.base_url, self.token_url = serve_sf_token(server)
+        server.expect_request(re.compile("/v1/.*")).respond_with_handler(
+            lambda request: self._answer(request, script))
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                pass
-
-            def answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                split = urlsplit(self.path)
-                outer.received.append((self.command, split.path))
-                if split.path == "/oauth/access_token":
-                    status, headers, body = _json(200, {"access_token": "t", "expires_in": 3600})
-                else:
-                    status, headers, body = script(self.command, split.path, dict(parse_qsl(split.query)))
-                self.send_response(status)
-                for name, value in {"Content-Length": str(len(body)), **headers}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = answer
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    @staticmethod
+    def _answer(request: Request, script: Script) -> Response:
+        status, headers, body = script(request.method, request.path, request.args.to_dict())
+        return Response(body, status=status, headers=headers)
 
     def client(self, **options: Any) -> ServiceFusionClient:
-        return ServiceFusionClient(f"{self.base}/v1", f"{self.base}/oauth/access_token", "id", "secret",
+        return ServiceFusionClient(self.base_url, self.token_url, "id", "secret",
                                    retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.5), timeout=5.0,
                                    **options)
 
     def calls(self, method: str, path: str) -> int:
-        return self.received.count((method, path))
+        return [(request.method, request.path) for request, _ in self.server.log].count((method, path))
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Script], Scripted]]:
-    servers: list[Scripted] = []
-
-    def start(script: Script) -> Scripted:
-        servers.append(Scripted(script))
-        return servers[-1]
-
-    yield start
-    for running in servers:
-        running.server.shutdown()
-        running.server.server_close()
+def serve(httpserver: HTTPServer) -> Callable[[Script], Scripted]:
+    return lambda script: Scripted(httpserver, script)
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])

@@ -17,6 +17,7 @@ from greenlight_dagster.core.matching import (
     one_edit_apart,
 )
 from greenlight_dagster.sandbox.generator import NAME_VARIANTS, generate_fixture, name_variant
+from greenlight_dagster_tests.factories import sf_customer
 
 
 @pytest.mark.parametrize(
@@ -54,8 +55,8 @@ def test_suffix_variants_do_not_change_the_key(name: str, suffix: str) -> None:
 
 
 def customer(cid: int, name: str, *streets: str, parent: str | None = None, postal: str = "78701") -> dict[str, Any]:
-    return {"id": cid, "customer_name": name, "parent_customer": parent,
-            "locations": [{"street_1": s, "postal_code": postal} for s in streets]}
+    return sf_customer(cid, customer_name=name, parent_customer=parent,
+                       locations=[{"street_1": s, "postal_code": postal} for s in streets])
 
 
 CANDIDATES = [

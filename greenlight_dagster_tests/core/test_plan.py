@@ -23,6 +23,7 @@ from greenlight_dagster.core.plan import (
     job_changes,
     reverify_work_order,
 )
+from greenlight_dagster_tests.factories import pw_work_order
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 BUILDING = {"id": 10, "multiUnit": True,
@@ -33,10 +34,9 @@ FLAGS = SyncFlags(dry_run=False, enable_service_fusion=True, safe_mode=False)
 
 
 def work_order(wid: int = 9000, hours: int = 0, **fields: Any) -> dict[str, Any]:
-    base = {"id": wid, "number": wid - 8000, "portfolioID": 1, "buildingID": 10, "unitID": 100, "status": "Open",
-            "priority": "HIGH", "category": "Plumbing", "description": f"Kitchen sink leaking #{wid}",
-            "createdDateTime": (T0 + timedelta(hours=hours)).isoformat()}
-    return {**base, **fields}
+    defaults = {"description": f"Kitchen sink leaking #{wid}",
+                "createdDateTime": (T0 + timedelta(hours=hours)).isoformat()}
+    return pw_work_order(wid, **(defaults | fields))
 
 
 def candidate(wid: int = 9000, hours: int = 0, **kwargs: Any) -> WorkOrderCandidate:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -14,7 +13,6 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.cli import main
-from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.core.flags import ENV_VARS
 from greenlight_dagster.core.ledger import ErrorClass, Failed
 from greenlight_dagster.core.plan import PlannedWrite
@@ -23,6 +21,7 @@ from greenlight_dagster.warehouse import connection
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.loader import load_records
 from greenlight_dagster_tests.databases import OUTBOX_STATE, empty, migrated_database
+from greenlight_dagster_tests.factories import source_record
 from greenlight_dagster_tests.push.conftest import clean_ops
 from greenlight_dagster_tests.warehouse_model import scenario
 
@@ -62,10 +61,6 @@ def dead_letter(store: LedgerStore, wo_id: int, reason: str) -> int:
     return dead.id
 
 
-def _record(source: str, entity: str, payload: dict[str, Any]) -> SourceRecord:
-    return SourceRecord(entity=entity, source_id=int(payload["id"]), modified_at=scenario.T0, payload=payload)
-
-
 #: Linked PW work orders and SF jobs that disagree, each in one way the drift table must explain.
 DRIFT_WORK_ORDERS = [
     scenario.work_order(9100, 20, 200, "Completed"),  # closed in PW, SF job still scheduled
@@ -83,9 +78,9 @@ def marts_url(warehouse_url: URL) -> Iterator[URL]:
     """A database of its own with the warehouse scenario (plus drift records) built by dbt."""
     with migrated_database(warehouse_url, "op") as (url, engine):
         scenario.land_round_1(engine)
-        load_records(engine, "pw", "work_orders", [_record("pw", "work_orders", wo) for wo in DRIFT_WORK_ORDERS],
-                     run_id="op-drift")
-        load_records(engine, "sf", "jobs", [_record("sf", "jobs", job) for job in DRIFT_JOBS], run_id="op-drift")
+        for source, entity, payloads in (("pw", "work_orders", DRIFT_WORK_ORDERS), ("sf", "jobs", DRIFT_JOBS)):
+            load_records(engine, source, entity, [source_record(entity, p, scenario.T0) for p in payloads],
+                         run_id="op-drift")
         make_dbt_resource(url.render_as_string(hide_password=False)).cli(["build"], raise_on_error=False).wait()
         yield url
 

@@ -28,6 +28,7 @@ from greenlight_dagster.sandbox.pw_server import create_pw_server
 from greenlight_dagster.sandbox.sf_server import create_sf_server
 from greenlight_dagster.sandbox.state import SandboxState
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
+from greenlight_dagster_tests.factories import pw_work_order
 
 CLIENT_ID, CLIENT_SECRET = "greenlight-push", "push-secret"
 PW_USER, PW_PASSWORD = "pw-push", "pw-secret"
@@ -38,10 +39,9 @@ ADDRESS = {"address": "12 Oak St", "city": "Austin", "stateRegion": "TX", "posta
 
 
 def work_order(wo_id: int, status: str = "Open") -> dict[str, Any]:
-    return {"id": wo_id, "number": wo_id - 8000, "portfolioID": 1, "buildingID": 10, "unitID": 100 + wo_id % 2,
-            "status": status, "priority": "HIGH", "type": "Service Request", "category": "Plumbing",
-            "description": f"Kitchen sink leaking in flat {wo_id}", "createdDateTime": "2026-01-03T09:00:00Z",
-            "lastModifiedDateTime": "2026-01-03T09:00:00Z"}
+    return pw_work_order(wo_id, buildingID=10, unitID=100 + wo_id % 2, status=status, type="Service Request",
+                         description=f"Kitchen sink leaking in flat {wo_id}", createdDateTime="2026-01-03T09:00:00Z",
+                         lastModifiedDateTime="2026-01-03T09:00:00Z")
 
 
 def world() -> dict[str, Any]:

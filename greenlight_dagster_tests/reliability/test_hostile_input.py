@@ -28,6 +28,7 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, text
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
@@ -45,10 +46,10 @@ from greenlight_dagster.defs.servicefusion import assets as sf
 from greenlight_dagster.defs.servicefusion import resources as sf_resources
 from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster.lib.resources import WarehouseResource
-from greenlight_dagster.sandbox.pw_server import SERVICE_PATH
 from greenlight_dagster.sandbox.runner import Sandbox
+from greenlight_dagster_tests.factories import sf_job
+from greenlight_dagster_tests.http_stubs import answer, answer_pw, base_url, pw_stub, requested_paths, serve_sf_token
 from greenlight_dagster_tests.reliability.report import ReliabilityReport, measured
-from greenlight_dagster_tests.reliability.stubs import StubServer, serve_pw_wsdl, serve_sf_token, stub_server
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                       HealthCheck.too_slow])
@@ -113,15 +114,15 @@ def _read(client: PropertyWareClient) -> list[SourceRecord | RejectedRecord]:
 FAST_RETRY = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002, rng=random.Random(0))
 
 
-@pytest.fixture(scope="module")
-def pw_stub() -> Iterator[tuple[StubServer, str]]:
-    with stub_server() as server:
-        yield server, serve_pw_wsdl(server)
+@pytest.fixture(name="pw_stub", scope="module")
+def pw_stub_fixture() -> Iterator[tuple[HTTPServer, str]]:
+    with pw_stub() as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
-def sf_stub() -> Iterator[tuple[StubServer, str, str]]:
-    with stub_server() as server:
+def sf_stub() -> Iterator[tuple[HTTPServer, str, str]]:
+    with HTTPServer(host="127.0.0.1") as server:
         yield server, *serve_sf_token(server)
 
 
@@ -152,14 +153,14 @@ def test_pw_wire_decoder_returns_a_record_or_names_the_broken_field(children: li
 
 @FUZZ
 @given(bad=st.lists(hostile_records, min_size=1, max_size=4), seed=st.integers(0, 2**16))
-def test_pw_page_keeps_every_good_record_beside_hostile_ones(pw_stub: tuple[StubServer, str],
+def test_pw_page_keeps_every_good_record_beside_hostile_ones(pw_stub: tuple[HTTPServer, str],
                                                              bad: list[list[tuple[str, str, bool]]],
                                                              seed: int) -> None:
     server, wsdl_url = pw_stub
     good_ids = [9001, 9002, 9003]
     items = [_good_element(i) for i in good_ids] + [_element(children) for children in bad]
     random.Random(seed).shuffle(items)
-    server.answer(SERVICE_PATH, _page(items))
+    answer_pw(server, _page(items))
     out = _read(_pw_client(wsdl_url))
     assert len(out) == len(items)  # nothing dropped silently, nothing invented
     assert all(isinstance(r, SourceRecord | RejectedRecord) for r in out)
@@ -171,9 +172,9 @@ def test_pw_page_keeps_every_good_record_beside_hostile_ones(pw_stub: tuple[Stub
 @FUZZ
 @given(body=st.one_of(st.binary(max_size=300), st.integers(0, 2000).map(lambda cut: _page(
     [_good_element(9001), _good_element(9002)])[:cut])))
-def test_pw_garbage_or_truncated_answers_are_typed_errors(pw_stub: tuple[StubServer, str], body: bytes) -> None:
+def test_pw_garbage_or_truncated_answers_are_typed_errors(pw_stub: tuple[HTTPServer, str], body: bytes) -> None:
     server, wsdl_url = pw_stub
-    server.answer(SERVICE_PATH, body)
+    answer_pw(server, body)
     try:
         out = list(_pw_client(wsdl_url).iter_records("work_orders"))
     except ClientError as exc:
@@ -205,13 +206,13 @@ def _attacks(base_url: str) -> dict[str, str]:
                                                    f'<!DOCTYPE lolz SYSTEM "{base_url}/evil.dtd" [')}
 
 
-def test_pw_client_refuses_xml_bombs_and_external_entities(pw_stub: tuple[StubServer, str],
+def test_pw_client_refuses_xml_bombs_and_external_entities(pw_stub: tuple[HTTPServer, str],
                                                            reliability_report: ReliabilityReport) -> None:
     server, wsdl_url = pw_stub
     with measured(reliability_report, "hostile: XML attacks on the PW client", load="1 response each",
                   faults="billion laughs, XXE (file, http), external DTD") as row:
-        for name, attack in _attacks(server.base_url).items():
-            server.answer(SERVICE_PATH, attack)
+        for name, attack in _attacks(base_url(server)).items():
+            answer_pw(server, attack)
             began = time.monotonic()
             # Refused once as hostile (issue 16 item 10): nothing expanded, nothing retried, no record.
             client = _pw_client(wsdl_url)
@@ -219,7 +220,7 @@ def test_pw_client_refuses_xml_bombs_and_external_entities(pw_stub: tuple[StubSe
                 list(client.iter_records("work_orders"))
             assert client.stats.retries == 0, name
             assert time.monotonic() - began < 5, name
-        assert not any("evil.dtd" in path for path in server.paths)  # nothing fetched
+        assert not any("evil.dtd" in path for path in requested_paths(server))  # nothing fetched
         row.outcome = "refused once as hostile before expansion, no retry, no fetch"
 
 
@@ -240,8 +241,7 @@ def test_pw_sandbox_refuses_xml_bombs_and_external_entities(fresh_sandbox: Sandb
 # ---------------------------------------------------------------- ServiceFusion
 
 def _good_job(job_id: int) -> dict[str, Any]:
-    return {"id": job_id, "number": str(job_id), "customer_id": 7, "status": "Scheduled",
-            "description": f"job {job_id}", "updated_at": "2026-01-02T00:00:00+00:00"}
+    return sf_job(job_id, customer_id=7, description=f"job {job_id}", updated_at="2026-01-02T00:00:00+00:00")
 
 
 def _sf_page(items: list[Any]) -> str:
@@ -252,13 +252,13 @@ def _sf_page(items: list[Any]) -> str:
 @FUZZ
 @given(bad=st.lists(json_values, min_size=1, max_size=5), seed=st.integers(0, 2**16))
 @example(bad=[{"id": 5, "updated_at": "0001-01-01T00:00:00+01:00"}], seed=0)
-def test_sf_page_keeps_every_good_record_beside_hostile_ones(sf_stub: tuple[StubServer, str, str], bad: list[Any],
+def test_sf_page_keeps_every_good_record_beside_hostile_ones(sf_stub: tuple[HTTPServer, str, str], bad: list[Any],
                                                              seed: int) -> None:
     server, base_url, token_url = sf_stub
     good = [_good_job(i) for i in (1, 2, 3)]
     items = good + bad
     random.Random(seed).shuffle(items)
-    server.answer("/v1/jobs", _sf_page(items), content_type="application/json")
+    answer(server, "/v1/jobs", _sf_page(items), content_type="application/json")
     out = list(_sf_client(base_url, token_url).iter_records("jobs"))
     assert len(out) == len(items)
     assert all(isinstance(r, SourceRecord | RejectedRecord) for r in out)
@@ -269,10 +269,10 @@ def test_sf_page_keeps_every_good_record_beside_hostile_ones(sf_stub: tuple[Stub
 @FUZZ
 @given(body=st.one_of(json_values.map(json.dumps), st.binary(max_size=200),
                       st.integers(0, 200).map(lambda cut: _sf_page([_good_job(1)])[:cut])))
-def test_sf_garbage_or_truncated_answers_are_typed_errors(sf_stub: tuple[StubServer, str, str],
+def test_sf_garbage_or_truncated_answers_are_typed_errors(sf_stub: tuple[HTTPServer, str, str],
                                                           body: str | bytes) -> None:
     server, base_url, token_url = sf_stub
-    server.answer("/v1/jobs", body, content_type="application/json")
+    answer(server, "/v1/jobs", body, content_type="application/json")
     try:
         out = list(_sf_client(base_url, token_url).iter_records("jobs"))
     except ClientError as exc:

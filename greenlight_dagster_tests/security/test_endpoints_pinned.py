@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from pytest_httpserver import HTTPServer
 
 from greenlight_dagster.clients.propertyware import PropertyWareClient
 from greenlight_dagster.clients.resilience import PermanentError, RetryPolicy
@@ -21,8 +22,7 @@ from greenlight_dagster.core.endpoints import EndpointError
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.sandbox.pw_server import SERVICE_PATH
-from greenlight_dagster.sandbox.pw_wsdl import ADDRESS_PLACEHOLDER, wsdl_text
-from greenlight_dagster_tests.reliability.stubs import serve_pw_wsdl, stub_server
+from greenlight_dagster_tests.http_stubs import base_url, pw_stub, requested_paths, serve_pw_wsdl
 
 SECRET = "planted-SECRET-91xQ"
 
@@ -71,25 +71,22 @@ def test_the_deployment_url_is_checked_when_a_client_is_built(monkeypatch: pytes
         sf.build_client()
 
 
-def test_a_wsdl_whose_service_address_is_elsewhere_is_refused_before_any_call() -> None:
-    with stub_server() as server, stub_server() as elsewhere:
-        serve_pw_wsdl(server)
-        wsdl = wsdl_text().replace(ADDRESS_PLACEHOLDER, f"{elsewhere.base_url}{SERVICE_PATH}")
-        server.answer(f"{SERVICE_PATH}?wsdl", wsdl)
-        client = PropertyWareClient(f"{server.base_url}{SERVICE_PATH}?wsdl", "u", SECRET, timeout=5,
-                                    retry=RetryPolicy(max_attempts=1))
+def test_a_wsdl_whose_service_address_is_elsewhere_is_refused_before_any_call(httpserver: HTTPServer) -> None:
+    with HTTPServer(host="127.0.0.1") as server:
+        wsdl_url = serve_pw_wsdl(server, service_base=base_url(httpserver))
+        client = PropertyWareClient(wsdl_url, "u", SECRET, timeout=5, retry=RetryPolicy(max_attempts=1))
         with pytest.raises(PermanentError, match="another origin"):
             client.echo("ping")
-        assert elsewhere.paths == []
+    assert requested_paths(httpserver) == []
 
 
 def test_a_same_origin_wsdl_is_used() -> None:
-    with stub_server() as server:
-        wsdl_url = serve_pw_wsdl(server)
+    with pw_stub() as (server, wsdl_url):
+        server.no_handler_status_code = 404  # not found, not the default 500 (a server fault)
         client = PropertyWareClient(wsdl_url, "u", SECRET, timeout=5, retry=RetryPolicy(max_attempts=1))
         with pytest.raises(PermanentError, match="HTTP 404"):
             client.echo("ping")  # the stub serves no SOAP answer: the call reached the pinned address
-        assert any(path == SERVICE_PATH for path in server.paths)
+        assert any(path == SERVICE_PATH for path in requested_paths(server))
 
 
 @pytest.mark.parametrize("thing", [

@@ -15,6 +15,17 @@ from sqlalchemy import Engine
 
 from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
+from greenlight_dagster_tests.factories import (
+    ABSENT,
+    OAK_STREET,
+    pw_building,
+    pw_lease,
+    pw_portfolio,
+    pw_tenant,
+    pw_unit,
+    pw_work_order,
+    source_record,
+)
 
 T0 = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
 T1 = datetime(2026, 1, 3, 9, 0, tzinfo=UTC)
@@ -30,55 +41,47 @@ def _record(entity: str, payload: dict[str, Any], modified: datetime | None) -> 
     stamped = dict(payload)
     if modified is not None:
         stamped.setdefault("lastModifiedDateTime" if "customer_name" not in payload else "updated_at", _iso(modified))
-    return SourceRecord(entity=entity, source_id=int(payload["id"]), modified_at=modified, payload=stamped)
+    return source_record(entity, stamped, modified_at=modified)
 
 
 PORTFOLIOS = [
-    {"id": 1, "name": "Oak Holdings LLC", "abbreviation": "OAK", "active": True},  # normalized match
-    {"id": 2, "name": "Maple Group", "abbreviation": "MAP", "active": True},  # stamped-id match
-    {"id": 3, "name": "Unmapped Estates", "abbreviation": "UNM", "active": True},  # no SF customer
+    pw_portfolio(1, name="Oak Holdings LLC", abbreviation="OAK"),  # normalized match
+    pw_portfolio(2, name="Maple Group", abbreviation="MAP"),  # stamped-id match
+    pw_portfolio(3, name="Unmapped Estates", abbreviation="UNM"),  # no SF customer
 ]
 BUILDINGS = [
-    {"id": 10, "portfolioID": 1, "name": "12 Oak St", "multiUnit": True, "countUnit": 3,
-     "address": {"address": "12 Oak Street", "city": "Austin", "stateRegion": "TX", "postalCode": "78701"}},
-    {"id": 20, "portfolioID": 2, "name": "5 Elm Ave", "multiUnit": "single family", "countUnit": 1,
-     "address": {"address": "5 Elm Ave", "city": "Austin", "stateRegion": "TX", "postalCode": "78702"}},
-    {"id": 30, "portfolioID": 3, "name": "99 Nowhere Rd", "multiUnit": "multi family",
-     "address": {"address": "99 Nowhere Rd", "city": "Austin", "stateRegion": "TX", "postalCode": "78703"}},
+    pw_building(10, portfolioID=1, name="12 Oak St", multiUnit=True, countUnit=3, address=dict(OAK_STREET)),
+    pw_building(20, portfolioID=2, name="5 Elm Ave", multiUnit="single family", countUnit=1,
+                address={"address": "5 Elm Ave", "city": "Austin", "stateRegion": "TX", "postalCode": "78702"}),
+    pw_building(30, portfolioID=3, name="99 Nowhere Rd", multiUnit="multi family",
+                address={"address": "99 Nowhere Rd", "city": "Austin", "stateRegion": "TX", "postalCode": "78703"}),
 ]
 UNITS = [
-    {"id": 100, "buildingID": 10, "portfolioID": 1, "name": "Unit A"},
-    {"id": 101, "buildingID": 10, "portfolioID": 1, "name": "Unit B"},
-    {"id": 102, "buildingID": 10, "portfolioID": 1, "name": "Unit C"},  # deleted in round 2 (tombstone)
-    {"id": 200, "buildingID": 20, "portfolioID": 2, "name": "Main"},
-    {"id": 300, "buildingID": 30, "portfolioID": 3, "name": "Unit 1"},
-    {"id": 301, "buildingID": 30, "portfolioID": 3, "name": "Unit 2"},
+    pw_unit(100, buildingID=10, name="Unit A"),
+    pw_unit(101, buildingID=10, name="Unit B"),
+    pw_unit(102, buildingID=10, name="Unit C"),  # deleted in round 2 (tombstone)
+    pw_unit(200, buildingID=20, portfolioID=2, name="Main"),
+    pw_unit(300, buildingID=30, portfolioID=3, name="Unit 1"),
+    pw_unit(301, buildingID=30, portfolioID=3, name="Unit 2"),
 ]
 TENANTS = [
-    {"id": 500, "type": "TENANT", "firstName": "Ana", "lastName": "Ruiz", "email": "ana@example.com"},
-    {"id": 501, "type": "TENANT", "firstName": "Bob", "lastName": "Lee", "email": "bob@example.com"},
+    pw_tenant(500, firstName="Ana", lastName="Ruiz", email="ana@example.com"),
+    pw_tenant(501, firstName="Bob", lastName="Lee", email="bob@example.com"),
 ]
 DELETED_UNIT = 102
 CHANGED_TENANT = {**TENANTS[1], "email": "bob.lee@example.com"}  # round 3
 LEASES = [
-    {"id": 400, "unitID": 100, "buildingID": 10, "portfolioID": 1, "status": "Active", "active": True,
-     "startDate": "2025-06-01", "endDate": "2026-05-31", "tenantIDs": [500], "primaryContactID": 500},
-    {"id": 401, "unitID": 20, "buildingID": 20, "portfolioID": 2, "status": "Active", "active": True,
-     "startDate": "2025-01-01", "endDate": "2026-12-31",
-     "contacts": [{"id": 501, "firstName": "Bob", "lastName": "Lee", "primary": True}]},
+    pw_lease(400, unitID=100, tenantIDs=[500], primaryContactID=500),
+    pw_lease(401, unitID=20, buildingID=20, portfolioID=2, startDate="2025-01-01", endDate="2026-12-31",
+             tenantIDs=ABSENT, primaryContactID=ABSENT,  # the tenants only as contacts
+             contacts=[{"id": 501, "firstName": "Bob", "lastName": "Lee", "primary": True}]),
 ]
 VENDORS = [{"id": 700, "name": "FastFix", "companyName": "FastFix LLC", "active": True}]
 
 
 def work_order(wo_id: int, building: int, unit: int | None, status: str, **extra: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {"id": wo_id, "number": wo_id - 8000, "portfolioID": {10: 1, 20: 2, 30: 3}[building],
-                               "buildingID": building, "status": status, "priority": "HIGH",
-                               "category": "Plumbing", "description": f"Work order {wo_id}",
-                               "createdDateTime": "2026-01-02T09:00:00Z"}
-    if unit is not None:
-        payload["unitID"] = unit
-    payload.update(extra)
-    return payload
+    return pw_work_order(wo_id, portfolioID={10: 1, 20: 2, 30: 3}[building], buildingID=building,
+                         unitID=ABSENT if unit is None else unit, status=status, **extra)
 
 
 WORK_ORDERS_R1 = [
