@@ -21,6 +21,13 @@ trips. Those are the ingestion benchmark's subject; through the sandbox servers 
 world (300,000 work orders) takes tens of minutes to land on a shared machine, and this
 benchmark times dbt alone.
 
+**The warehouse step as a sync runs it** (decision 0017): the ``dbt_warehouse`` asset
+materialized through Dagster in this process, which builds only the nodes downstream of sources
+that received rows and reuses the rest. Timed on the same world, each after the raw builds above:
+the step with nothing landed, after one new work-order version (one source changed), and after a
+1 % change of every entity; the figure is the step's wall time with Dagster's own event writes,
+and how many of the dbt nodes it built.
+
 Tests are left out of both builds (they are the same work either way; the daily sync's dbt
 step, tests included, is reported by `daily_sync`). dbt runs as its own process, with its
 target and log paths in a temporary directory so it never touches the project's
@@ -34,12 +41,14 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
@@ -60,6 +69,8 @@ from greenlight_dagster.warehouse.connection import dbt_env
 from greenlight_dagster.warehouse.loader import load_records
 
 TARGET_RATIO = 0.20
+#: Issue 19: what a 1 % change itself costs the warehouse step, as a share of its first build.
+STEP_CHANGE_TARGET = 0.05
 SLOWEST_NODES = 8
 SYSTEMS = {"propertyware": "pw", "servicefusion": "sf"}
 #: raw.<source>_<entity> <- sandbox table, per system.
@@ -77,6 +88,8 @@ class HistoryResult:
     loads: tuple[str, ...]  # load average next to each timing
     last_full: Build
     last_incremental: Build
+    steps: dict[str, list[StepBuild]]  # the change-aware warehouse step, by situation
+
 
     def ratio(self) -> Spread:
         return Spread.of([i / self.full.median for i in self.incremental.runs])
@@ -126,7 +139,8 @@ class Build:
 def dbt_build(env: dict[str, str], scratch: Path) -> Build:
     """One ``dbt build`` of every model, seed and snapshot, tests excluded, with dbt's time per node."""
     target = scratch / "target"
-    child = run_child([dbt_executable(), "build", "--exclude", "resource_type:test", "--quiet",
+    child = run_child([dbt_executable(), "build", "--exclude", "resource_type:test", "resource_type:unit_test",
+                       "--quiet",
                        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
                        "--target-path", str(target), "--log-path", str(scratch / "logs")], env=env)
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
@@ -139,6 +153,44 @@ def dbt_build(env: dict[str, str], scratch: Path) -> Build:
         fqn = node["fqn"][1:-1]
         layers[node["name"]] = ".".join(fqn) if node["resource_type"] == "model" else f"{node['resource_type']}s"
     return Build(child.seconds, child.peak_rss_bytes, seconds, layers, float(run_results["elapsed_time"]))
+
+
+@dataclass(frozen=True)
+class StepBuild:
+    """One materialization of the ``dbt_warehouse`` asset: its wall time and how many dbt nodes it built."""
+
+    seconds: float
+    built: int
+    reused: int
+
+
+#: The situations the warehouse step is timed in, in the order they are made.
+STEP_SITUATIONS = ("first build", "nothing landed", "one work order changed", "1 % of every entity changed")
+
+
+def warehouse_step(url: str, instance: dg.DagsterInstance) -> StepBuild:
+    """Materialize the dbt assets as a sync does (decision 0017) and count what was built and reused.
+    ``instance`` is shared by the step's runs, as a deployment's is: reused checks carry earlier outcomes."""
+    from greenlight_dagster.defs.warehouse.assets import dbt_warehouse_assets
+    from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
+    from greenlight_dagster.lib.resources import WarehouseResource
+
+    began = time.perf_counter()
+    result = dg.materialize([dbt_warehouse_assets], raise_on_error=False, instance=instance,
+                            resources={"dbt": make_dbt_resource(url), "warehouse": WarehouseResource(url=url)})
+    seconds = time.perf_counter() - began
+    if not result.success:
+        raise RuntimeError("the warehouse step failed")
+    statuses = [event.step_materialization_data.materialization.metadata.get("status")
+                for event in result.get_asset_materialization_events()]
+    reused = sum(1 for status in statuses if status is not None and status.value == "reused")
+    return StepBuild(seconds, len(statuses) - reused, reused)
+
+
+def change_one_work_order(sandbox: Sandbox, round_number: int) -> None:
+    """One new version of one work order: the smallest change a sync meets."""
+    work_order = min(sandbox.state.table("propertyware", "workOrders"))
+    sandbox.state.patch("propertyware", "workOrders", work_order, {"benchmarkNote": f"step round {round_number}"})
 
 
 def layer_seconds(build: Build) -> dict[str, float]:
@@ -193,13 +245,41 @@ def run(*, scale: str = "large", repeat: int = 3, log: Any = print) -> HistoryRe
                 unchanged.append(dbt_build(env, scratch))
                 loads.append(f"unchanged {n + 1}: {_load()}")
                 log(f"history: nothing changed {n + 1}/{repeat}: {unchanged[-1].seconds:.1f} s (load {_load()})")
+            steps = time_warehouse_step(url, engine, sandbox, repeat, log)
         finally:
             engine.dispose()
             shutil.rmtree(scratch, ignore_errors=True)
     return HistoryResult(Spread.of([b.seconds for b in full]), Spread.of([b.seconds for b in incremental]),
                          Spread.of([b.peak_rss_bytes / MIB for b in full]),
                          Spread.of([b.peak_rss_bytes / MIB for b in incremental]),
-                         Spread.of([b.seconds for b in unchanged]), tuple(loads), full[-1], incremental[-1])
+                         Spread.of([b.seconds for b in unchanged]), tuple(loads), full[-1], incremental[-1], steps)
+
+
+def time_warehouse_step(url: str, engine: Engine, sandbox: Sandbox, repeat: int,
+                        log: Any) -> dict[str, list[StepBuild]]:
+    """The change-aware step in each of `STEP_SITUATIONS`, ``repeat`` times."""
+    steps: dict[str, list[StepBuild]] = {situation: [] for situation in STEP_SITUATIONS}
+    instance = dg.DagsterInstance.ephemeral()
+
+    def timed(situation: str) -> None:
+        steps[situation].append(warehouse_step(url, instance))
+        step = steps[situation][-1]
+        log(f"history: warehouse step, {situation}: {step.seconds:.1f} s, {step.built} nodes built, "
+            f"{step.reused} reused (load {_load()})")
+
+    for n in range(repeat):
+        drop_built_schemas(url, empty_raw=False)
+        timed("first build")
+        timed("nothing landed")
+        before = {key: sandbox.state.table_version(*key) for key in CHANGED_TABLES}
+        change_one_work_order(sandbox, n)
+        land(engine, sandbox, f"bench-step-one-{n}", _changed_ids(sandbox, before))
+        timed("one work order changed")
+        before = {key: sandbox.state.table_version(*key) for key in CHANGED_TABLES}
+        change_one_percent(sandbox, repeat + n)
+        land(engine, sandbox, f"bench-step-share-{n}", _changed_ids(sandbox, before))
+        timed("1 % of every entity changed")
+    return steps
 
 
 def figures(result: HistoryResult) -> list[Figure]:
@@ -226,7 +306,26 @@ def figures(result: HistoryResult) -> list[Figure]:
                f"{result.full_rss_mib.median:.0f} / {result.incremental_rss_mib.median:.0f} MiB", "-"),
         Figure("  load average (1/5/15 min) after each timing", "; ".join(result.loads), "-"),
         *profile_figures(result),
+        *step_figures(result),
     ]
+
+
+def step_figures(result: HistoryResult) -> list[Figure]:
+    """The change-aware warehouse step (decision 0017), with issue 19's yardstick: the change's own cost."""
+    first = Spread.of([s.seconds for s in result.steps["first build"]])
+    rows = []
+    for situation in STEP_SITUATIONS:
+        runs = result.steps[situation]
+        seconds = Spread.of([s.seconds for s in runs])
+        rows.append(Figure(f"warehouse step (Dagster, builds what changed), {situation} (n={len(runs)})",
+                           f"{seconds.median:.1f} s ({seconds.min:.1f}-{seconds.max:.1f}); "
+                           f"{runs[-1].built} nodes built, {runs[-1].reused} reused", "-"))
+    quiet = Spread.of([s.seconds for s in result.steps["nothing landed"]]).median
+    share = Spread.of([s.seconds for s in result.steps["1 % of every entity changed"]]).median
+    rows.append(Figure("  the 1 % change's own cost in the step: (after 1 % - nothing landed) / first build",
+                       f"{(share - quiet) / first.median:.2f}", f"<= {STEP_CHANGE_TARGET:.2f} at large",
+                       (share - quiet) / first.median <= STEP_CHANGE_TARGET))
+    return rows
 
 
 def profile_figures(result: HistoryResult) -> list[Figure]:
@@ -254,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
            "run_seconds_full": result.last_full.run_seconds,
            "run_seconds_incremental": result.last_incremental.run_seconds,
            "node_seconds_full": result.last_full.node_seconds,
-           "node_seconds_incremental": result.last_incremental.node_seconds}
+           "node_seconds_incremental": result.last_incremental.node_seconds,
+           "warehouse_step": {situation: [asdict(step) for step in runs] for situation, runs in result.steps.items()}}
     print(f"written to {write_results('history', table, raw)}")
     return 0
 
