@@ -1,10 +1,11 @@
 """The GreenLight Sync code location: every folder under ``defs/`` plus what they share.
 
-Dagster walks ``defs/`` (``[tool.dg]`` in pyproject.toml) and merges the ``@dg.definitions``
-function of each domain folder's ``definitions.py``; this module adds the one resource every
-domain uses and the executor. Nothing runs when this module is imported: loading the secrets
-from SSM and importing the domains (which reads the dbt manifest) happen when Dagster - or a
-``greenlight`` command, through `load_definitions` - loads the location.
+Dagster walks ``defs/`` (``[tool.dg]`` in pyproject.toml): every module's assets, checks, jobs,
+schedules and sensors, and each domain folder's resources from the ``@dg.definitions`` function
+of its ``definitions.py``; this module adds the one resource every domain uses and the executor.
+Nothing runs when this module is imported: loading the secrets from SSM and importing the domains
+(which reads the dbt manifest) happen when Dagster - or a ``greenlight`` command, through
+`load_definitions` - loads the location.
 
 Every run - ``sync``, ``backfill``, ``push``, and what the UI's *Materialize* and backfill dialogs
 launch - executes its steps one after the other in the run worker's process, as ``greenlight

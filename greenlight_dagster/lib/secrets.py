@@ -13,10 +13,10 @@ A parameter that is not one of `SECRET_VARIABLES` is ignored (and named in the r
 skipped names), so the store cannot set arbitrary environment variables such as ``PATH``.
 Values are never logged or returned.
 
-Wiring (for the owner of ``definitions.py``): call ``load_secrets()`` at the top of
-``definitions.py``, before ``Definitions`` is built. Production sets ``GREENLIGHT_SECRETS=ssm``
-and ``AWS_REGION``; the code location's IAM role needs ``ssm:GetParametersByPath`` on the path and
-``kms:Decrypt`` on its key. See docs/deploy.md.
+Wiring: the code location's ``@dg.definitions`` function (``definitions.py``) calls ``load_secrets()``
+first, before any domain's resources exist; the ``greenlight`` commands call it before they start.
+Production sets ``GREENLIGHT_SECRETS=ssm`` and ``AWS_REGION``; the code location's IAM role needs
+``ssm:GetParametersByPath`` on the path and ``kms:Decrypt`` on its key. See docs/deploy.md.
 """
 
 from __future__ import annotations
