@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from greenlight_dagster.core.dedup import stamped_work_order_ids
+from greenlight_dagster.defs.warehouse.resources import environment_set
 from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster.sandbox.runner import Sandbox
@@ -100,21 +101,6 @@ class Cycle:
 def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
     """Everything a sync process needs to talk to ``sandbox`` with pushes on."""
     return {**sandbox.env(), **SYNC_FLAGS}
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the block (in-process Dagster resources read ``dg.EnvVar`` from os.environ)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def count_writes(requests: list[dict[str, Any]]) -> int:
@@ -326,7 +312,7 @@ def world(server_url: URL) -> Iterator[World]:
     """A started sandbox of `SEED`/`SCALE` and an isolated warehouse; everything stopped and dropped on exit."""
     with isolated_database(server_url) as url, warehouse_in_force(url) as engine, \
             Sandbox(seed=SEED, scale=SCALE, sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}) as sandbox, \
-            environment(sandbox_env(sandbox)):
+            environment_set(sandbox_env(sandbox)):
         yield World(sandbox, engine)
 
 

@@ -35,13 +35,13 @@ import requests
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.defs.automation.sensors import sf_job_changes
+from greenlight_dagster.defs.warehouse.resources import environment_set
 from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV
 from greenlight_dagster_tests.reliability.daemon_location import TICK_SECONDS_ENV
 from greenlight_dagster_tests.reliability.harness import (
     SEED,
-    environment,
     instance_home,
     isolated_database,
     kill_group,
@@ -127,7 +127,7 @@ def test_daemon_sigkill_keeps_the_sensor_cursor(warehouse_url: URL, tmp_path: Pa
         env = {**os.environ, **sandbox.env(), **storage_env, "DAGSTER_HOME": str(home), TICK_SECONDS_ENV: "2"}
         admin = sandbox.info["admin_url"].rstrip("/")
         jobs = [j["id"] for j in sandbox.state.snapshot()["servicefusion"]["jobs"][:2]]
-        with environment(storage_env), dg.DagsterInstance.from_config(str(home)) as instance:
+        with environment_set(storage_env), dg.DagsterInstance.from_config(str(home)) as instance:
             with daemon(env, log) as first:
                 initial = wait_for("the sensor's first cursor", lambda: stored_cursor(instance), first, log)
                 before_kill = change_a_job(admin, jobs[0], "Completed")
