@@ -15,12 +15,12 @@ from sqlalchemy.engine import URL
 
 from greenlight_dagster.cli import main
 from greenlight_dagster.cli.sync import DEFAULT_ADVICE, failure_message, summarize
+from greenlight_dagster.defs.warehouse.resources import environment_set
 from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.reliability.harness import (
     SF_RATE_LIMIT,
     SYNC_FLAGS,
-    environment,
     isolated_database,
     warehouse_in_force,
 )
@@ -71,7 +71,7 @@ def sync_world(warehouse_url: URL, tmp_path: Path) -> Iterator[Sandbox]:
     shutil.copyfile(project_root() / "dagster.yaml", home / "dagster.yaml")
     with isolated_database(warehouse_url) as url, warehouse_in_force(url), Sandbox(
             seed=5, scale="small", sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}) as sandbox, \
-            environment({**sandbox.env(), **SYNC_FLAGS, "DAGSTER_HOME": str(home)}):
+            environment_set({**sandbox.env(), **SYNC_FLAGS, "DAGSTER_HOME": str(home)}):
         yield sandbox
 
 

@@ -22,13 +22,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
+from greenlight_dagster.defs.warehouse.resources import environment_set
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse import migrate
 from greenlight_dagster.warehouse.connection import normalize_url
 from greenlight_dagster_tests.conftest import TEST_DB_ENV
 from greenlight_dagster_tests.reliability.harness import (
     SF_RATE_LIMIT,
-    environment,
     isolated_database,
     run_cycle,
     sandbox_env,
@@ -85,7 +85,7 @@ def test_a_full_sync_runs_through_the_documented_logins() -> None:
         dbt_login = {"GREENLIGHT_DBT_USER": dbt, "GREENLIGHT_DBT_PASSWORD": passwords[dbt]}
         with warehouse_in_force(app_url) as engine, \
                 Sandbox(seed=0, scale="small", sf_options={"rate_limit_per_minute": SF_RATE_LIMIT}) as sandbox, \
-                environment({**sandbox_env(sandbox), **dbt_login}):
+                environment_set({**sandbox_env(sandbox), **dbt_login}):
             cycle = run_cycle(sandbox)
             assert cycle.success, cycle.failures
             assert cycle.writes > 0  # pushes went out, planned from sync.* read by the loader login

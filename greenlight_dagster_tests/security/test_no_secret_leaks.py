@@ -22,12 +22,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.cli import main
+from greenlight_dagster.defs.warehouse.resources import environment_set
 from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.reliability.harness import (
     SF_RATE_LIMIT,
     SYNC_FLAGS,
-    environment,
     isolated_database,
     warehouse_in_force,
 )
@@ -48,7 +48,7 @@ def planted_world(warehouse_url: URL, tmp_path: Path) -> Iterator[tuple[Sandbox,
     with isolated_database(warehouse_url) as url, warehouse_in_force(url) as engine, Sandbox(
             seed=5, scale="small", pw_options={"password": PW_SECRET},
             sf_options={"client_secret": SF_SECRET, "rate_limit_per_minute": SF_RATE_LIMIT}) as sandbox, \
-            environment({**sandbox.env(), **SYNC_FLAGS, "DAGSTER_HOME": str(home)}):
+            environment_set({**sandbox.env(), **SYNC_FLAGS, "DAGSTER_HOME": str(home)}):
         yield sandbox, engine
 
 
@@ -77,7 +77,7 @@ def test_planted_secrets_appear_nowhere(planted_world: tuple[Sandbox, Engine], c
     runner = CliRunner()
     faulty = runner.invoke(main, ["sync"])
     sandbox.state.faults.clear()
-    with environment({"GREENLIGHT_PW_PASSWORD": WRONG_PW_SECRET, "GREENLIGHT_SF_CLIENT_SECRET": WRONG_SF_SECRET}):
+    with environment_set({"GREENLIGHT_PW_PASSWORD": WRONG_PW_SECRET, "GREENLIGHT_SF_CLIENT_SECRET": WRONG_SF_SECRET}):
         refused = runner.invoke(main, ["sync"])
     assert faulty.exit_code != 0 and refused.exit_code != 0  # both runs failed somewhere: their errors are searched
     assert "authentication failed" in refused.output or "credentials refused" in refused.output, refused.output
