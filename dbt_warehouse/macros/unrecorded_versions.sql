@@ -1,7 +1,7 @@
 {#- What an SCD2 snapshot reads: the latest versions it has not recorded yet, deletions included
     (_is_deleted, valid from when the tombstone landed: version_metadata). One definition for
-    every snapshot of a `*_latest` staging table (stg_pw_work_order_changes, stg_pw_unit_changes,
-    stg_pw_lease_changes, stg_pw_tenant_changes).
+    the change set of every snapshot (int_pw_work_order_changes, int_pw_unit_changes,
+    int_pw_lease_changes, int_pw_tenant_changes).
 
     dbt's snapshot compares every row of its source with the snapshot's current rows; fed the
     whole current state, that is hash joins over every record on every run, whatever changed.

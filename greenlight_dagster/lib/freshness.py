@@ -2,7 +2,7 @@
 
 The other operational checks already exist where their data lives: unit routing, unmapped
 statuses and mapping coverage under target (95 %, WARN) are dbt tests that dagster-dbt turns
-into asset checks on ``warehouse/stg_pw_work_orders``, ``warehouse/dim_status`` and
+into asset checks on ``warehouse/int_pw_work_orders``, ``warehouse/dim_status`` and
 ``warehouse/map_customer``; duplicate SF jobs and dead letters are checks on
 ``reconcile/push_plan``. What was missing is "the raw data stopped arriving".
 

@@ -155,13 +155,13 @@ def corrupt_built_relations(engine: Engine) -> None:
     with engine.begin() as conn:
         kind = conn.execute(text(
             "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = 'staging' and c.relname = 'stg_pw_work_orders'")).scalar_one()
+            "where n.nspname = 'intermediate' and c.relname = 'int_pw_work_orders'")).scalar_one()
         if kind == "v":  # a view cannot be edited: put a table with its rows in its place
-            conn.execute(text("alter view staging.stg_pw_work_orders rename to stg_pw_work_orders_correct"))
-            conn.execute(text("create table staging.stg_pw_work_orders as "
-                              "select * from staging.stg_pw_work_orders_correct"))
+            conn.execute(text("alter view intermediate.int_pw_work_orders rename to int_pw_work_orders_correct"))
+            conn.execute(text("create table intermediate.int_pw_work_orders as "
+                              "select * from intermediate.int_pw_work_orders_correct"))
         # a routing correction that picked another building's unit
-        conn.execute(text("update staging.stg_pw_work_orders set unit_id = 200 where work_order_id = 9100"))
+        conn.execute(text("update intermediate.int_pw_work_orders set unit_id = 200 where work_order_id = 9100"))
         # 9102 loses its current flag; 9100's only version is closed, before it began
         conn.execute(text("update marts.fact_work_orders set is_current = false where work_order_id = 9102"))
         conn.execute(text("update marts.fact_work_orders set valid_to = valid_from - interval '1 day' "

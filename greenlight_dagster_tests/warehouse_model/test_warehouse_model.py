@@ -169,7 +169,7 @@ def test_tombstone_closes_the_current_row_with_a_deletion_version(built: BuiltWa
     )
     assert [(v["is_deleted"], v["is_current"]) for v in versions] == [(False, False), (True, True)]
     assert versions[0]["valid_to"] is not None
-    assert built.rows("select 1 from staging.stg_pw_work_orders where work_order_id = 9005") == []
+    assert built.rows("select 1 from intermediate.int_pw_work_orders where work_order_id = 9005") == []
 
 
 def test_deleted_unit_leaves_current_state_and_gets_a_deletion_version(built: BuiltWarehouse) -> None:
@@ -251,7 +251,7 @@ def test_changed_tenant_is_current_and_versioned(built: BuiltWarehouse) -> None:
 def test_late_older_version_does_not_rewrite_history(built: BuiltWarehouse) -> None:
     versions = built.rows("select description from marts.fact_work_orders where work_order_id = 9001")
     assert versions == [{"description": "Work order 9001"}]
-    staged = built.rows("select description from staging.stg_pw_work_orders where work_order_id = 9001")
+    staged = built.rows("select description from intermediate.int_pw_work_orders where work_order_id = 9001")
     assert staged == [{"description": "Work order 9001"}]
 
 
@@ -281,7 +281,7 @@ def test_as_of_returns_the_version_valid_at_that_instant(built: BuiltWarehouse) 
 def test_routing_violations_are_flagged_and_unit_nulled(built: BuiltWarehouse) -> None:
     rows = {r["work_order_id"]: r for r in built.rows(
         "select work_order_id, unit_id, source_unit_id, is_unit_routing_violation, unit_routing_reason "
-        "from staging.stg_pw_work_orders"
+        "from intermediate.int_pw_work_orders"
     )}
     flagged = {wo for wo, r in rows.items() if r["is_unit_routing_violation"]}
     assert flagged == {9001, 9002, 9006}
@@ -298,7 +298,7 @@ def test_routing_rule_matches_core_routing(built: BuiltWarehouse) -> None:
 
     buildings = {b["id"]: b for b in scenario.BUILDINGS}
     staged = {r["work_order_id"]: r for r in built.rows(
-        "select work_order_id, unit_id, is_unit_routing_violation from staging.stg_pw_work_orders"
+        "select work_order_id, unit_id, is_unit_routing_violation from intermediate.int_pw_work_orders"
     )}
     for wo in scenario.WORK_ORDERS_R1:
         if wo["id"] not in staged:
@@ -311,7 +311,7 @@ def test_routing_rule_matches_core_routing(built: BuiltWarehouse) -> None:
 
 def test_routing_and_unmapped_status_checks_fail_in_dagster(built: BuiltWarehouse) -> None:
     checks = _check_results(built.round_1)
-    assert not checks["unit_routing_rule_stg_pw_work_orders_"].passed
+    assert not checks["unit_routing_rule_int_pw_work_orders_"].passed
     assert not checks["unmapped_status_dim_status_"].passed
     scd2 = next(name for name in checks if name.startswith("scd2_valid_history_fact_work_orders"))
     assert checks[scd2].passed
@@ -324,7 +324,7 @@ def test_routing_and_unmapped_status_checks_fail_in_dagster(built: BuiltWarehous
 
 def test_dim_status_covers_every_observed_status(built: BuiltWarehouse) -> None:
     observed = built.rows(
-        "select 'pw' as system, status from staging.stg_pw_work_orders union "
+        "select 'pw' as system, status from intermediate.int_pw_work_orders union "
         "select 'sf', status from staging.stg_sf_jobs"
     )
     dim = {(r["system"], r["status_key"]): r for r in built.rows("select * from marts.dim_status")}

@@ -35,7 +35,7 @@ raw_work_orders as (
 ),
 
 work_orders as (
-    select work_order_id, status_key from {{ ref('stg_pw_work_orders') }}
+    select work_order_id, status_key from {{ ref('int_pw_work_orders') }}
 ),
 
 pw_statuses as (

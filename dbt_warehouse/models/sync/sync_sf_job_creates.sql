@@ -5,7 +5,7 @@
 -- takes effect without rebuilding this model and every held-back work order gets a reason.
 -- Records are the source payloads (PW/SF field names), which is what core.payloads reads:
 --   work_order  the PW payload as served (unitID as PW has it: strict verification compares it)
---   unit        the unit after the routing correction (stg_pw_work_orders.unit_id), or NULL
+--   unit        the unit after the routing correction (int_pw_work_orders.unit_id), or NULL
 --   customer    {id, customer_name}: the unit's mapped SF customer, else the building's
 --               (map_unit / map_customer; a building falls back to its portfolio's customer)
 --   portfolio_id  the building's portfolio: while customer is NULL, the planner falls back to
@@ -15,7 +15,7 @@
 {{ config(schema='sync', materialized='view') }}
 
 with work_orders as (
-    select * from {{ ref('stg_pw_work_orders') }}
+    select * from {{ ref('int_pw_work_orders') }}
 ),
 
 raw_work_orders as (

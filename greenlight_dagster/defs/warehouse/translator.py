@@ -4,7 +4,7 @@ Sources ``raw.pw_<entity>`` / ``raw.sf_<entity>`` get the exact keys of the inge
 (``["pw", "<entity>"]``, ``["sf", "<entity>"]``), so the graph runs raw -> staging -> snapshots
 -> marts without stubs; ``ops.*`` sources become ``["ops", "<table>"]``. Every model, snapshot
 and seed is ``["warehouse", "<name>"]``: dbt names are already unique and layer-prefixed
-(stg_, snap_, dim_, fact_, map_, sync_), so a flat namespace stays readable and stable when a
+(stg_, int_, snap_, dim_, fact_, map_, sync_), so a flat namespace stays readable and stable when a
 model moves between folders. Kinds (dbt, postgres) come from dagster-dbt itself.
 """
 
@@ -18,9 +18,10 @@ from dagster_dbt import DagsterDbtTranslator
 
 #: The key prefix of every dbt node (``["warehouse", "<name>"]``) and of its groups.
 WAREHOUSE_GROUP = "warehouse"
-#: Group per dbt layer: a model's first folder under models/ (staging, marts, sync), a snapshot, a seed.
-LAYER_GROUPS = {"staging": "warehouse_staging", "snapshot": "warehouse_snapshots", "marts": "warehouse_marts",
-                "sync": "warehouse_push_candidates", "seed": "warehouse_seeds"}
+#: Group per dbt layer: a model's first folder under models/ (staging, intermediate, marts, sync), a snapshot, a seed.
+LAYER_GROUPS = {"staging": "warehouse_staging", "intermediate": "warehouse_intermediate",
+                "snapshot": "warehouse_snapshots", "marts": "warehouse_marts", "sync": "warehouse_push_candidates",
+                "seed": "warehouse_seeds"}
 OWNERS = ["team:greenlight"]
 _RAW_PREFIXES = ("pw_", "sf_")
 
@@ -39,7 +40,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return dg.AssetKey([WAREHOUSE_GROUP, str(dbt_resource_props["name"])])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        """The node's layer, so the asset graph reads raw -> staging -> snapshots -> marts -> push candidates."""
+        """The node's layer, so the asset graph reads raw -> staging -> intermediate -> snapshots -> marts -> push candidates."""
         kind = str(dbt_resource_props["resource_type"])
         layer = kind if kind in ("snapshot", "seed") else str(dbt_resource_props["fqn"][1])
         return LAYER_GROUPS.get(layer, WAREHOUSE_GROUP)

@@ -4,7 +4,7 @@ with jobs as (
     select * from {{ ref('stg_sf_jobs') }}
 ),
 
--- the keyed table under stg_pw_work_orders (its live rows are the same work orders): an index
+-- the keyed table under int_pw_work_orders (its live rows are the same work orders): an index
 -- lookup per job instead of evaluating the routing rule for every work order
 work_orders as (
     select work_order_id from {{ ref('stg_pw_work_orders_latest') }} where not _is_deleted

@@ -47,7 +47,7 @@ snapshot as (
 ordered as (
     select
         snapshot.*,
-        -- a deletion is a version of its own (stg_pw_work_order_changes); snapshots built before that
+        -- a deletion is a version of its own (int_pw_work_order_changes); snapshots built before that
         -- recorded deletions with dbt's hard_deletes: new_record (dbt_is_deleted)
         (coalesce(_is_deleted, false)
             {%- if 'dbt_is_deleted' in snapshot_columns %} or coalesce(dbt_is_deleted = 'True', false){% endif %})

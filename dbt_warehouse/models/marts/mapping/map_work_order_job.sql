@@ -19,7 +19,7 @@ claims as (
     cross join lateral unnest(jobs.claimed_work_order_ids) as claimed (work_order_id)
 ),
 
--- the live work orders' ids and numbers, which the routing rule (stg_pw_work_orders) does not
+-- the live work orders' ids and numbers, which the routing rule (int_pw_work_orders) does not
 -- change: read from the indexed table under that view, so the few stamped jobs are looked up by
 -- key instead of routing every work order to find them
 work_orders as (

@@ -6,7 +6,7 @@
     indexes=[{'columns': ['work_order_id'], 'unique': true}, {'columns': ['_version_id']}],
 ) }}
 
--- Work orders, latest version per key, typed (before the unit routing rule: stg_pw_work_orders),
+-- Work orders, latest version per key, typed (before the unit routing rule: int_pw_work_orders_routed),
 -- deleted keys included (_is_deleted: the latest version is a tombstone, so the snapshot can
 -- record the deletion as a version). The largest raw table, so it is kept as a table and
 -- maintained incrementally: a run re-reads only the work orders with a version landed since the
