@@ -40,7 +40,8 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return dg.AssetKey([WAREHOUSE_GROUP, str(dbt_resource_props["name"])])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        """The node's layer, so the asset graph reads raw -> staging -> intermediate -> snapshots -> marts -> push candidates."""
+        """The node's layer, so the asset graph reads raw -> staging -> intermediate -> snapshots -> marts
+        -> push candidates."""
         kind = str(dbt_resource_props["resource_type"])
         layer = kind if kind in ("snapshot", "seed") else str(dbt_resource_props["fqn"][1])
         return LAYER_GROUPS.get(layer, WAREHOUSE_GROUP)
