@@ -70,14 +70,13 @@ def child_main() -> None:
     import dagster as dg
     import psutil
 
-    from greenlight_dagster.defs.propertyware import assets as pw
+    from greenlight_dagster.defs.ingestion.assets import ingest, ingest_daily
     from greenlight_dagster.defs.propertyware import resources as pw_resources
-    from greenlight_dagster.defs.servicefusion import assets as sf
     from greenlight_dagster.defs.servicefusion import resources as sf_resources
     from greenlight_dagster.lib.ingest import latest_partition_key
     from greenlight_dagster.lib.resources import WarehouseResource
 
-    assets = [*pw.assets, *sf.assets]
+    assets = [ingest, ingest_daily]
     rss_before = psutil.Process().memory_info().rss
     began = time.perf_counter()
     result = dg.materialize(assets, resources={"warehouse": WarehouseResource(), **pw_resources.resources,

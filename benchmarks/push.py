@@ -123,7 +123,7 @@ class PushRun:
 
     @property
     def step_seconds(self) -> float:
-        return self.run.steps.get("push__sf_jobs", 0.0)
+        return self.run.asset_seconds("push/sf_jobs")
 
     def creates(self) -> list[dict[str, Any]]:
         return [r for r in self.run.requests if r["server"] == "sf" and r["method"] == "POST"
@@ -170,7 +170,7 @@ def run_scenario(*, scale: str = "demo", jobs: int = NEW_JOBS, rate: int = PUSH_
         log(f"push: {len(new_ids)} new open work orders; timed sync at {rate} SF requests/minute per account ...")
         with RequestClock(world.state) as clock:
             run = world.sync(f"push {jobs}", sf_rate=rate)
-        log(f"push: sync {run.seconds:.0f} s, push/sf_jobs {run.steps.get('push__sf_jobs', 0.0):.0f} s, "
+        log(f"push: sync {run.seconds:.0f} s, push/sf_jobs {run.asset_seconds('push/sf_jobs'):.0f} s, "
             f"success={run.success}")
         creates = [r["seq"] for r in run.requests if r["server"] == "sf" and r["method"] == "POST"
                    and r["operation"] == "/jobs" and r["status"] == 201]
@@ -237,10 +237,10 @@ def rate_share(writes: int, seconds: float, allowed_per_minute: float) -> float:
 def figures(result: DailyResult) -> list[Figure]:
     if not result.days:
         return [Figure("push efficiency", "no timed run", "-", False)]
-    sf_shares = [rate_share(sf_creates(d), d.run.steps.get("push__sf_jobs", 0.0), SF_RATE_PER_MINUTE)
+    sf_shares = [rate_share(sf_creates(d), d.run.asset_seconds("push/sf_jobs"), SF_RATE_PER_MINUTE)
                  for d in result.days]
     pw_allowed = 60_000 / PW_LATENCY_MS
-    pw_shares = [rate_share(pw_writes(d), d.run.steps.get("push__pw_work_orders", 0.0), pw_allowed)
+    pw_shares = [rate_share(pw_writes(d), d.run.asset_seconds("push/pw_work_orders"), pw_allowed)
                  for d in result.days]
     too_many = sum(1 for d in result.days for r in d.run.requests if r["status"] == 429)
     creates = sum(sf_creates(d) for d in result.days)

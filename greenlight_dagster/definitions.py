@@ -11,9 +11,9 @@ Every run - ``sync``, ``backfill``, ``push``, and what the UI's *Materialize* an
 launch - executes its steps one after the other in the run worker's process, as ``greenlight
 sync`` does. Dagster's default multiprocess executor starts a Python process per step, each
 loading the definitions again: 32 step processes on a 2-core machine made a UI-launched sync
-~11x slower than the same work from the command line (issue 20), for no gain - each API has one
-request stream at a time anyway (the ``propertyware_api`` / ``servicefusion_api`` pools, which
-hold across runs whatever the executor) and dbt builds the whole warehouse in one step.
+~11x slower than the same work from the command line (issue 20). PropertyWare and ServiceFusion
+are still used side by side: the steps that talk to them run one thread per API (`lib.lanes`,
+decision 0021), and dbt builds the whole warehouse in one step.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""A failed run and the context a run-failure sensor receives for it, for the tests of what failures record and tell."""
+"""A failed run and the context a run-failure sensor receives for it, for the tests of what failures record and tell.
 
-from __future__ import annotations
+No ``from __future__ import annotations``: Dagster reads the op's ``context`` annotation.
+"""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+
+from greenlight_dagster.lib.lanes import Lane, run_lanes
 
 
 @dataclass(frozen=True)
@@ -15,11 +19,14 @@ class FailedRun:
     context: dg.RunFailureSensorContext
 
 
-def failed_run(error: str) -> FailedRun:
-    """Run ``doomed`` on an ephemeral instance so that it fails with ``error``; the sensor context of that failure."""
+def failed_run(error: str, *, lanes: Sequence[Lane] = ()) -> FailedRun:
+    """Run ``doomed`` on an ephemeral instance so that it fails with ``error`` (or, given ``lanes``, as a step
+    that runs them fails: `lib.lanes`); the sensor context of that failure."""
 
     @dg.op
-    def explode() -> None:
+    def explode(context: dg.OpExecutionContext) -> None:
+        if lanes:
+            list(run_lanes(context.log, lanes))
         raise RuntimeError(error)
 
     @dg.job

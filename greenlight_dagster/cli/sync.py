@@ -25,6 +25,7 @@ from greenlight_dagster.cli.local import local_environment
 from greenlight_dagster.cli.operator import record_outcome
 from greenlight_dagster.core.pw_api import DEPLOYMENTS
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
+from greenlight_dagster.lib.lanes import failed_assets
 from greenlight_dagster.sandbox.generator import SCALES
 from greenlight_dagster.warehouse.embedded import data_dir
 
@@ -110,6 +111,12 @@ class StepFailure:
             text = rest if name == "Failure" else f"{name}: {rest}"
         return cls(step, name, text[:300])
 
+    @classmethod
+    def of_asset(cls, asset: str, detail: str) -> StepFailure:
+        """A failed asset of a step that runs several (`lib.lanes`): ``detail`` is "ErrorClass: first line"."""
+        error_class, sep, _ = detail.partition(": ")
+        return cls(asset, error_class if sep else "", detail[:300])
+
     def __str__(self) -> str:
         return f"{self.step}: {self.first_line}"
 
@@ -182,7 +189,11 @@ def summarize(result: dg.ExecuteInProcessResult) -> SyncOutcome:
     for event in result.all_events:
         if event.is_step_failure:
             data = event.step_failure_data
-            outcome.failures.append(StepFailure.from_error(event.step_key or "?", data.error if data else None))
+            assets = failed_assets(data.user_failure_data.metadata) if data and data.user_failure_data else {}
+            if assets:
+                outcome.failures.extend(StepFailure.of_asset(asset, detail) for asset, detail in assets.items())
+            else:
+                outcome.failures.append(StepFailure.from_error(event.step_key or "?", data.error if data else None))
     return outcome
 
 

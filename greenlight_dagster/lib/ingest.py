@@ -5,6 +5,10 @@ as `RawEntity` values and one `Fetch` function; everything else - which window t
 loading, tombstones, the high-water mark, the metadata the UI plots and the
 ``rejected_records`` check - lives here once, so the eleven assets cannot drift apart.
 
+The raw assets of both sources are built as two steps, by partitioning (``ingest``: the nine
+reference entities; ``ingest_daily``: ``pw/work_orders`` and ``sf/jobs``), each reading PW and SF
+side by side, one lane per source (`lib.lanes`, decision 0021).
+
 No ``from __future__ import annotations`` here: Dagster reads the ``config`` parameter's
 type at decoration time and cannot resolve a string annotation.
 """
@@ -12,20 +16,21 @@ type at decoration time and cannot resolve a string annotation.
 import time
 import warnings
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.clients.resilience import CallStats
 from greenlight_dagster.core.fields import latest_believable
 from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.lib.freshness import with_business_hours_freshness
+from greenlight_dagster.lib.lanes import EXTERNAL_APIS_POOL, Lane, Task, run_lanes
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
 from greenlight_dagster.warehouse.watermarks import DEFAULT_OVERLAP, get_high_water, set_high_water
 
@@ -132,7 +137,6 @@ class SourceSpec:
     group_name: str
     resource_key: str
     kinds: frozenset[str]
-    pool: str
     fetch: Fetch
 
 
@@ -209,96 +213,142 @@ def _partition_window(context: dg.AssetExecutionContext) -> tuple[tuple[datetime
     return (window.start, window.end), keys.end == latest
 
 
-def build_raw_asset(spec: SourceSpec, entity: RawEntity) -> dg.AssetsDefinition:
-    """The Dagster asset ``{source}/{entity}``."""
+@dataclass(frozen=True)
+class RunScope:
+    """What every entity of one step reads under: the run, its partitions and its config."""
+
+    engine: Engine
+    run_id: str
+    partition_window: tuple[datetime, datetime] | None
+    reaches_latest_partition: bool
+    config: IngestConfig
+
+
+def ingest_entity(spec: SourceSpec, entity: RawEntity, resource: Any, scope: RunScope,
+                  log: Any) -> dg.MaterializeResult:
+    """Read one entity in its window, land it, move its high-water mark: ``{source}/{entity}``'s materialization."""
+    began = time.monotonic()
     key = dg.AssetKey([spec.source, entity.entity])
+    engine, config = scope.engine, scope.config
+    ceiling = latest_believable(datetime.now(UTC))
+    high_water = get_high_water(engine, spec.source, entity.entity)
+    if high_water is not None and high_water > ceiling:
+        log.warning(f"the stored high-water mark {high_water.isoformat()} is in the future: reading "
+                    "everything once and replacing it")
+        high_water = None
+    window = plan_window(entity=entity, full_refresh=config.full_refresh, high_water=high_water,
+                         overlap=timedelta(minutes=config.overlap_minutes), partition_window=scope.partition_window,
+                         reaches_latest_partition=scope.reaches_latest_partition)
+    log.info(f"{window.describe()} (high-water mark: {high_water})")
+
+    extraction = spec.fetch(resource, entity.entity, window, log)
+    if extraction.full_read and window.mode != "full":
+        window = as_full_read(window)
+        log.info(f"the API reads this entity only in full ({window.describe()})")
+    in_window = _WindowFilter(window)
+    seen: array[int] | None = array("q") if window.tombstones else None
+    stats = load_records(engine, spec.source, entity.entity, in_window(extraction.records),
+                         run_id=scope.run_id, batch_size=config.batch_size, seen_ids=seen, mark_ceiling=ceiling)
+
+    tombstones = 0
+    if seen is not None:
+        if stats.fetched:
+            tombstones = mark_deleted(engine, spec.source, entity.entity, seen, scope.run_id)
+        else:
+            log.warning("the source served no records at all: not tombstoning anything, "
+                        "an empty answer is likelier an API or permission problem than an empty system")
+    stored_mark = high_water
+    window_mark = extraction.window_mark() if extraction.window_mark is not None else None
+    mark = earned_mark(window, window_mark, stats.max_modified_at, datetime.now(UTC))
+    if mark is not None:
+        stored_mark = set_high_water(engine, spec.source, entity.entity, mark, scope.run_id, replace_after=ceiling)
+    if stats.rejected:
+        log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {scope.run_id}")
+    if stats.future_dated:
+        log.warning(f"{stats.future_dated} record(s) last modified in the future (after "
+                    f"{ceiling.isoformat()}): loaded, not used as the high-water mark; see ops.error_log")
+
+    calls = extraction.stats
+    return dg.MaterializeResult(asset_key=key, metadata={
+        "records_fetched": stats.fetched,
+        "new_versions": stats.new_versions,
+        "unchanged": stats.unchanged,
+        "rejected": stats.rejected,
+        "duplicates": stats.duplicates,
+        "sanitized": stats.sanitized,
+        "future_dated": stats.future_dated,
+        "outside_window": in_window.dropped,
+        "tombstones": tombstones,
+        "api_calls": calls.calls,
+        "retries": calls.retries,
+        "rate_limited": calls.rate_limited,
+        "rate_limit_wait_seconds": float(calls.wait_seconds),
+        "bytes_received": calls.bytes_received,
+        "duration_seconds": round(time.monotonic() - began, 3),
+        "mode": window.mode,
+        "window_start": window.start.isoformat() if window.start else "",
+        "window_end": window.end.isoformat() if window.end else "",
+        "high_water": stored_mark.isoformat() if stored_mark else "",
+    })
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source system's assets: what they share and its entities."""
+
+    spec: SourceSpec
+    entities: tuple[RawEntity, ...]
+
+
+def _spec(spec: SourceSpec, entity: RawEntity) -> dg.AssetSpec:
+    return dg.AssetSpec(dg.AssetKey([spec.source, entity.entity]), description=entity.description,
+                        group_name=spec.group_name, kinds=set(spec.kinds), owners=OWNERS,
+                        metadata={"table": f"raw.{spec.source}_{entity.entity}"})
+
+
+def build_ingest_asset(name: str, sources: Sequence[Source], *, partitioned: bool,
+                       description: str) -> dg.AssetsDefinition:
+    """One step for the raw assets of every source with the same partitioning: one lane per source (`lib.lanes`).
+
+    The step can be subset: materializing one asset from the UI reads that entity alone.
+    """
+    members = [(source.spec, entity) for source in sources for entity in source.entities
+               if entity.partitioned == partitioned]
 
     with warnings.catch_warnings():
         # BackfillPolicy is beta in this Dagster and chosen on purpose (a range runs as one run); its
         # notice, once per asset in every process's log, tells operators nothing.
         warnings.simplefilter("ignore", dg.BetaWarning)
-        as_asset = dg.asset(
-            key=key,
-            description=entity.description,
-            group_name=spec.group_name,
-            kinds=set(spec.kinds),
-            owners=OWNERS,
-            pool=spec.pool,
-            required_resource_keys={"warehouse", spec.resource_key},
-            partitions_def=DAILY_PARTITIONS if entity.partitioned else None,
-            backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
-            metadata={"table": f"raw.{spec.source}_{entity.entity}"},
+        as_multi_asset = dg.multi_asset(
+            name=name,
+            description=description,
+            specs=[_spec(spec, entity) for spec, entity in members],
+            can_subset=True,
+            pool=EXTERNAL_APIS_POOL,
+            required_resource_keys={"warehouse", *(source.spec.resource_key for source in sources)},
+            partitions_def=DAILY_PARTITIONS if partitioned else None,
+            backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         )
 
-    @as_asset
-    def _raw_asset(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
-        began = time.monotonic()
-        engine = context.resources.warehouse.get_engine()
-        ceiling = latest_believable(datetime.now(UTC))
-        high_water = get_high_water(engine, spec.source, entity.entity)
-        if high_water is not None and high_water > ceiling:
-            context.log.warning(f"the stored high-water mark {high_water.isoformat()} is in the future: reading "
-                                "everything once and replacing it")
-            high_water = None
+    @as_multi_asset
+    def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[dg.MaterializeResult]:
         partition_window, reaches_latest = _partition_window(context)
-        window = plan_window(entity=entity, full_refresh=config.full_refresh, high_water=high_water,
-                             overlap=timedelta(minutes=config.overlap_minutes), partition_window=partition_window,
-                             reaches_latest_partition=reaches_latest)
-        context.log.info(f"{key.to_user_string()} {window.describe()} (high-water mark: {high_water})")
+        scope = RunScope(context.resources.warehouse.get_engine(), context.run.run_id, partition_window,
+                         reaches_latest, config)
+        selected = context.selected_asset_keys
 
-        extraction = spec.fetch(getattr(context.resources, spec.resource_key), entity.entity, window, context.log)
-        if extraction.full_read and window.mode != "full":
-            window = as_full_read(window)
-            context.log.info(f"{key.to_user_string()}: the API reads this entity only in full ({window.describe()})")
-        in_window = _WindowFilter(window)
-        seen: array[int] | None = array("q") if window.tombstones else None
-        stats = load_records(engine, spec.source, entity.entity, in_window(extraction.records),
-                             run_id=context.run.run_id, batch_size=config.batch_size, seen_ids=seen,
-                             mark_ceiling=ceiling)
+        def task(spec: SourceSpec, entity: RawEntity) -> Task:
+            resource = getattr(context.resources, spec.resource_key)
+            return Task(dg.AssetKey([spec.source, entity.entity]),
+                        lambda log: ingest_entity(spec, entity, resource, scope, log))
 
-        tombstones = 0
-        if seen is not None:
-            if stats.fetched:
-                tombstones = mark_deleted(engine, spec.source, entity.entity, seen, context.run.run_id)
-            else:
-                context.log.warning("the source served no records at all: not tombstoning anything, "
-                                    "an empty answer is likelier an API or permission problem than an empty system")
-        stored_mark = high_water
-        window_mark = extraction.window_mark() if extraction.window_mark is not None else None
-        mark = earned_mark(window, window_mark, stats.max_modified_at, datetime.now(UTC))
-        if mark is not None:
-            stored_mark = set_high_water(engine, spec.source, entity.entity, mark, context.run.run_id,
-                                         replace_after=ceiling)
-        if stats.rejected:
-            context.log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {context.run.run_id}")
-        if stats.future_dated:
-            context.log.warning(f"{stats.future_dated} record(s) last modified in the future (after "
-                                f"{ceiling.isoformat()}): loaded, not used as the high-water mark; see ops.error_log")
+        lanes = [Lane(source.spec.group_name, [task(spec, entity) for spec, entity in members
+                                               if spec is source.spec and dg.AssetKey([spec.source, entity.entity])
+                                               in selected])
+                 for source in sources]
+        yield from run_lanes(context.log, lanes)
 
-        calls = extraction.stats
-        return dg.MaterializeResult(metadata={
-            "records_fetched": stats.fetched,
-            "new_versions": stats.new_versions,
-            "unchanged": stats.unchanged,
-            "rejected": stats.rejected,
-            "duplicates": stats.duplicates,
-            "sanitized": stats.sanitized,
-            "future_dated": stats.future_dated,
-            "outside_window": in_window.dropped,
-            "tombstones": tombstones,
-            "api_calls": calls.calls,
-            "retries": calls.retries,
-            "rate_limited": calls.rate_limited,
-            "rate_limit_wait_seconds": float(calls.wait_seconds),
-            "bytes_received": calls.bytes_received,
-            "duration_seconds": round(time.monotonic() - began, 3),
-            "mode": window.mode,
-            "window_start": window.start.isoformat() if window.start else "",
-            "window_end": window.end.isoformat() if window.end else "",
-            "high_water": stored_mark.isoformat() if stored_mark else "",
-        })
-
-    return _raw_asset
+    return with_business_hours_freshness([_ingest])[0]
 
 
 def build_rejected_records_check(spec: SourceSpec, entity: RawEntity) -> dg.AssetChecksDefinition:
@@ -328,9 +378,6 @@ def build_rejected_records_check(spec: SourceSpec, entity: RawEntity) -> dg.Asse
     return _check
 
 
-def build_source(spec: SourceSpec, entities: Iterable[RawEntity]) -> tuple[list[dg.AssetsDefinition],
-                                                                           list[dg.AssetChecksDefinition]]:
-    """All assets and checks of one source system."""
-    entities = list(entities)
-    return (with_business_hours_freshness([build_raw_asset(spec, e) for e in entities]),
-            [build_rejected_records_check(spec, e) for e in entities])
+def build_rejected_records_checks(source: Source) -> list[dg.AssetChecksDefinition]:
+    """The ``rejected_records`` check of every asset of one source system."""
+    return [build_rejected_records_check(source.spec, e) for e in source.entities]

@@ -18,6 +18,7 @@ from greenlight_dagster.defs.automation.sensors import (
     sf_job_changes,
 )
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
+from greenlight_dagster.lib.lanes import Lane, LaneLog, Task
 from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.failed_runs import failed_run
@@ -80,6 +81,18 @@ def test_failed_runs_are_recorded_in_the_error_log(warehouse_engine: Engine) -> 
         run = conn.execute(text("select status, finished_at from ops.sync_runs where run_id = :r"),
                            {"r": failed.run_id}).one()
     assert run.status == "failed" and run.finished_at is not None
+
+
+def test_a_failed_step_with_lanes_is_recorded_with_the_assets_that_failed_in_it(warehouse_engine: Engine) -> None:
+    def hung_up(log: LaneLog) -> dg.MaterializeResult:
+        raise ConnectionError("PropertyWare hung up")
+
+    failed = failed_run("not reached", lanes=[Lane("pw", [Task(dg.AssetKey(["pw", "units"]), hung_up)])])
+    record_run_failures(failed.context, warehouse=WarehouseResource())
+    with warehouse_engine.connect() as conn:
+        reason = conn.execute(text("select reason from ops.error_log where run_id = :r"),
+                              {"r": failed.run_id}).scalar_one()
+    assert "(failed steps: explode (pw/units))" in reason, reason
 
 
 def _succeeded(kind_tags: dict[str, str]) -> dg.RunStatusSensorContext:

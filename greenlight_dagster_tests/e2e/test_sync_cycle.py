@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
@@ -213,3 +214,35 @@ def test_statuses_converge_after_a_sync_with_sending_on(live_sandbox: Sandbox, c
     assert left <= NEEDS_A_PERSON, f"drift the sync should have settled: {[r for r in drift if not r['expected']]}"
     check = agree_check(settled)
     assert check.passed or check.metadata["records"].value == sum(not row["expected"] for row in drift)
+
+
+def test_two_pushes_at_once_send_every_write_once(live_sandbox: Sandbox, clean_warehouse: Engine,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The push step sends to SF and PW side by side (decision 0021); two of them at once - a sync's and an
+    operator's `push` run, say - still create each SF job and customer once and send each PW write once."""
+    from greenlight_dagster.definitions import load_definitions
+
+    monkeypatch.setenv("GREENLIGHT_DRY_RUN", "true")
+    run_sync(live_sandbox)  # plans every write, sends none
+    monkeypatch.setenv("GREENLIGHT_DRY_RUN", "false")
+    for server in ("pw", "sf"):
+        live_sandbox.state.faults.add({"server": server, "kind": "latency", "ms": 20})
+    push = load_definitions().resolve_job_def("push")
+    seen = len(live_sandbox.state.request_log())
+
+    def launch(_: int) -> dg.ExecuteInProcessResult:
+        return push.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(launch, range(2)))
+    assert all(result.success for result in results), [e.message for r in results for e in r.all_events
+                                                        if e.is_step_failure]
+    requests = live_sandbox.state.request_log(since=seen)
+    jobs = jobs_by_work_order(live_sandbox)
+    assert jobs and all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
+    created = [c for c in live_sandbox.state.snapshot()["servicefusion"]["customers"]
+               if c["id"] not in {x["id"] for x in live_sandbox.fixture["servicefusion"]["customers"]}]
+    assert sf_creates(requests)["/customers"] == len(created) > 0
+    all_jobs = live_sandbox.state.snapshot()["servicefusion"]["jobs"]
+    assert sf_creates(requests)["/jobs"] == len(all_jobs) - len(live_sandbox.fixture["servicefusion"]["jobs"]) > 0
+    assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}, "writes left planned, failed or dead"

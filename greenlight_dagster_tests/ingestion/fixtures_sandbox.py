@@ -23,6 +23,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import Engine, text
 
+from greenlight_dagster.defs.ingestion.assets import ingest, ingest_daily
 from greenlight_dagster.defs.propertyware import assets as pw
 from greenlight_dagster.defs.propertyware import resources as pw_resources
 from greenlight_dagster.defs.servicefusion import assets as sf
@@ -34,7 +35,7 @@ from greenlight_dagster.sandbox.state import parse_ts
 
 __all__ = ["ENTITY_KEYS", "Ingest", "RawRow", "ingest_fixture", "metadata", "modified", "sandbox_records"]
 
-ASSETS: Sequence[dg.AssetsDefinition] = (*pw.assets, *sf.assets)
+ASSETS: Sequence[dg.AssetsDefinition] = (ingest, ingest_daily)
 CHECKS: Sequence[dg.AssetChecksDefinition] = (*pw.asset_checks, *sf.asset_checks)
 RESOURCES: Mapping[str, Any] = {"warehouse": WarehouseResource(), **pw_resources.resources,
                                 **sf_resources.resources}
@@ -78,8 +79,8 @@ def sandbox_records(sandbox: Sandbox, source: str, entity: str) -> dict[Any, dic
 
 
 def op_name(source: str, entity: str) -> str:
-    """Dagster's op name of the asset ``{source}/{entity}`` (run config is keyed by it)."""
-    return f"{source}__{entity}"
+    """Dagster's op name of the step that holds ``{source}/{entity}`` (run config is keyed by it)."""
+    return next(a.node_def.name for a in ASSETS if dg.AssetKey([source, entity]) in a.keys)
 
 
 @dataclass
@@ -105,7 +106,7 @@ class Ingest:
         selection = [dg.AssetKey([s, e]) for s, e in wanted]
         tags = ({"dagster/asset_partition_range_start": partition_range[0],
                  "dagster/asset_partition_range_end": partition_range[1]} if partition_range else None)
-        partitioned = any(a.partitions_def is not None for a in ASSETS if a.key in selection)
+        partitioned = any(a.partitions_def is not None for a in ASSETS if a.keys & set(selection))
         if partitioned and partition_range is None and partition_key is None:
             partition_key = latest_partition_key()
         config = {"ops": {op_name(s, e): {"config": {"full_refresh": True}} for s, e in wanted}} if full_refresh \
@@ -145,7 +146,8 @@ def metadata(result: dg.ExecuteInProcessResult, source: str, entity: str) -> dic
     A single-run backfill reports one materialization per partition of its range, all from
     the one read: they must carry the same metadata.
     """
-    events = result.asset_materializations_for_node(op_name(source, entity))
+    key = dg.AssetKey([source, entity])
+    events = [e for e in result.asset_materializations_for_node(op_name(source, entity)) if e.asset_key == key]
     found = [{name: value.value for name, value in event.metadata.items()} for event in events]
     assert found and all(m == found[0] for m in found), found
     return found[0]

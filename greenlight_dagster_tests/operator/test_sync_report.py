@@ -11,11 +11,10 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Engine, text
 
-from greenlight_dagster.defs.propertyware.assets import assets as pw_assets
+from greenlight_dagster.defs.ingestion.assets import ingest, ingest_daily
 from greenlight_dagster.defs.reconcile.report import SYNC_REPORT, sync_report
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
-from greenlight_dagster.defs.servicefusion.assets import assets as sf_assets
-from greenlight_dagster.lib.freshness import RAW_FRESHNESS, with_business_hours_freshness
+from greenlight_dagster.lib.freshness import RAW_FRESHNESS
 from greenlight_dagster.lib.resources import WarehouseResource
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -72,10 +71,8 @@ def test_each_run_is_measured_in_ops_and_the_chart_spans_the_runs(marts_engine: 
 
 
 def test_raw_assets_get_the_business_hours_freshness_policy() -> None:
-    raw = [*pw_assets, *sf_assets]
-    fresh = with_business_hours_freshness(raw)
-    specs = [spec for asset in fresh for spec in asset.specs]
-    assert {spec.key for spec in specs} == {key for asset in raw for key in asset.keys}
+    specs = [spec for asset in (ingest, ingest_daily) for spec in asset.specs]
+    assert len(specs) == 11 and {spec.key.path[0] for spec in specs} == {"pw", "sf"}
     assert all(spec.freshness_policy == RAW_FRESHNESS for spec in specs)
-    assert {spec.key: spec.partitions_def for a in raw for spec in a.specs} == {
-        spec.key: spec.partitions_def for spec in specs}
+    assert {spec.key.to_user_string() for spec in specs if spec.partitions_def is not None} == {
+        "pw/work_orders", "sf/jobs"}

@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from greenlight_dagster.defs.propertyware.resources import resources as pw_resources
-from greenlight_dagster.defs.push.assets import pw_work_orders, sf_customers, sf_jobs
+from greenlight_dagster.defs.push.assets import send_push_plan
 from greenlight_dagster.defs.reconcile.assets import attention_items, dead_letters, no_duplicate_sf_jobs, push_plan
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.reconcile.resources import resources as reconcile_resources
 from greenlight_dagster.defs.servicefusion.resources import resources as sf_resources
+from greenlight_dagster.lib.lanes import EXTERNAL_APIS_POOL
 from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.flag_store import set_override, stored_overrides
 from greenlight_dagster.warehouse.run_records import record_run
@@ -49,23 +50,23 @@ def test_each_run_records_its_flags_and_merges_step_stats(clean_ops: Engine) -> 
 
 
 def test_reconcile_and_push_definitions_load() -> None:
-    defs = dg.Definitions(assets=[push_plan, sf_customers, sf_jobs, pw_work_orders],
+    defs = dg.Definitions(assets=[push_plan, send_push_plan],
                           asset_checks=[no_duplicate_sf_jobs, dead_letters, attention_items],
                           resources={"warehouse": WarehouseResource(), **reconcile_resources,
                                      **sf_resources, **pw_resources})
     graph = defs.resolve_asset_graph()
     jobs_node = graph.get(dg.AssetKey(["push", "sf_jobs"]))
     assert {key.to_user_string() for key in jobs_node.parent_keys} == {"reconcile/push_plan", "push/sf_customers"}
-    assert jobs_node.pools == {"servicefusion_api"}
-    assert graph.get(dg.AssetKey(["push", "pw_work_orders"])).pools == {"propertyware_api"}
+    assert jobs_node.pools == {EXTERNAL_APIS_POOL}
+    assert graph.get(dg.AssetKey(["push", "pw_work_orders"])).pools == {EXTERNAL_APIS_POOL}
     assert {key.name for key in graph.asset_check_keys} == {
         "no_duplicate_sf_jobs", "dead_letters", "attention_items"}
 
 
-def test_the_replay_job_is_in_the_code_location_with_one_writer_pool_per_system() -> None:
+def test_the_replay_job_is_in_the_code_location_its_senders_in_the_external_apis_pool() -> None:
     from greenlight_dagster.definitions import load_definitions
 
     job = load_definitions().resolve_job_def("replay_dead_letters")
     pools = {node.name: node.definition.pool for node in job.nodes}
-    assert pools == {"replay_selected_dead_letters": None, "send_replayed_sf": "servicefusion_api",
-                     "send_replayed_pw": "propertyware_api"}
+    assert pools == {"replay_selected_dead_letters": None, "send_replayed_sf": EXTERNAL_APIS_POOL,
+                     "send_replayed_pw": EXTERNAL_APIS_POOL}

@@ -16,7 +16,7 @@ from greenlight_dagster.core.dedup import DuplicateDecision
 from greenlight_dagster.core.plan import PlannedWrite
 from greenlight_dagster.defs.automation.jobs import replay_dead_letters_job
 from greenlight_dagster.defs.automation.sensors import record_run_failures
-from greenlight_dagster.defs.push.assets import pw_work_orders
+from greenlight_dagster.defs.push.assets import PW_WORK_ORDERS, send_push_plan
 from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
 from greenlight_dagster.warehouse.run_records import previous_step_stat, record_run
@@ -47,7 +47,8 @@ def _refused_update_planned(store: LedgerStore) -> None:
 
 
 def _push_pw(configured_world: Sandbox) -> dg.ExecuteInProcessResult:
-    return dg.materialize([pw_work_orders], resources=resources(configured_world), raise_on_error=False)
+    return dg.materialize([send_push_plan], selection=[PW_WORK_ORDERS], resources=resources(configured_world),
+                          raise_on_error=False)
 
 
 def test_a_push_step_that_files_dead_letters_tells_operators(store: LedgerStore, configured_world: Sandbox,

@@ -110,8 +110,7 @@ def count_writes(requests: list[dict[str, Any]]) -> int:
 #: Run config of a sync that follows a crash: a ``sending`` ledger entry left by the dead run is looked
 #: up at once instead of after the default 5 minutes of grace (which the next scheduled run, 30 minutes
 #: later, is past anyway). The dead run's advisory lock is what really proves it gone (ledger_store).
-AFTER_CRASH: dict[str, Any] = {"ops": {f"push__{name}": {"config": {"orphan_grace_minutes": 0.0}}
-                                       for name in ("sf_customers", "sf_jobs", "pw_work_orders")}}
+AFTER_CRASH: dict[str, Any] = {"ops": {"send_push_plan": {"config": {"orphan_grace_minutes": 0.0}}}}
 
 
 def execute_sync(run_config: Mapping[str, Any] | None = None, *, persistent: bool = False) -> dg.ExecuteInProcessResult:

@@ -40,9 +40,8 @@ from greenlight_dagster.clients.servicefusion import ServiceFusionClient
 from greenlight_dagster.core import dedup, fields, idempotency, matching, payloads, routing, statuses
 from greenlight_dagster.core import text as core_text
 from greenlight_dagster.core.flags import ENV_VARS, SyncFlags
-from greenlight_dagster.defs.propertyware import assets as pw
+from greenlight_dagster.defs.ingestion.assets import ingest, ingest_daily
 from greenlight_dagster.defs.propertyware import resources as pw_resources
-from greenlight_dagster.defs.servicefusion import assets as sf
 from greenlight_dagster.defs.servicefusion import resources as sf_resources
 from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster.lib.resources import WarehouseResource
@@ -367,7 +366,7 @@ HOSTILE_TEXT = {
 def _ingest_full(*keys: tuple[str, str]) -> dg.ExecuteInProcessResult:
     """Materialize raw assets exactly as the sync does, re-reading everything (``full_refresh``)."""
     return dg.materialize(
-        [*pw.assets, *sf.assets], selection=[dg.AssetKey(list(key)) for key in keys],
+        [ingest, ingest_daily], selection=[dg.AssetKey(list(key)) for key in keys],
         resources={"warehouse": WarehouseResource(), **pw_resources.resources, **sf_resources.resources},
         run_config={"ops": {f"{s}__{e}": {"config": {"full_refresh": True}} for s, e in keys}},
         partition_key=latest_partition_key(),
@@ -406,7 +405,9 @@ def test_sql_significant_text_round_trips_as_data(fresh_sandbox: Sandbox, isolat
                     **{i: v.replace("\x00", "") for i, v in zip(jobs, HOSTILE_TEXT.values(), strict=True)}}
         assert result.success
         # XML cannot carry a NUL, so PW's SOAP answer never holds one; SF's JSON does, and the loader cleans it
-        sanitized = result.asset_materializations_for_node("sf__jobs")[0].metadata["sanitized"].value
+        sanitized = next(event.materialization.metadata["sanitized"].value
+                         for event in result.get_asset_materialization_events()
+                         if event.asset_key == dg.AssetKey(["sf", "jobs"]))
         assert sanitized >= 1  # the NUL was cleaned, and said so
         lost = sum(1 for key, value in expected.items() if stored.get(key) != value)
         assert lost == 0, {k: (v or "")[:80] for k, v in stored.items() if v != expected[k]}

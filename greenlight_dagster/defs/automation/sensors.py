@@ -37,6 +37,7 @@ from greenlight_dagster.defs.automation.jobs import SYNC_JOB_NAME, push_job, syn
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.lib.alerts import notify
 from greenlight_dagster.lib.ingest import latest_partition_key
+from greenlight_dagster.lib.lanes import failed_assets
 from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.warehouse.run_records import finish_run
@@ -44,7 +45,14 @@ from greenlight_dagster.warehouse.tables import error_log
 
 
 def _failed_steps(context: dg.RunFailureSensorContext) -> list[str]:
-    return sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+    """The failed steps, each with the assets that failed in it when it runs several (`lib.lanes`)."""
+    named = set()
+    for event in context.get_step_failure_events():
+        data = event.step_failure_data
+        assets = failed_assets(data.user_failure_data.metadata) if data and data.user_failure_data else {}
+        if event.step_key:
+            named.add(f"{event.step_key} ({', '.join(assets)})" if assets else event.step_key)
+    return sorted(named)
 
 
 def _failure_reason(context: dg.RunFailureSensorContext) -> str:

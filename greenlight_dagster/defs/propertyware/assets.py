@@ -1,4 +1,7 @@
-"""Raw PropertyWare assets: ``pw/portfolios`` … ``pw/work_orders``, all built by `lib.ingest`."""
+"""How the raw PropertyWare assets ``pw/portfolios`` … ``pw/work_orders`` read, and their checks.
+
+The assets themselves are steps shared with ServiceFusion (``defs/ingestion``), built by `lib.ingest`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,15 @@ from typing import Any
 
 from greenlight_dagster.clients.pw_entities import PW_ENTITIES
 from greenlight_dagster.defs.propertyware.resources import PropertyWareResource
-from greenlight_dagster.lib.ingest import PARTITIONED_READS, Extraction, RawEntity, SourceSpec, Window, build_source
+from greenlight_dagster.lib.ingest import (
+    PARTITIONED_READS,
+    Extraction,
+    RawEntity,
+    Source,
+    SourceSpec,
+    Window,
+    build_rejected_records_checks,
+)
 
 
 def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any) -> Extraction:
@@ -27,7 +38,7 @@ def fetch(resource: PropertyWareResource, entity: str, window: Window, log: Any)
 
 
 SPEC = SourceSpec(source="pw", group_name="propertyware", resource_key="propertyware",
-                  kinds=frozenset({"soap", "postgres"}), pool="propertyware_api", fetch=fetch)
+                  kinds=frozenset({"soap", "postgres"}), fetch=fetch)
 
 _INCREMENTAL = "Incremental through PW's last-modified filter from ops.watermarks (5-minute overlap; over SOAP the " \
                "mark is the end of the window read, as the legacy structs carry no modified time; portfolios and " \
@@ -40,4 +51,7 @@ ENTITIES = tuple(
     for e in PW_ENTITIES
 )
 
-assets, asset_checks = build_source(SPEC, ENTITIES)
+#: Built into steps with the other source's entities (``defs/ingestion``): one lane per source.
+SOURCE = Source(SPEC, ENTITIES)
+
+asset_checks = build_rejected_records_checks(SOURCE)

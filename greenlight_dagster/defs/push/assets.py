@@ -2,8 +2,10 @@
 
 No ``from __future__ import annotations``: Dagster reads resource parameter types.
 
-Each asset sends its operations with `outbox.executor.execute`, in the pool of its API
-(``servicefusion_api`` / ``propertyware_api``: one writer per external system at a time). The
+One step sends them all, in two lanes side by side (`lib.lanes`, decision 0021): SF customers then
+SF jobs (jobs need their customers), and PW work orders; each lane is one request stream to its
+API, and the step is in the ``external_apis`` pool (one such step at a time across runs). Each
+asset sends its operations with `outbox.executor.execute`. The
 flags are resolved again at the start of the step, so a flag changed between the plan and the
 push (e.g. dry run switched on) still wins. In safe mode the per-run cap on creates counts the
 creates this run already claimed (customers and jobs together).
@@ -15,12 +17,13 @@ work orders whose customer now exists), record that plan, and send again while i
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Annotated
 
 import dagster as dg
 from pydantic import Field
+from sqlalchemy import Engine
 
 from greenlight_dagster.core import alerts
 from greenlight_dagster.core.flags import SyncFlags
@@ -29,6 +32,7 @@ from greenlight_dagster.defs.reconcile.assets import PUSH_PLAN, sf_job_category_
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.lib.alerts import notify
+from greenlight_dagster.lib.lanes import EXTERNAL_APIS_POOL, Lane, LaneLog, Task, run_lanes
 from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
@@ -64,14 +68,14 @@ class PushConfig(dg.Config):
         return derived if self.orphan_grace_minutes is None else timedelta(minutes=self.orphan_grace_minutes)
 
 
-def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple[str, ...], grace: timedelta,
-              warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
+def _run_push(context: dg.AssetExecutionContext, log: LaneLog, key: dg.AssetKey, *, operations: tuple[str, ...],
+              grace: timedelta, engine: Engine, sync_flags: SyncFlagsResource,
               gateway_for: Callable[[SyncFlags], Gateway],
               waiting: Callable[[], Candidates] | None = None) -> dg.MaterializeResult:
     """Send the due entries of ``operations``; with ``waiting`` (the step's candidates), in stages
-    (`outbox.planning.push_in_stages`)."""
+    (`outbox.planning.push_in_stages`). Runs in a lane: it logs to ``log``, never to ``context.log``."""
     began = time.monotonic()
-    engine = warehouse.get_engine()
+    name = key.path[-1]
     flags = sync_flags.resolve(engine)
     store = LedgerStore(engine)
     pushed = push_in_stages(
@@ -80,77 +84,83 @@ def _run_push(context: dg.AssetExecutionContext, *, name: str, operations: tuple
                                        orphan_grace=grace))
     report = pushed.report
     for error in report.errors[:20]:
-        context.log.warning(error)
+        log.warning(error)
     metadata = {**pushed.as_metadata(), "follow_up_held": dg.MetadataValue.json(pushed.follow_up_held),
                 "flags": dg.MetadataValue.json(flags.as_dict()), "duration_seconds": round(time.monotonic() - began, 3)}
     record_run(engine, context.run.run_id, kind=run_kind(context.run.tags), flags=flags,
                stats={name: pushed.as_metadata()})
-    notify(context.log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
+    notify(log, engine, context.run.run_id, lambda _: [alerts.new_dead_letters(
         name, context.run.run_id, report.errors, report.counts["dead_letters"])])
     if report.stopped_early:
         raise dg.Failure(f"{name} stopped: {report.stopped_early}", metadata=metadata)
     if report.skipped_reason:
-        context.log.info(f"{name}: nothing sent ({report.skipped_reason}); "
-                         f"{report.counts['due_not_sent']} entries are due")
-    return dg.MaterializeResult(metadata=metadata)
+        log.info(f"nothing sent ({report.skipped_reason}); {report.counts['due_not_sent']} entries are due")
+    return dg.MaterializeResult(asset_key=key, metadata=metadata)
 
 
-@dg.asset(key=SF_CUSTOMERS, deps=[PUSH_PLAN], group_name="push", kinds={"rest"}, owners=OWNERS,
-          pool="servicefusion_api",
-          description="Creates the planned ServiceFusion customers (PW portfolios as parents, lease tenants as "
-                      "children) from ops.sync_ledger. Sends only when dry_run is off and enable_service_fusion is "
-                      "on; an interrupted create is looked up (by the PW id stamped on the customer) before any "
-                      "retry. Tenants whose portfolio customer this run created are planned and sent right after "
-                      "it (follow-up plan).")
-def sf_customers(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
-                 sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource) -> dg.MaterializeResult:
-    def gateway(flags: SyncFlags) -> Gateway:
-        return sf_gateway(flags, warehouse.get_engine(), servicefusion.build_client(context.log))
+@dg.multi_asset(
+    name="send_push_plan",
+    specs=[
+        dg.AssetSpec(SF_CUSTOMERS, deps=[PUSH_PLAN], group_name="push", kinds={"rest"}, owners=OWNERS,
+                     description="Creates the planned ServiceFusion customers (PW portfolios as parents, lease "
+                                 "tenants as children) from ops.sync_ledger. Sends only when dry_run is off and "
+                                 "enable_service_fusion is on; an interrupted create is looked up (by the PW id "
+                                 "stamped on the customer) before any retry. Tenants whose portfolio customer this "
+                                 "run created are planned and sent right after it (follow-up plan)."),
+        dg.AssetSpec(SF_JOBS, deps=[PUSH_PLAN, SF_CUSTOMERS], group_name="push", kinds={"rest"}, owners=OWNERS,
+                     description="Creates the planned ServiceFusion jobs from ops.sync_ledger, at most one per PW "
+                                 "work order ever: exclusive claims, a po_number lookup before any retry or after a "
+                                 "crash, strict re-verification against PW (pw_verify_strict) and the safe-mode cap "
+                                 "on creates per run. Work orders whose customer this run created are planned first "
+                                 "(follow-up plan)."),
+        dg.AssetSpec(PW_WORK_ORDERS, deps=[PUSH_PLAN], group_name="push", kinds={"soap"}, owners=OWNERS,
+                     description="Sends SF job progress to PropertyWare from ops.sync_ledger: status updates "
+                                 "(updateWorkOrder), closes (closeWorkOrder) and technician notes "
+                                 "(attachNoteToWorkOrder), each distinct state once. Sends only when dry_run is off; "
+                                 "under pw_verify_strict the work order is re-read first and left alone if PW already "
+                                 "has the change."),
+    ],
+    can_subset=True,
+    pool=EXTERNAL_APIS_POOL,
+    description="Sends the push plan: ServiceFusion customers then jobs in one lane, PropertyWare work order "
+                "updates in the other, side by side.",
+)
+def send_push_plan(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
+         sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource,
+         propertyware: PropertyWareResource) -> Iterator[dg.MaterializeResult]:
+    """SF customers then jobs in one lane (jobs need their customers), PW work orders in the other (`lib.lanes`)."""
+    engine = warehouse.get_engine()
+    selected = context.selected_asset_keys
+    sf_grace, pw_grace = config.grace(servicefusion.orphan_grace()), config.grace(propertyware.orphan_grace())
 
-    def waiting() -> Candidates:
-        return Candidates(customers=customer_candidates(warehouse.get_engine()))
+    def sf_customers(log: LaneLog) -> dg.MaterializeResult:
+        return _run_push(context, log, SF_CUSTOMERS, operations=("create_customer",), grace=sf_grace,
+                         engine=engine, sync_flags=sync_flags,
+                         gateway_for=lambda flags: sf_gateway(flags, engine, servicefusion.build_client(log)),
+                         waiting=lambda: Candidates(customers=customer_candidates(engine)))
 
-    return _run_push(context, name="sf_customers", operations=("create_customer",),
-                     grace=config.grace(servicefusion.orphan_grace()),
-                     warehouse=warehouse, sync_flags=sync_flags, gateway_for=gateway, waiting=waiting)
+    def sf_jobs(log: LaneLog) -> dg.MaterializeResult:
+        def waiting() -> Candidates:
+            """Job candidates; the account's categories are read only when some wait on a customer."""
+            if not Candidates(work_orders=work_order_candidates(engine)).waiting_on_customers().work_orders:
+                return Candidates()
+            return Candidates(work_orders=work_order_candidates(engine, sf_job_category_names(servicefusion, log)))
 
+        return _run_push(context, log, SF_JOBS, operations=("create_job",), grace=sf_grace, engine=engine,
+                         sync_flags=sync_flags,
+                         gateway_for=lambda flags: sf_gateway(flags, engine, servicefusion.build_client(log),
+                                                              propertyware=lambda: propertyware.build_client(log)),
+                         waiting=waiting)
 
-@dg.asset(key=SF_JOBS, deps=[PUSH_PLAN, SF_CUSTOMERS], group_name="push", kinds={"rest"}, owners=OWNERS,
-          pool="servicefusion_api",
-          description="Creates the planned ServiceFusion jobs from ops.sync_ledger, at most one per PW work order "
-                      "ever: exclusive claims, a po_number lookup before any retry or after a crash, strict "
-                      "re-verification against PW (pw_verify_strict) and the safe-mode cap on creates per run. Work "
-                      "orders whose customer this run created are planned first (follow-up plan).")
-def sf_jobs(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
-            sync_flags: SyncFlagsResource, servicefusion: ServiceFusionResource,
-            propertyware: PropertyWareResource) -> dg.MaterializeResult:
-    def gateway(flags: SyncFlags) -> Gateway:
-        return sf_gateway(flags, warehouse.get_engine(), servicefusion.build_client(context.log),
-                          propertyware=lambda: propertyware.build_client(context.log))
+    def pw_work_orders(log: LaneLog) -> dg.MaterializeResult:
+        return _run_push(context, log, PW_WORK_ORDERS, operations=PW_OPERATIONS, grace=pw_grace, engine=engine,
+                         sync_flags=sync_flags,
+                         gateway_for=lambda flags: pw_gateway(flags, engine, propertyware.build_client(log)))
 
-    def waiting() -> Candidates:
-        """Job candidates; the account's categories are read only when some wait on a customer."""
-        engine = warehouse.get_engine()
-        if not Candidates(work_orders=work_order_candidates(engine)).waiting_on_customers().work_orders:
-            return Candidates()
-        return Candidates(work_orders=work_order_candidates(engine, sf_job_category_names(servicefusion, context.log)))
+    def lane(name: str, tasks: list[Task]) -> Lane:
+        return Lane(name, [t for t in tasks if t.key in selected], stops_on_failure=True)
 
-    return _run_push(context, name="sf_jobs", operations=("create_job",),
-                     grace=config.grace(servicefusion.orphan_grace()), warehouse=warehouse,
-                     sync_flags=sync_flags, gateway_for=gateway, waiting=waiting)
-
-
-@dg.asset(key=PW_WORK_ORDERS, deps=[PUSH_PLAN], group_name="push", kinds={"soap"}, owners=OWNERS,
-          pool="propertyware_api",
-          description="Sends SF job progress to PropertyWare from ops.sync_ledger: status updates "
-                      "(updateWorkOrder), closes (closeWorkOrder) and technician notes (attachNoteToWorkOrder), "
-                      "each distinct state once. Sends only when dry_run is off; under pw_verify_strict the work "
-                      "order is re-read first and left alone if PW already has the change.")
-def pw_work_orders(context: dg.AssetExecutionContext, config: PushConfig, warehouse: WarehouseResource,
-                   sync_flags: SyncFlagsResource, propertyware: PropertyWareResource) -> dg.MaterializeResult:
-    def gateway(flags: SyncFlags) -> Gateway:
-        return pw_gateway(flags, warehouse.get_engine(), propertyware.build_client(context.log))
-
-    return _run_push(context, name="pw_work_orders", operations=PW_OPERATIONS,
-                     grace=config.grace(propertyware.orphan_grace()), warehouse=warehouse,
-                     sync_flags=sync_flags, gateway_for=gateway)
+    yield from run_lanes(context.log, [
+        lane("servicefusion", [Task(SF_CUSTOMERS, sf_customers), Task(SF_JOBS, sf_jobs)]),
+        lane("propertyware", [Task(PW_WORK_ORDERS, pw_work_orders)]),
+    ])

@@ -24,6 +24,7 @@ from greenlight_dagster.defs.push.assets import PushConfig
 from greenlight_dagster.defs.reconcile.resources import SyncFlagsResource
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
 from greenlight_dagster.lib.alerts import notify
+from greenlight_dagster.lib.lanes import EXTERNAL_APIS_POOL
 from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.lib.runs import run_kind
 from greenlight_dagster.outbox.executor import ExecuteOptions, Gateway
@@ -102,7 +103,7 @@ def _send(context: dg.OpExecutionContext, ledger_ids: list[int], *, target: str,
     return stats
 
 
-@dg.op(pool="servicefusion_api", description="Sends the replayed ServiceFusion writes: each is looked up on SF "
+@dg.op(pool=EXTERNAL_APIS_POOL, description="Sends the replayed ServiceFusion writes: each is looked up on SF "
                                              "first (po_number / PW stamp), then created only if absent.")
 def send_replayed_sf(context: dg.OpExecutionContext, ledger_ids: list[int], config: SendReplayedConfig,
                      warehouse: WarehouseResource, sync_flags: SyncFlagsResource,
@@ -114,7 +115,7 @@ def send_replayed_sf(context: dg.OpExecutionContext, ledger_ids: list[int], conf
                      propertyware=lambda: propertyware.build_client(context.log)))
 
 
-@dg.op(pool="propertyware_api", description="Sends the replayed PropertyWare writes: each work order is read "
+@dg.op(pool=EXTERNAL_APIS_POOL, description="Sends the replayed PropertyWare writes: each work order is read "
                                             "first and left alone if it already has the change.")
 def send_replayed_pw(context: dg.OpExecutionContext, ledger_ids: list[int], config: SendReplayedConfig,
                      warehouse: WarehouseResource, sync_flags: SyncFlagsResource,

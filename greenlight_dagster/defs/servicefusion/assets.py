@@ -1,4 +1,8 @@
-"""Raw ServiceFusion assets: ``sf/customers``, ``sf/jobs``, ``sf/job_statuses``, ``sf/techs``."""
+"""How the raw ServiceFusion assets ``sf/customers``, ``sf/jobs``, ``sf/job_statuses``, ``sf/techs`` read,
+and their checks.
+
+The assets themselves are steps shared with PropertyWare (``defs/ingestion``), built by `lib.ingest`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,15 @@ from typing import Any
 
 from greenlight_dagster.clients.sf_entities import SF_ENTITIES
 from greenlight_dagster.defs.servicefusion.resources import ServiceFusionResource
-from greenlight_dagster.lib.ingest import PARTITIONED_READS, Extraction, RawEntity, SourceSpec, Window, build_source
+from greenlight_dagster.lib.ingest import (
+    PARTITIONED_READS,
+    Extraction,
+    RawEntity,
+    Source,
+    SourceSpec,
+    Window,
+    build_rejected_records_checks,
+)
 
 
 def fetch(resource: ServiceFusionResource, entity: str, window: Window, log: Any) -> Extraction:
@@ -16,7 +28,7 @@ def fetch(resource: ServiceFusionResource, entity: str, window: Window, log: Any
 
 
 SPEC = SourceSpec(source="sf", group_name="servicefusion", resource_key="servicefusion",
-                  kinds=frozenset({"rest", "postgres"}), pool="servicefusion_api", fetch=fetch)
+                  kinds=frozenset({"rest", "postgres"}), fetch=fetch)
 
 #: How each way of windowing an SF read (`SfEntity.window`) reads, in the asset's description.
 _READS = {
@@ -33,4 +45,7 @@ ENTITIES = tuple(
     for e in SF_ENTITIES
 )
 
-assets, asset_checks = build_source(SPEC, ENTITIES)
+#: Built into steps with the other source's entities (``defs/ingestion``): one lane per source.
+SOURCE = Source(SPEC, ENTITIES)
+
+asset_checks = build_rejected_records_checks(SOURCE)
