@@ -63,12 +63,15 @@ locations as (
 -- one row per PW id a customer is stamped with, so the stamp lookup is an equi-join (an OR of
 -- the three columns made it a nested loop over entities x customers)
 customer_stamps as (
-    select 'portfolio' as pw_entity_type, pw_portfolio_id as pw_entity_id, customer_id, customer_name_key
+    select 'portfolio' as pw_entity_type, pw_portfolio_id as pw_entity_id, customer_id, customer_name,
+        customer_name_key
     from customers where pw_portfolio_id is not null
     union all
-    select 'building', pw_building_id, customer_id, customer_name_key from customers where pw_building_id is not null
+    select 'building', pw_building_id, customer_id, customer_name, customer_name_key
+    from customers where pw_building_id is not null
     union all
-    select 'tenant', pw_tenant_id, customer_id, customer_name_key from customers where pw_tenant_id is not null
+    select 'tenant', pw_tenant_id, customer_id, customer_name, customer_name_key
+    from customers where pw_tenant_id is not null
 ),
 
 stamped as (
@@ -79,6 +82,7 @@ stamped as (
         'stamped_id' as match_method,
         cast(null as text) as scope_key,
         c.customer_id,
+        c.customer_name,
         c.customer_name_key,
         cast(null as numeric) as similarity,
         cast(1.0 as numeric(5, 4)) as confidence
@@ -110,8 +114,9 @@ stamped as (
 ),
 
 {{ stage }}_exact as (
-    select e.pw_entity_type, e.pw_entity_id, e.portfolio_id, 'exact' as match_method, e.scope_key, c.customer_id,
-        c.customer_name_key, cast(null as numeric) as similarity, cast(1.0 as numeric(5, 4)) as confidence
+    select e.pw_entity_type, e.pw_entity_id, e.portfolio_id, 'exact' as match_method, e.scope_key,
+        c.customer_id, c.customer_name, c.customer_name_key, cast(null as numeric) as similarity,
+        cast(1.0 as numeric(5, 4)) as confidence
     from {{ stage }}_scopes as e
     inner join claimable as c on c.customer_name = e.trimmed_name and {{ eligible }}
     where e.trimmed_name <> ''
@@ -119,7 +124,7 @@ stamped as (
 
 {{ stage }}_normalized as (
     select e.pw_entity_type, e.pw_entity_id, e.portfolio_id, 'normalized' as match_method, e.scope_key,
-        c.customer_id, c.customer_name_key, cast(null as numeric) as similarity,
+        c.customer_id, c.customer_name, c.customer_name_key, cast(null as numeric) as similarity,
         cast(0.95 as numeric(5, 4)) as confidence
     from {{ stage }}_scopes as e
     inner join claimable as c on c.customer_name_key = e.name_key and {{ eligible }}
@@ -129,7 +134,7 @@ stamped as (
 -- one row per customer, however many of its locations lie on the street
 {{ stage }}_address as (
     select distinct e.pw_entity_type, e.pw_entity_id, e.portfolio_id, 'address' as match_method, e.scope_key,
-        c.customer_id, c.customer_name_key, cast(null as numeric) as similarity,
+        c.customer_id, c.customer_name, c.customer_name_key, cast(null as numeric) as similarity,
         cast(0.85 as numeric(5, 4)) as confidence
     from {{ stage }}_scopes as e
     inner join locations as l
@@ -149,6 +154,7 @@ stamped as (
         e.name_key,
         e.name_length,
         c.customer_id,
+        c.customer_name,
         c.customer_name_key,
         c.name_length as customer_name_length,
         1 - 1.0 / greatest(e.name_length, c.name_length) as similarity,
@@ -172,7 +178,7 @@ stamped as (
 -- one letter dropped / added / changed after the first difference, or two neighbours swapped
 {{ stage }}_fuzzy as (
     select pw_entity_type, pw_entity_id, portfolio_id, 'fuzzy' as match_method, scope_key, customer_id,
-        customer_name_key, similarity, round(0.8 * similarity, 4)::numeric(5, 4) as confidence
+        customer_name, customer_name_key, similarity, round(0.8 * similarity, 4)::numeric(5, 4) as confidence
     from {{ stage }}_fuzzy_pairs
     where case
         when name_length = customer_name_length + 1
@@ -214,6 +220,7 @@ select
     match_method,
     scope_key,
     customer_id,
+    customer_name,
     customer_name_key,
     similarity,
     confidence

@@ -24,8 +24,9 @@ candidates as (
     select * from {{ ref('int_customer_match_candidates') }}
 ),
 
+-- every customer this model can give is a candidate's
 customers as (
-    select customer_id, customer_name, customer_name_key from {{ ref('stg_sf_customers') }}
+    select distinct customer_id, customer_name, customer_name_key from candidates
 ),
 
 {#- Two stages of the same ranking: portfolios, then buildings and tenants, whose candidates count
