@@ -368,7 +368,8 @@ def _ingest_full(*keys: tuple[str, str]) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [ingest, ingest_daily], selection=[dg.AssetKey(list(key)) for key in keys],
         resources={"warehouse": WarehouseResource(), **pw_resources.resources, **sf_resources.resources},
-        run_config={"ops": {f"{s}__{e}": {"config": {"full_refresh": True}} for s, e in keys}},
+        run_config={"ops": {a.node_def.name: {"config": {"full_refresh": True}} for a in (ingest, ingest_daily)
+                            if a.keys & {dg.AssetKey(list(key)) for key in keys}}},
         partition_key=latest_partition_key(),
     )
 
