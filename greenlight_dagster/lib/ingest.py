@@ -312,8 +312,8 @@ def build_ingest_asset(name: str, sources: Sequence[Source], *, partitioned: boo
 
     The step can be subset: materializing one asset from the UI reads that entity alone.
     """
-    members = [(source.spec, entity) for source in sources for entity in source.entities
-               if entity.partitioned == partitioned]
+    members = {source.spec: [entity for entity in source.entities if entity.partitioned == partitioned]
+               for source in sources}
 
     with warnings.catch_warnings():
         # BackfillPolicy is beta in this Dagster and chosen on purpose (a range runs as one run); its
@@ -322,7 +322,7 @@ def build_ingest_asset(name: str, sources: Sequence[Source], *, partitioned: boo
         as_multi_asset = dg.multi_asset(
             name=name,
             description=description,
-            specs=[_spec(spec, entity) for spec, entity in members],
+            specs=[_spec(spec, entity) for spec, entities in members.items() for entity in entities],
             can_subset=True,
             pool=EXTERNAL_APIS_POOL,
             required_resource_keys={"warehouse", *(source.spec.resource_key for source in sources)},
@@ -342,10 +342,9 @@ def build_ingest_asset(name: str, sources: Sequence[Source], *, partitioned: boo
             return Task(dg.AssetKey([spec.source, entity.entity]),
                         lambda log: ingest_entity(spec, entity, resource, scope, log))
 
-        lanes = [Lane(source.spec.group_name, [task(spec, entity) for spec, entity in members
-                                               if spec is source.spec and dg.AssetKey([spec.source, entity.entity])
-                                               in selected])
-                 for source in sources]
+        lanes = [Lane(spec.group_name, [task(spec, entity) for entity in entities
+                                        if dg.AssetKey([spec.source, entity.entity]) in selected])
+                 for spec, entities in members.items()]
         yield from run_lanes(context.log, lanes)
 
     return with_business_hours_freshness([_ingest])[0]

@@ -83,6 +83,11 @@ def op_name(source: str, entity: str) -> str:
     return next(a.node_def.name for a in ASSETS if dg.AssetKey([source, entity]) in a.keys)
 
 
+def full_refresh_config(entities: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Run config that re-reads everything for each step holding one of ``entities`` (one config per step)."""
+    return {"ops": {op_name(s, e): {"config": {"full_refresh": True}} for s, e in entities}}
+
+
 @dataclass
 class Ingest:
     """Runs raw assets and reads what they landed; one Dagster instance per test, so checks see its runs."""
@@ -109,8 +114,7 @@ class Ingest:
         partitioned = any(a.partitions_def is not None for a in ASSETS if a.keys & set(selection))
         if partitioned and partition_range is None and partition_key is None:
             partition_key = latest_partition_key()
-        config = {"ops": {op_name(s, e): {"config": {"full_refresh": True}} for s, e in wanted}} if full_refresh \
-            else None
+        config = full_refresh_config(wanted) if full_refresh else None
         return dg.materialize(
             [*ASSETS, *(CHECKS if checks else ())], selection=selection, resources={**RESOURCES, **(resources or {})},
             instance=self.instance, partition_key=partition_key, tags=tags, run_config=config,

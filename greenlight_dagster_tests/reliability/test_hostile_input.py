@@ -48,6 +48,7 @@ from greenlight_dagster.lib.resources import WarehouseResource
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.factories import sf_job
 from greenlight_dagster_tests.http_stubs import answer, answer_pw, base_url, pw_stub, requested_paths, serve_sf_token
+from greenlight_dagster_tests.ingestion.fixtures_sandbox import full_refresh_config
 from greenlight_dagster_tests.reliability.report import ReliabilityReport, measured
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -368,8 +369,7 @@ def _ingest_full(*keys: tuple[str, str]) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [ingest, ingest_daily], selection=[dg.AssetKey(list(key)) for key in keys],
         resources={"warehouse": WarehouseResource(), **pw_resources.resources, **sf_resources.resources},
-        run_config={"ops": {a.node_def.name: {"config": {"full_refresh": True}} for a in (ingest, ingest_daily)
-                            if a.keys & {dg.AssetKey(list(key)) for key in keys}}},
+        run_config=full_refresh_config(keys),
         partition_key=latest_partition_key(),
     )
 
