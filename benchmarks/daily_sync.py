@@ -37,8 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import MIB, ChildRun, Figure, Spread, print_table, run_child, write_results
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.sandbox.generator import SCALES
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.sandbox.state import SandboxState, parse_ts
@@ -96,20 +96,6 @@ def traversable_tempdir(prefix: str) -> Path:
     return path
 
 
-@contextmanager
-def scoped_environ(values: Mapping[str, str], drop: tuple[str, ...] = ()) -> Iterator[None]:
-    """``os.environ`` with ``values`` set (and ``drop`` removed) for the block, restored afterwards."""
-    saved = dict(os.environ)
-    for name in drop:
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @dataclass
 class SyncRun:
     """One ``greenlight sync`` child: what it cost and what the run recorded."""
@@ -147,19 +133,19 @@ class BenchWorld:
         self.env: dict[str, str] = {}
         self._stop_warehouse: Any = None
         self.last_sync_mark = ""  # sandbox clock when the latest sync started: its reads saw everything before
-        self._environ: Any = None
+        self._environ = ExitStack()  # the environment this world set, restored when it closes
 
     def __enter__(self) -> BenchWorld:
         from greenlight_dagster.instance.home import prepare_dagster_env
         from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV, WAREHOUSE_URL_ENV, warehouse_url
 
-        self._environ = scoped_environ({"GREENLIGHT_DATA_DIR": str(self.root)},
-                                       drop=(WAREHOUSE_URL_ENV, DAGSTER_STORAGE_URL_ENV, "DAGSTER_HOME"))
-        self._environ.__enter__()
+        self._environ.enter_context(environment_set({"GREENLIGHT_DATA_DIR": str(self.root)},
+                                                    drop=(WAREHOUSE_URL_ENV, DAGSTER_STORAGE_URL_ENV, "DAGSTER_HOME")))
         warehouse_url.cache_clear()  # a previous world in this process cached its own server's URL
         try:
             env, self._stop_warehouse = prepare_dagster_env()
-            os.environ.update(env)  # this process reads the Dagster instance (run records) too
+            # this process reads the Dagster instance (run records) too
+            self._environ.enter_context(environment_set(env))
             self.env = {**env, **SYNC_FLAGS}
             self.sandbox = Sandbox(seed=self.seed, scale=self.scale,
                                    sf_options={"rate_limit_per_minute": FAST_SF_RATE}).start()
@@ -176,8 +162,7 @@ class BenchWorld:
         if self._stop_warehouse is not None:
             self._stop_warehouse()
         warehouse_url.cache_clear()
-        if self._environ is not None:
-            self._environ.__exit__(None, None, None)
+        self._environ.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.warehouse import connection, migrate
 from greenlight_dagster.warehouse.connection import normalize_url
 from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
@@ -59,7 +60,6 @@ def server_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def warehouse_url(warehouse_root: Path) -> Iterator[URL]:
     server_url = os.environ.get(TEST_DB_ENV)
-    saved = {k: os.environ.get(k) for k in (connection.WAREHOUSE_URL_ENV, connection.DAGSTER_STORAGE_URL_ENV)}
     if server_url:
         admin_url = normalize_url(server_url)
         name = f"greenlight_test_{uuid.uuid4().hex[:8]}"
@@ -75,17 +75,12 @@ def warehouse_url(warehouse_root: Path) -> Iterator[URL]:
         url = embedded.start()
         dagster_url = embedded.url("dagster")
         stop = embedded.stop
-    os.environ[connection.WAREHOUSE_URL_ENV] = url.render_as_string(hide_password=False)
-    os.environ[connection.DAGSTER_STORAGE_URL_ENV] = dagster_url.render_as_string(hide_password=False)
-    connection.warehouse_url.cache_clear()
     try:
-        yield url
+        with environment_set({connection.WAREHOUSE_URL_ENV: url.render_as_string(hide_password=False),
+                              connection.DAGSTER_STORAGE_URL_ENV: dagster_url.render_as_string(hide_password=False)}):
+            connection.warehouse_url.cache_clear()
+            yield url
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         connection.warehouse_url.cache_clear()
         if stop is not None:
             stop()

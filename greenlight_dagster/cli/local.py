@@ -35,6 +35,7 @@ from sqlalchemy.exc import OperationalError
 from greenlight_dagster.core.endpoints import SANDBOX_ENV, sandbox_in_use
 from greenlight_dagster.core.pw_api import REST_VARIABLES, SOAP_VARIABLES
 from greenlight_dagster.defs.servicefusion.resources import DOCUMENTED_RATE_LIMIT, RATE_LIMIT_ENV
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.instance.home import prepare_dagster_env
 from greenlight_dagster.instance.storage import StorageUnavailable
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV
@@ -207,22 +208,19 @@ def _stand_ins(use_sandbox: bool, *, attached: dict[str, str] | None, scale: str
                extra_env: Mapping[str, str] | None, sf_options: dict[str, Any] | None,
                pw_api: str) -> Iterator[dict[str, str]]:
     env, stop_warehouse = prepared_dagster_env()
-    saved = dict(os.environ)
+    env = {**env, **(extra_env or {})}
     try:
-        os.environ.update(env)
-        os.environ.update(extra_env or {})
-        if attached is not None:
-            os.environ.update(attached)
-            yield {**env, **(extra_env or {}), **attached}
-        elif use_sandbox:
-            with local_sandbox(scale=scale, seed=seed, sf_options=sf_options, pw_api=pw_api,
-                               echo=lambda m: click.echo(m, err=True)) as sandbox_env:
-                os.environ.update(sandbox_env)
-                yield {**env, **(extra_env or {}), **sandbox_env}
-        else:
-            yield {**env, **(extra_env or {})}
+        with environment_set(env):
+            if attached is not None:
+                with environment_set(attached):
+                    yield {**env, **attached}
+            elif use_sandbox:
+                with local_sandbox(scale=scale, seed=seed, sf_options=sf_options, pw_api=pw_api,
+                                   echo=lambda m: click.echo(m, err=True)) as sandbox_env, \
+                        environment_set(sandbox_env):
+                    yield {**env, **sandbox_env}
+            else:
+                yield env
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
         stop_warehouse()
         sys.stdout.flush()

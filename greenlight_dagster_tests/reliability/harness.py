@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from greenlight_dagster.core.dedup import stamped_work_order_ids
-from greenlight_dagster.defs.warehouse.resources import environment_set
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.lib.ingest import latest_partition_key
 from greenlight_dagster.sandbox.runner import Sandbox

@@ -35,7 +35,7 @@ import requests
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.defs.automation.sensors import sf_job_changes
-from greenlight_dagster.defs.warehouse.resources import environment_set
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV

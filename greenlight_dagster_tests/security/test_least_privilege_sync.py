@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
-from greenlight_dagster.defs.warehouse.resources import environment_set
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster.warehouse import migrate
 from greenlight_dagster.warehouse.connection import normalize_url

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.cli import main
-from greenlight_dagster.defs.warehouse.resources import environment_set
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.instance.home import project_root
 from greenlight_dagster.sandbox.runner import Sandbox
 from greenlight_dagster_tests.reliability.harness import (

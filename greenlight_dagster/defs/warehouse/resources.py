@@ -19,11 +19,9 @@ view runs it. A whole build (every sync) selects everything, so nothing changes 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.defs.warehouse.project import dbt_executable, dbt_project
+from greenlight_dagster.instance.environ import environment_set
 from greenlight_dagster.warehouse.connection import dbt_env, normalize_url, warehouse_url
 
 
@@ -77,21 +76,6 @@ def prune_invocation_dirs(target: Path, keep: int = KEEP_INVOCATIONS) -> list[Pa
     for path in dirs[keep:]:
         shutil.rmtree(path, ignore_errors=True)
     return dirs[keep:]
-
-
-@contextmanager
-def environment_set(values: Mapping[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``values`` set inside the block, exactly as before after it."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def make_dbt_resource(url: str = "") -> WarehouseDbtCliResource:
