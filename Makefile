@@ -34,14 +34,18 @@ test: lint browser
 		$(MAKE) --no-print-directory test-tcp; \
 	else echo "(TCP PostgreSQL run skipped: set CI=true with a server at 127.0.0.1:5432 to run it)"; fi
 
-# What depends on the server itself: dbt and the warehouse's SQL, the ledger under the pushes, the loader,
-# migrations, Dagster's storage and the logins (roles and the least-privilege sync need a login that may
-# create roles, which only a TCP server gives the tests).
+# What depends on the server itself, once each: the whole dbt project built and tested on it, the ledger under
+# the pushes, the loader, migrations, Dagster's storage and the logins (roles and the least-privilege sync need
+# a login that may create roles, which only a TCP server gives the tests). The other dbt scenarios and the CLI
+# backfill run the same SQL as the build, and the static security checks read no database: the embedded run
+# covers them.
 test-tcp: install
 	GREENLIGHT_TEST_DATABASE_URL=$(TEST_DB_URL) $(PY) -m pytest -m "not reliability" -p no:cacheprovider \
-		greenlight_dagster_tests/warehouse_model greenlight_dagster_tests/push greenlight_dagster_tests/ingestion \
-		greenlight_dagster_tests/security greenlight_dagster_tests/foundation/test_migrations.py \
-		greenlight_dagster_tests/foundation/test_dagster_storage.py greenlight_dagster_tests/foundation/test_instance.py
+		greenlight_dagster_tests/warehouse_model/test_warehouse_model.py greenlight_dagster_tests/push \
+		greenlight_dagster_tests/ingestion --ignore=greenlight_dagster_tests/ingestion/test_backfill_cli.py \
+		greenlight_dagster_tests/security/test_least_privilege_sync.py greenlight_dagster_tests/security/test_roles.py \
+		greenlight_dagster_tests/foundation/test_migrations.py greenlight_dagster_tests/foundation/test_dagster_storage.py \
+		greenlight_dagster_tests/foundation/test_instance.py
 
 dev: install
 	$(VENV)/bin/greenlight dev

@@ -139,10 +139,9 @@ def test_one_sync_creates_everything_and_the_next_creates_nothing(live_sandbox: 
     assert not in_open_list(closed["status"]), f"work order {wo_id} is still {closed['status']}"
 
 
-def test_dry_run_sends_nothing_and_previews_every_create(live_sandbox: Sandbox, clean_warehouse: Engine,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GREENLIGHT_DRY_RUN", "true")
-    result, requests = run_sync(live_sandbox)
+def assert_dry_run_sent_nothing_and_previewed_every_create(result: dg.ExecuteInProcessResult,
+                                                           requests: list[dict[str, Any]],
+                                                           clean_warehouse: Engine) -> None:
     assert sf_creates(requests) == Counter() and pw_writes(requests) == Counter()
     assert [r for r in requests if r["server"] == "sf" and r["method"] == "POST"
             and r["operation"] != "/oauth/access_token"] == []
@@ -216,14 +215,15 @@ def test_statuses_converge_after_a_sync_with_sending_on(live_sandbox: Sandbox, c
     assert check.passed or check.metadata["records"].value == sum(not row["expected"] for row in drift)
 
 
-def test_two_pushes_at_once_send_every_write_once(live_sandbox: Sandbox, clean_warehouse: Engine,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The push step sends to SF and PW side by side (decision 0021); two of them at once - a sync's and an
-    operator's `push` run, say - still create each SF job and customer once and send each PW write once."""
+def test_a_dry_run_sends_nothing_then_two_pushes_at_once_send_every_write_once(
+        live_sandbox: Sandbox, clean_warehouse: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dry-run sync plans every write, sends none and previews each create. Then the push sends to SF and PW
+    side by side (decision 0021); two of them at once - a sync's and an operator's `push` run, say - still
+    create each SF job and customer once and send each PW write once."""
     from greenlight_dagster.definitions import load_definitions
 
     monkeypatch.setenv("GREENLIGHT_DRY_RUN", "true")
-    run_sync(live_sandbox)  # plans every write, sends none
+    assert_dry_run_sent_nothing_and_previewed_every_create(*run_sync(live_sandbox), clean_warehouse)
     monkeypatch.setenv("GREENLIGHT_DRY_RUN", "false")
     for server in ("pw", "sf"):
         live_sandbox.state.faults.add({"server": server, "kind": "latency", "ms": 20})

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from typing import Any
 
+import yaml
 from sqlalchemy.engine import URL
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -33,6 +34,7 @@ def asset_graph_snapshot() -> dict[str, Any]:
             "kinds": sorted(node.kinds),
             "owners": sorted(node.owners),
             "partitioned": node.partitions_def is not None,
+            "pools": sorted(node.pools or ()),
             "checks": sorted(c.name for c in node.check_keys),
         }
     return {
@@ -45,6 +47,13 @@ def asset_graph_snapshot() -> dict[str, Any]:
 
 def test_asset_graph_matches_snapshot(snapshot: SnapshotAssertion) -> None:
     assert asset_graph_snapshot() == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_every_pool_runs_one_step_at_a_time() -> None:
+    """The pools in the snapshot serialize their steps across runs only through this limit in dagster.yaml:
+    one dbt build at a time (concurrent builds re-create each other's views), one step per API stream."""
+    config = yaml.safe_load((project_root() / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
 
 
 def test_dagster_cli_validates_the_workspace(warehouse_url: URL) -> None:

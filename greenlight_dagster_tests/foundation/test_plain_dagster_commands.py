@@ -73,8 +73,11 @@ def _location_loaded(port: int) -> bool:
 DEV_STOP_SECONDS = 150
 
 
-@pytest.mark.parametrize("command", [["dagster", "dev", "-w", "workspace.yaml"], ["dg", "dev"]],
-                         ids=lambda c: " ".join(c[:2]))
+#: Both start the same `dagster dev`; `make test` serves through `dg dev`, `make reliability` also the other spelling.
+@pytest.mark.parametrize("command", [
+    pytest.param(["dagster", "dev", "-w", "workspace.yaml"], marks=pytest.mark.reliability),
+    ["dg", "dev"],
+], ids=lambda c: " ".join(c[:2]))
 def test_a_dev_server_serves_the_code_location(command: list[str], clean_env: dict[str, str],
                                               tmp_path: Path) -> None:
     port = free_port()

@@ -133,13 +133,6 @@ def sigkill_scenario(warehouse_url: URL, baseline: Fingerprint, report: Reliabil
         recover_and_compare(faulty, baseline, row)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(420)
-def test_sigkill_mid_push_short(warehouse_url: URL, baseline: Fingerprint,
-                                reliability_report: ReliabilityReport) -> None:
-    sigkill_scenario(warehouse_url, baseline, reliability_report, ["mid-push"], seed=1)
-
-
 @pytest.mark.reliability
 @pytest.mark.timeout(1500)
 def test_sigkill_at_every_phase(warehouse_url: URL, baseline: Fingerprint,

@@ -10,6 +10,8 @@ hard_deletes: new_record (a `dbt_is_deleted` column, deletion rows stamped at sn
 `_is_deleted`); they now read only what they have not recorded and take deletions as versions of
 their own (docs/decisions/0009). Such a snapshot must carry on in place: its old deletion rows
 stay the current (deleted) state, a new deletion is one version, and nothing is recorded twice.
+
+Two whole dbt builds (the older layout, then the current one): a `make reliability` scenario.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
 from greenlight_dagster_tests.databases import migrated_database
 from greenlight_dagster_tests.warehouse_model import scenario
+
+pytestmark = pytest.mark.reliability
 
 #: What an older build lacks: the columns the incremental filters read.
 OLDER_BUILD = (

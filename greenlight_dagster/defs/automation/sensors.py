@@ -61,7 +61,13 @@ def _failure_reason(context: dg.RunFailureSensorContext) -> str:
     return f"{message} (failed steps: {', '.join(failed_steps)})" if failed_steps else message
 
 
+#: How soon a finished run reaches ops.sync_runs (and a failure the operators): Dagster's default, 30 s,
+#: left `greenlight status` run right after a UI run without it. A tick reads only new run events.
+RUN_RECORD_INTERVAL_SECONDS = 10
+
+
 @dg.run_failure_sensor(
+    minimum_interval_seconds=RUN_RECORD_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every failed run in ops.error_log with its failed steps, and tells operators "
                 "(SNS / e-mail, when configured: docs/deploy.md).",
@@ -90,6 +96,7 @@ def _finish(context: dg.RunStatusSensorContext, engine: Engine, *, status: str) 
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
+    minimum_interval_seconds=RUN_RECORD_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every successful run in ops.sync_runs (a backfill's runs have no other record).",
 )
