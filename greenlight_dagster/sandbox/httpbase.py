@@ -14,6 +14,7 @@ import json
 import random
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -57,6 +58,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         conn, addr = super().get_request()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a pooled keep-alive connection closed, a killed run) is normal traffic:
+        socketserver would print its traceback on the terminal of whoever runs the sandbox."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def base_url(self) -> str:
