@@ -27,7 +27,7 @@ import os
 import shutil
 import statistics
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +71,17 @@ def child_ours(raw_only: bool = False) -> None:
         selection = selection & dg.AssetSelection.groups("propertyware", "servicefusion")
     keys = selection.resolve(graph)
     job = defs.resolve_job_def(SYNC_JOB_NAME).get_subset(asset_selection=set(keys), asset_check_selection=set())
+    loaded = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, partition_key=latest_partition_key(),
                                         raise_on_error=False, tags={"greenlight/trigger": "benchmark"})
+        ran = time.perf_counter()
+        steps = {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(result.run_id)
+                 if s.start_time is not None and s.end_time is not None}
+    profile = {"definitions and job subset": loaded - began, **{f"step {k}": v for k, v in steps.items()},
+               "run set-up and hand-over (run time not in a step)": ran - loaded - sum(steps.values())}
     print(json.dumps({"seconds": time.perf_counter() - began, "success": result.success, "assets": len(keys),
-                      "snapshots": len(snapshots)}))
+                      "snapshots": len(snapshots), "profile": profile}))
 
 
 # ---------------------------------------------------------------- the parent
@@ -87,6 +93,7 @@ class Measured:
     seconds: float  # whole child process
     inner_seconds: float  # the pipeline alone, as the child timed it (interpreter and imports excluded)
     peak_rss_bytes: int
+    profile: dict[str, float] = field(default_factory=dict)  # ours: where the seconds went, by phase of the run
 
 
 def drop_built_schemas(url: str, *, empty_raw: bool) -> None:
@@ -121,7 +128,9 @@ def measure(pipeline: str, phase: str, env: dict[str, str], pipelines_dir: Path)
     report = json.loads(child.stdout.strip().splitlines()[-1])
     if report.get("success") is False or report.get("failed_jobs"):
         raise RuntimeError(f"{pipeline} {phase} run failed: {report}")
-    return Measured(pipeline, phase, child.seconds, float(report["seconds"]), child.peak_rss_bytes)
+    inner = float(report["seconds"])
+    profile = {"interpreter and imports": child.seconds - inner, **report["profile"]} if "profile" in report else {}
+    return Measured(pipeline, phase, child.seconds, inner, child.peak_rss_bytes, profile)
 
 
 def run(*, scale: str = "demo", repeat: int = 3, log: Any = print) -> list[Measured]:
@@ -172,8 +181,18 @@ def figures(results: list[Measured]) -> list[Figure]:
                    rss_ratio < 1),
             Figure(f"  {phase}: pipeline time alone (no interpreter/imports) ours / dlt",
                    f"{ours_i.median:.0f} s / {dlt_i.median:.0f} s = x{inner_ratio:.2f}", "-"),
+            *profile_figures(results, phase),
         ]
     return out
+
+
+def profile_figures(results: list[Measured], phase: str) -> list[Figure]:
+    """Where our run's time went (median over repeats), largest first: what the ratio above is made of."""
+    profiles = [r.profile for r in results if r.pipeline == "ours" and r.phase == phase and r.profile]
+    parts = {part for profile in profiles for part in profile}
+    medians = {part: statistics.median(profile.get(part, 0.0) for profile in profiles) for part in parts}
+    return [Figure(f"    ours, {phase}: {part}", f"{seconds:.1f} s", "-")
+            for part, seconds in sorted(medians.items(), key=lambda item: -item[1])]
 
 
 def main(argv: list[str] | None = None) -> int:

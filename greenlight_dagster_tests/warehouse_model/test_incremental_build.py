@@ -116,8 +116,18 @@ def test_a_dropped_relation_and_a_flag_change_rebuild_what_they_reach(
     assert "dim_unit" not in built
 
 
-def test_rebuild_all_builds_everything(builds: Builds, first: dg.ExecuteInProcessResult) -> None:
-    assert "reused" not in _statuses(builds.run(rebuild_all=True)).values()
+def _dbt_log(run_id: str) -> str:
+    """dbt.log of the run's dbt invocation (dagster-dbt names its directory ``<op>-<run id[:7]>-<id>``)."""
+    (directory,) = (dbt_project.project_dir / "target").glob(f"dbt_warehouse-{run_id[:7]}-*")
+    return (directory / "dbt.log").read_text()
+
+
+def test_rebuild_all_builds_everything_from_the_kept_parse(builds: Builds, first: dg.ExecuteInProcessResult) -> None:
+    rebuilt = builds.run(rebuild_all=True)
+    assert "reused" not in _statuses(rebuilt).values()
+    # an earlier build on this database kept its parse (keep_partial_parse): dbt does not parse the project again
+    log = _dbt_log(rebuilt.run_id)
+    assert "Partial parsing enabled" in log and "Unable to do partial parsing" not in log, log[:3000]
 
 
 def test_every_source_a_table_reads_has_a_marker() -> None:

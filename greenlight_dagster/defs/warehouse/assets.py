@@ -5,6 +5,7 @@ selection into ``--select``): dbt costs ~3 s to start here, so the warehouse is 
 node by node. Of that subset, only the nodes whose inputs changed since their last build are
 built; the others are *reused* (an Output with ``status: reused``, so downstream steps run) and
 when nothing changed dbt does not start at all (decision 0017, ``rebuild_all`` forces a build).
+Each build's parse is kept for the next (`keep_partial_parse`): dbt re-parses only changed files.
 ``dbt build`` runs seeds, snapshots, models and tests in dependency order and
 skips what depends on a failed node, which is what keeps a bad load from reaching the marts.
 
@@ -37,7 +38,7 @@ from sqlalchemy import Engine
 
 from greenlight_dagster.core.build_plan import NodeMark
 from greenlight_dagster.defs.warehouse.project import dbt_project
-from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource
+from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource, keep_partial_parse
 from greenlight_dagster.defs.warehouse.translator import WAREHOUSE_GROUP, WarehouseTranslator
 from greenlight_dagster.lib.ingest import DAILY_PARTITIONS, latest_partition_key
 from greenlight_dagster.lib.resources import WarehouseResource
@@ -149,8 +150,9 @@ def dbt_warehouse_assets(
     if decision.to_build:
         args = ["build", *(["--vars", json.dumps(window)] if window else []), *decision.dbt_exclude_args()]
         built: dict[str, dict[str, str]] = {}
+        invocation = dbt.cli(args, context=context, url=warehouse.resolved_url())
         try:
-            for event in dbt.cli(args, context=context, url=warehouse.resolved_url()).stream():
+            for event in invocation.stream():
                 if isinstance(event, dg.Output):
                     key = context.asset_key_for_output(event.output_name)
                     built[node_by_key[key]] = decision.markers_of(node_by_key[key])
@@ -161,5 +163,6 @@ def dbt_warehouse_assets(
                 yield event
         finally:
             record_builds(engine, built, fingerprint=decision.fingerprint, run_id=context.run.run_id)
+            keep_partial_parse(invocation)
     yield from _reused_check_results(context, evaluated,
                                      {decision.marks[uid].run_id for uid in decision.reused if uid in decision.marks})

@@ -19,6 +19,7 @@ view runs it. A whole build (every sync) selects everything, so nothing changes 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -55,6 +56,30 @@ class WarehouseDbtCliResource(DbtCliResource):
         prune_invocation_dirs(Path(self.project_dir) / "target")
         with environment_set(env):
             return super().cli(args, **kwargs)
+
+
+#: dbt's record of its last parse: reused when the project files, vars and connection are unchanged.
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(invocation: DbtCliInvocation) -> bool:
+    """Make a finished invocation's parse the one the next invocation starts from; True when one was kept.
+
+    dagster-dbt starts each invocation from ``target/partial_parse.msgpack`` but writes the new parse
+    into the invocation's own directory, so ``target/`` keeps the install-time parse (``dbt parse``
+    with no database). Its connection differs from the warehouse's, and dbt re-parses the whole
+    project on every invocation ("profile has changed"): about 5 s of each sync's dbt step. Plain dbt
+    writes ``target/`` itself; this restores that. The file is replaced atomically, so an invocation
+    starting at the same moment reads the old parse or the new one, never half of one.
+    """
+    source = Path(invocation.target_path) / PARTIAL_PARSE_FILE
+    if not source.is_file():
+        return False
+    target = Path(invocation.project_dir) / "target"
+    staged = target / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
+    shutil.copyfile(source, staged)
+    os.replace(staged, target / PARTIAL_PARSE_FILE)
+    return True
 
 
 #: dagster-dbt gives every invocation its own directory under ``target/`` (``<op>-<run>-<id>`` or ``<id>``).
