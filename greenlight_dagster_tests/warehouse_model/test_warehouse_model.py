@@ -417,7 +417,7 @@ def test_candidate_rows_equal_the_drivers_and_share_equal_values(built: BuiltWar
                                                                  json_columns: tuple[str, ...], repeats: bool) -> None:
     # the candidate loader parses the JSON columns itself, one object per distinct value (memory at large)
     rows = list(_rows(built.engine, model, shared=json_columns))
-    plain = built.rows(f"select * from sync.{model}")
+    plain = built.rows(f"select * from {CANDIDATES_SCHEMA}.{model}")
     assert rows and sorted(map(_canonical, rows)) == sorted(map(_canonical, plain)), model
     repeated = []
     for column in json_columns:
