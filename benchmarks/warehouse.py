@@ -6,7 +6,7 @@ Full history is the point of the warehouse, so its price must follow the change,
 size of the world (issue 5: on the ``large`` sandbox, the run after a 1 % change takes under
 20 % of the full build). On one sandbox world, landed once into ``raw.*``:
 
-* **full build**: every dbt schema dropped (staging, SCD2 snapshots, marts, sync models), then
+* **full build**: every dbt schema dropped (staging, SCD2 snapshots, marts, push candidates), then
   ``dbt build --exclude resource_type:test`` - the first build of an account's history;
 * **after a 1 % change**: 1 % of every incremental entity changed in the sandbox
   (`ingest.change_one_percent`), the changed records landed (untimed), then the same

@@ -35,8 +35,10 @@ def empty(engine: Engine, *tables: Table | str) -> None:
 
 
 @contextmanager
-def migrated_database(warehouse_url: URL, prefix: str) -> Iterator[tuple[URL, Engine]]:
-    """A fresh, migrated database of its own beside the session warehouse, for a dbt scenario.
+def migrated_database(warehouse_url: URL, prefix: str,
+                      revision: str | None = None) -> Iterator[tuple[URL, Engine]]:
+    """A fresh database of its own beside the session warehouse, migrated to ``revision`` (default
+    head), for a dbt scenario or the state a migration starts from.
 
     Only a TCP server's database is dropped afterwards: the embedded test server is thrown away
     whole, and DROP DATABASE forces a checkpoint, which crashes it when the suite runs as root
@@ -49,7 +51,7 @@ def migrated_database(warehouse_url: URL, prefix: str) -> Iterator[tuple[URL, En
     url = warehouse_url.set(database=name)
     engine = create_engine(url)
     try:
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, revision)
         yield url, engine
     finally:
         engine.dispose()

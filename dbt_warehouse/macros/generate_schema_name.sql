@@ -1,5 +1,5 @@
-{#- Schemas are exactly the layer names (staging, intermediate, snapshots, marts, sync), not dbt's default
-    "<target schema>_<custom>", so SQL users and the Python side can name them without knowing the target. -#}
+{#- Schemas are exactly the layer names (staging, intermediate, snapshots, marts, push_candidates),
+    not dbt's default "<target schema>_<custom>", so SQL users and the Python side can name them without knowing the target. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}
         {{ target.schema }}

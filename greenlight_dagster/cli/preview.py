@@ -1,7 +1,7 @@
 """`greenlight preview`: what the next push would do, record by record, before anyone enables it.
 
 The plan is computed live, exactly as ``reconcile/push_plan`` computes it: the candidates from
-the warehouse's ``sync.*`` models (`warehouse.candidates.load_candidates`), the ledger's
+the warehouse's ``push_candidates.*`` models (`warehouse.candidates.load_candidates`), the ledger's
 existing entries, the flags in force, and `core.plan.build_push_plan`. Nothing is recorded:
 unlike the asset, a preview writes no ledger rows, so it can be run any time, as often as
 wanted, with hypothetical flags (``--flag dry_run=false``). The candidates are as fresh as the
@@ -33,7 +33,7 @@ from greenlight_dagster.core.flags import SyncFlags
 from greenlight_dagster.core.plan import PushPlan
 from greenlight_dagster.core.pw_api import SOAP_ONLY, PwApiConfigError, PwApis
 from greenlight_dagster.outbox.planning import plan_against_ledger
-from greenlight_dagster.warehouse.candidates import load_candidates
+from greenlight_dagster.warehouse.candidates import CANDIDATES_SCHEMA, load_candidates
 from greenlight_dagster.warehouse.connection import WAREHOUSE_URL_ENV, make_engine
 from greenlight_dagster.warehouse.flag_store import effective_flags, stored_overrides
 from greenlight_dagster.warehouse.ledger_store import LedgerStore
@@ -80,10 +80,10 @@ def compute_plan(engine: Engine, flags: SyncFlags, sf_categories: list[str], pw_
     """The plan ``reconcile/push_plan`` would build now, without recording it."""
     try:
         candidates = load_candidates(engine, sf_categories)
-    except ProgrammingError as exc:  # the sync.* models are built by the first sync
+    except ProgrammingError as exc:  # the candidate views are built by the first sync
         raise click.ClickException(
-            "the warehouse has no push candidates yet (the sync.* models are missing): run `greenlight sync` "
-            "once - dry run is on by default, nothing is sent - then preview again."
+            f"the warehouse has no push candidates yet (the {CANDIDATES_SCHEMA}.* models are missing): "
+            "run `greenlight sync` once - dry run is on by default, nothing is sent - then preview again."
         ) from exc
     return plan_against_ledger(LedgerStore(engine), flags, candidates, pw_apis=pw_apis)
 
@@ -153,7 +153,7 @@ def preview(target: str | None, action: str | None, flag_pairs: tuple[str, ...],
             as_json: bool) -> None:
     """What the next push would create/update on each side, record by record, and what it holds back and why.
 
-    Computed now from the warehouse (the sync.* models of the last sync) and the ledger, with the
+    Computed now from the warehouse (the push_candidates.* models of the last sync) and the ledger, with the
     same code as the reconcile/push_plan asset, but nothing is recorded.
     """
     overrides = parse_overrides(flag_pairs)

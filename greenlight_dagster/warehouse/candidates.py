@@ -1,6 +1,6 @@
-"""The push candidates, read from the ``sync.*`` dbt models into `core.plan` candidate values.
+"""The push candidates, read from the ``push_candidates.*`` dbt models into `core.plan` candidate values.
 
-The models (dbt_warehouse/models/sync) already carry the records as source payloads (PW/SF
+The models (dbt_warehouse/models/push_candidates) already carry the records as source payloads (PW/SF
 field names) in JSONB columns, which is exactly what `core.payloads` reads, so this module
 only unpacks rows. The one thing it adds is the SF job category: a PW category is sent only
 when the SF account has a category of that name (`resolve_reference`), because SF answers an
@@ -24,7 +24,9 @@ from greenlight_dagster.core.idempotency import entity_source_id
 from greenlight_dagster.core.payloads import PayloadError, location_fields, resolve_reference
 from greenlight_dagster.core.plan import CustomerCandidate, ProgressCandidate, WorkOrderCandidate
 
-SYNC_SCHEMA = "sync"
+#: The schema of the push-candidate views (dbt_warehouse/models/push_candidates); the views keep their
+#: ``sync_*`` names, which are their Dagster asset keys.
+CANDIDATES_SCHEMA = "push_candidates"
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,9 @@ def _rows(engine: Engine, model: str, *, own: tuple[str, ...] = (),
     json_columns = own + shared
     columns = _JsonColumns(shared)
     with engine.connect().execution_options(stream_results=True) as conn:
-        names = list(conn.execute(text(f'select * from "{SYNC_SCHEMA}"."{model}" limit 0')).keys())
+        names = list(conn.execute(text(f'select * from "{CANDIDATES_SCHEMA}"."{model}" limit 0')).keys())
         select = ", ".join(f'"{name}"::text as "{name}"' if name in json_columns else f'"{name}"' for name in names)
-        for row in conn.execute(text(f'select {select} from "{SYNC_SCHEMA}"."{model}"')):
+        for row in conn.execute(text(f'select {select} from "{CANDIDATES_SCHEMA}"."{model}"')):
             record = dict(row._mapping)
             for name in json_columns:
                 record[name] = columns.parse(name, record[name])
@@ -113,7 +115,7 @@ def _rows(engine: Engine, model: str, *, own: tuple[str, ...] = (),
 
 
 def work_order_candidates(engine: Engine, sf_categories: Iterable[str] = ()) -> list[WorkOrderCandidate]:
-    """``sync.sync_sf_job_creates``; ``sf_categories`` are the account's job category names."""
+    """``push_candidates.sync_sf_job_creates``; ``sf_categories`` are the account's job category names."""
     categories = list(sf_categories)
     return [
         WorkOrderCandidate(
@@ -138,7 +140,7 @@ def _tenant_locations(unit: Mapping[str, Any] | None, building: Mapping[str, Any
 
 
 def customer_candidates(engine: Engine) -> list[CustomerCandidate]:
-    """``sync.sync_sf_customer_creates``: portfolios as parents, lease tenants as their children."""
+    """``push_candidates.sync_sf_customer_creates``: portfolios as parents, lease tenants as their children."""
     candidates = []
     for row in _rows(engine, "sync_sf_customer_creates", own=("record",), shared=("unit", "building", "sf_customers")):
         kind = cast(Literal["portfolio", "tenant"], row["kind"])
@@ -154,7 +156,7 @@ def customer_candidates(engine: Engine) -> list[CustomerCandidate]:
 
 
 def progress_candidates(engine: Engine) -> list[ProgressCandidate]:
-    """``sync.sync_pw_progress_updates``: SF jobs whose status or notes may need to reach PW."""
+    """``push_candidates.sync_pw_progress_updates``: SF jobs whose status or notes may need to reach PW."""
     return [ProgressCandidate(sf_job=row["sf_job"], work_order=row["work_order"],
                               status_category=row["status_category"], link_problem=row["link_problem"],
                               sf_version=row["sf_version"])
@@ -170,7 +172,7 @@ def planned_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | N
     """The work order as the warehouse has it (PW field names), for strict verification: the
     record the plan was built from, compared with a fresh read from PW."""
     with engine.connect() as conn:
-        row = conn.execute(text(f'select work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates" '
+        row = conn.execute(text(f'select work_order from "{CANDIDATES_SCHEMA}"."sync_sf_job_creates" '
                                 "where work_order_id = :id"), {"id": work_order_id}).first()
     return dict(row[0]) if row is not None else None
 
@@ -180,7 +182,7 @@ def planned_work_orders(engine: Engine) -> Iterator[tuple[int, Mapping[str, Any]
     with PW's bulk read of changed work orders, read once per step instead of once per create."""
     with engine.connect() as conn:
         yield from ((int(row.work_order_id), row.work_order) for row in conn.execute(text(
-            f'select work_order_id, work_order from "{SYNC_SCHEMA}"."sync_sf_job_creates"')))
+            f'select work_order_id, work_order from "{CANDIDATES_SCHEMA}"."sync_sf_job_creates"')))
 
 
 def ingested_work_order(engine: Engine, work_order_id: int) -> dict[str, Any] | None:

@@ -38,19 +38,21 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn, opts={"version_table_schema": "ops"}).get_current_revision()
 
 
-def upgrade(engine: Engine) -> str:
-    """Bring the warehouse to the head revision; returns it.
+def upgrade(engine: Engine, revision: str | None = None) -> str:
+    """Bring the warehouse to ``revision`` (default: the head revision); returns it.
 
-    A warehouse already at head is left untouched without taking the lock or creating
+    A warehouse already there is left untouched without taking the lock or creating
     anything, so a least-privilege login (``greenlight_loader``, which may create nothing) can
-    start; only a release's migrating user needs the rights to move it forward.
+    start; only a release's migrating user needs the rights to move it forward. An earlier
+    revision is for tests that prepare the state a migration starts from.
     """
-    if current_revision(engine) == head_revision():
-        return head_revision()
+    target = revision or head_revision()
+    if current_revision(engine) == target:
+        return target
     with engine.begin() as conn:
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         conn.execute(text("create schema if not exists ops"))
         cfg = _config()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    return head_revision()
+        command.upgrade(cfg, target)
+    return target

@@ -17,6 +17,6 @@ def clean_warehouse(warehouse_engine: Engine) -> Engine:
     with warehouse_engine.connect() as conn:
         built = [f'{schema}."{name}"' for schema, name in conn.execute(text(
             "select table_schema, table_name from information_schema.tables where table_schema in "
-            "('snapshots', 'staging', 'marts', 'sync') and table_type = 'BASE TABLE'"))]
+            "('snapshots', 'staging', 'marts', 'push_candidates') and table_type = 'BASE TABLE'"))]
     empty(warehouse_engine, *RAW, *OPS_TABLES, *built)
     return warehouse_engine

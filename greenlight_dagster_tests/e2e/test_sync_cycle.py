@@ -231,7 +231,11 @@ def test_a_dry_run_sends_nothing_then_two_pushes_at_once_send_every_write_once(
     seen = len(live_sandbox.state.request_log())
 
     def launch(_: int) -> dg.ExecuteInProcessResult:
-        return push.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        # Disposed in the thread that made it: its SQLite connections, left to the garbage collector,
+        # were closed from the main thread at exit, and CPython 3.11.7 then failed pytest's last
+        # import with "AST constructor recursion depth mismatch" (the traceback it logged parses source).
+        with dg.DagsterInstance.ephemeral() as instance:
+            return push.execute_in_process(instance=instance, raise_on_error=False)
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(launch, range(2)))

@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import Engine, text
 
+from greenlight_dagster.warehouse.candidates import CANDIDATES_SCHEMA
 from greenlight_dagster_tests.operator.conftest import Greenlight
 
 
@@ -51,6 +52,6 @@ def test_preview_refuses_bad_flags_and_explains_a_missing_plan(greenlight: Green
     typo = greenlight("preview", "--offline", "--flag", "dry_run=perhaps")
     assert typo.exit_code == 1 and "GREENLIGHT_DRY_RUN must be a boolean" in typo.output
     with clean_ops.begin() as conn:  # as before the first sync (other tests may have built the models)
-        conn.execute(text("drop schema if exists sync cascade"))
+        conn.execute(text(f"drop schema if exists {CANDIDATES_SCHEMA} cascade"))
     empty = greenlight("preview", "--offline")
     assert empty.exit_code == 1 and "run `greenlight sync` once" in empty.output

@@ -88,7 +88,7 @@ def test_a_full_sync_runs_through_the_documented_logins() -> None:
                 environment_set({**sandbox_env(sandbox), **dbt_login}):
             cycle = run_cycle(sandbox)
             assert cycle.success, cycle.failures
-            assert cycle.writes > 0  # pushes went out, planned from sync.* read by the loader login
+            assert cycle.writes > 0  # pushes went out, planned from push_candidates.* read by the loader login
             with engine.connect() as conn:
                 assert conn.execute(text("select count(*) from raw.pw_work_orders")).scalar_one() > 0
                 assert conn.execute(text("select count(*) from marts.map_customer")).scalar_one() > 0

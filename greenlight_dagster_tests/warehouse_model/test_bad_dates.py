@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL
 from greenlight_dagster.clients.records import SourceRecord
 from greenlight_dagster.core.fields import as_timestamp
 from greenlight_dagster.defs.warehouse.resources import make_dbt_resource
+from greenlight_dagster.warehouse.candidates import CANDIDATES_SCHEMA
 from greenlight_dagster.warehouse.loader import load_records
 from greenlight_dagster_tests.databases import migrated_database
 from greenlight_dagster_tests.warehouse_model.test_custom_tests_can_fail import CLEAN
@@ -117,7 +118,8 @@ def test_bad_dates_read_as_null_beside_the_good_values(
     current = {r["work_order_id"] for r in _rows(engine, "select work_order_id from marts.fact_work_orders "
                                                          "where is_current")}
     assert set(BAD_START_DATES) | {9100, 9101, 9102} <= current
-    candidates = {r["work_order_id"] for r in _rows(engine, "select work_order_id from sync.sync_sf_job_creates")}
+    candidates = {r["work_order_id"]
+                  for r in _rows(engine, f"select work_order_id from {CANDIDATES_SCHEMA}.sync_sf_job_creates")}
     assert set(BAD_START_DATES) <= candidates
 
 

@@ -8,6 +8,7 @@ cheap, so they run on every change to either side.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -88,3 +89,15 @@ def test_a_missing_or_stale_manifest_is_parsed_and_a_fresh_one_is_left_alone(tmp
     assert manifest_is_stale(project)
     preparer.prepare_if_dev(project)
     assert not manifest_is_stale(project) and project.manifest_path.stat().st_mtime_ns > parsed_at
+
+
+def test_marts_read_models_only() -> None:
+    """The dbt-labs layering (decision 0019): a mart reads staging or later models, never a source table,
+    so a rename or cast of a source lives in one staging model. The one exception reports raw text that
+    staging has already cast to NULL."""
+    ManifestPreparer().prepare_if_dev(dbt_project)  # an edited model must not be judged by an old manifest
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    reading_sources = sorted(node["name"] for node in nodes
+                             if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+                             and any(dep.startswith("source.") for dep in node["depends_on"]["nodes"]))
+    assert reading_sources == ["bad_source_values"]

@@ -30,7 +30,7 @@ from greenlight_dagster.defs.warehouse.assets import dbt_warehouse_assets
 from greenlight_dagster.defs.warehouse.resources import WarehouseDbtCliResource, make_dbt_resource
 from greenlight_dagster.defs.warehouse.resources import resources as dbt_resources
 from greenlight_dagster.lib.resources import WarehouseResource
-from greenlight_dagster.warehouse.candidates import _rows
+from greenlight_dagster.warehouse.candidates import CANDIDATES_SCHEMA, _rows
 from greenlight_dagster.warehouse.loader import load_records
 from greenlight_dagster_tests.databases import migrated_database
 from greenlight_dagster_tests.warehouse_model import scenario
@@ -417,7 +417,7 @@ def test_candidate_rows_equal_the_drivers_and_share_equal_values(built: BuiltWar
                                                                  json_columns: tuple[str, ...], repeats: bool) -> None:
     # the candidate loader parses the JSON columns itself, one object per distinct value (memory at large)
     rows = list(_rows(built.engine, model, shared=json_columns))
-    plain = built.rows(f"select * from sync.{model}")
+    plain = built.rows(f"select * from {CANDIDATES_SCHEMA}.{model}")
     assert rows and sorted(map(_canonical, rows)) == sorted(map(_canonical, plain)), model
     repeated = []
     for column in json_columns:
@@ -442,6 +442,7 @@ def test_customer_candidates_never_offer_a_customer_stamped_for_another_entity(b
         "select customer_id from staging.stg_sf_customers "
         "where coalesce(pw_portfolio_id, pw_tenant_id, pw_building_id) is not null")}
     offered = {int(r["id"]) for r in built.rows(
-        "select c->>'id' as id from sync.sync_sf_customer_creates, jsonb_array_elements(sf_customers) as c")}
+        f"select c->>'id' as id from {CANDIDATES_SCHEMA}.sync_sf_customer_creates, "
+        "jsonb_array_elements(sf_customers) as c")}
     assert stamped and offered
     assert not offered & stamped

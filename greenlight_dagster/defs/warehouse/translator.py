@@ -18,9 +18,11 @@ from dagster_dbt import DagsterDbtTranslator
 
 #: The key prefix of every dbt node (``["warehouse", "<name>"]``) and of its groups.
 WAREHOUSE_GROUP = "warehouse"
-#: Group per dbt layer: a model's first folder under models/ (staging, intermediate, marts, sync), a snapshot, a seed.
+#: Group per dbt layer: a model's first folder under models/ (staging, intermediate, marts, push_candidates), a
+#: snapshot, a seed.
 LAYER_GROUPS = {"staging": "warehouse_staging", "intermediate": "warehouse_intermediate",
-                "snapshot": "warehouse_snapshots", "marts": "warehouse_marts", "sync": "warehouse_push_candidates",
+                "snapshot": "warehouse_snapshots", "marts": "warehouse_marts",
+                "push_candidates": "warehouse_push_candidates",
                 "seed": "warehouse_seeds"}
 OWNERS = ["team:greenlight"]
 _RAW_PREFIXES = ("pw_", "sf_")

@@ -3,6 +3,8 @@
 -- NULL so the rest of the record - and every other record - flows; this view is where they are
 -- reported (its no_rows test warns with the count). Only the keys with a bad value in some
 -- version are re-read as latest versions, so its cost is one pattern scan of each raw table.
+-- It reads raw through source(), not staging, because it reports the text as received: the
+-- current-state staging models keep only the typed values, where that text is already NULL.
 {%- set checks = [
     ('pw', 'work_orders', source('raw_pw', 'pw_work_orders'),
      ['startDate', 'scheduledEndDate', 'completedDate', 'createdDateTime']),

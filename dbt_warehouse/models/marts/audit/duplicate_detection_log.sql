@@ -1,7 +1,7 @@
 -- Every dedup decision taken before a create (criterion, score, reason), joined to the work
 -- order it was about when the target is SF (source_id is the PW work order id).
 select
-    decisions.id as decision_id,
+    decisions.decision_id,
     decisions.checked_at,
     decisions.run_id,
     decisions.target,
@@ -12,4 +12,4 @@ select
     decisions.decision,
     decisions.decision = 'duplicate' as is_duplicate,
     decisions.reason
-from {{ source('ops', 'duplicate_detection_log') }} as decisions
+from {{ ref('stg_ops_duplicate_detection_log') }} as decisions

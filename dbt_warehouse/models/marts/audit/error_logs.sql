@@ -1,6 +1,6 @@
 -- Every logged error/warning, newest first in use, with the run's kind when known.
 select
-    errors.id as error_id,
+    errors.error_id,
     errors.occurred_at,
     errors.run_id,
     runs.kind as run_kind,
@@ -10,5 +10,5 @@ select
     errors.severity,
     errors.reason,
     errors.payload
-from {{ source('ops', 'error_log') }} as errors
-left join {{ source('ops', 'sync_runs') }} as runs on runs.run_id = errors.run_id
+from {{ ref('stg_ops_error_log') }} as errors
+left join {{ ref('stg_ops_sync_runs') }} as runs on runs.run_id = errors.run_id

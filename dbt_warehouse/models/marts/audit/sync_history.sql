@@ -1,7 +1,7 @@
 -- One row per sync run with its flags, duration and what it did to the ledger and error log:
--- the operator's "what happened when" view (views over ops.*, always current).
+-- the operator's "what happened when" view (views over the ops staging, always current).
 with runs as (
-    select * from {{ source('ops', 'sync_runs') }}
+    select * from {{ ref('stg_ops_sync_runs') }}
 ),
 
 ledger as (
@@ -13,7 +13,7 @@ ledger as (
         count(*) filter (where state = 'failed') as failed,
         count(*) filter (where state = 'dead') as dead,
         count(*) filter (where state = 'attention') as attention
-    from {{ source('ops', 'sync_ledger') }}
+    from {{ ref('stg_ops_sync_ledger') }}
     group by run_id
 ),
 
@@ -22,7 +22,7 @@ errors as (
         run_id,
         count(*) filter (where severity = 'error') as errors,
         count(*) filter (where severity = 'warning') as warnings
-    from {{ source('ops', 'error_log') }}
+    from {{ ref('stg_ops_error_log') }}
     group by run_id
 )
 
@@ -34,7 +34,7 @@ select
     runs.finished_at,
     extract(epoch from runs.finished_at - runs.started_at) as duration_seconds,
     runs.flags,
-    (runs.flags->>'dry_run')::boolean as was_dry_run,
+    runs.was_dry_run,
     runs.stats,
     coalesce(ledger.ledger_entries, 0) as ledger_entries,
     coalesce(ledger.planned, 0) as ledger_planned,

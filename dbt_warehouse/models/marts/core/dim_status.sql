@@ -4,7 +4,7 @@
 -- Mapping: the seed first; an SF status missing from the seed falls back to its SF status
 -- category (Open Jobs / ... In Progress -> open, Closed Jobs -> closed), as core.statuses does for
 -- custom statuses. Anything else stays unmapped (is_mapped = false) and fails unmapped_status.
--- is_in_open_list: the open list in force - ops.flags 'pw_open_statuses' when set, else the seed.
+-- is_in_open_list: the open list in force - the flag 'pw_open_statuses' when set, else the seed.
 with seed_mapping as (
     select
         lower(trim(system)) as system,
@@ -59,9 +59,9 @@ sf_categories as (
 ),
 
 flag_override as (
-    select value as open_list
-    from {{ source('ops', 'flags') }}
-    where name = 'pw_open_statuses' and nullif(trim(value), '') is not null
+    select flag_value as open_list
+    from {{ ref('stg_ops_flags') }}
+    where flag_name = 'pw_open_statuses' and nullif(trim(flag_value), '') is not null
 ),
 
 open_list as (

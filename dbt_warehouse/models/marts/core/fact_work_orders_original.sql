@@ -6,33 +6,40 @@
 -- originally said, before edits and before the unit routing correction. Insert-only: a work
 -- order's first version never changes, so incremental runs only add work orders not seen yet.
 -- Those can only have versions landed after the newest first version already kept (_version_id
--- is the landing order), so a run reads that tail of raw through its primary key, not all of it.
+-- is the landing order), so a run reads that tail of raw through its primary key, not all of it
+-- (the staging view passes the filter down).
 with first_versions as (
-    select distinct on (source_id)
-        source_id,
+    select distinct on (work_order_id)
+        work_order_id,
+        work_order_number,
+        building_id,
+        source_unit_id,
+        status,
+        description,
+        created_at,
         source_modified_at,
         payload,
         _source_hash,
         _loaded_at,
         _run_id,
         _version_id
-    from {{ source('raw_pw', 'pw_work_orders') }} as raw_versions
+    from {{ ref('stg_pw_work_order_versions') }} as versions
     {% if is_incremental() %}
     where _version_id > (select coalesce(max(raw_version_id), 0) from {{ this }})
-      and not exists (select 1 from {{ this }} as kept where kept.work_order_id = raw_versions.source_id)
+      and not exists (select 1 from {{ this }} as kept where kept.work_order_id = versions.work_order_id)
     {% endif %}
-    order by source_id, _version_id
+    order by work_order_id, _version_id
 )
 
 select
-    source_id as work_order_id,
-    {{ surrogate_key(["'pw-work-order'", 'source_id']) }} as work_order_sk,
-    {{ safe_bigint("payload->>'number'") }} as work_order_number,
-    {{ safe_bigint("payload->>'buildingID'") }} as building_id,
-    {{ safe_bigint("payload->>'unitID'") }} as unit_id_as_received,
-    {{ clean_text("payload->>'status'") }} as status,
-    {{ clean_text("payload->>'description'") }} as description,
-    {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
+    work_order_id,
+    {{ surrogate_key(["'pw-work-order'", 'work_order_id']) }} as work_order_sk,
+    work_order_number,
+    building_id,
+    source_unit_id as unit_id_as_received,
+    status,
+    description,
+    created_at,
     source_modified_at,
     payload as original_payload,
     _source_hash as original_hash,

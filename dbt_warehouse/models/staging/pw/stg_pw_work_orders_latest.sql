@@ -20,24 +20,7 @@ with latest as (
 
 select
     source_id as work_order_id,
-    {{ safe_bigint("payload->>'number'") }} as work_order_number,
-    {{ safe_bigint("payload->>'portfolioID'") }} as portfolio_id,
-    {{ safe_bigint("payload->>'buildingID'") }} as building_id,
-    {{ safe_bigint("payload->>'unitID'") }} as source_unit_id,
-    {{ clean_text("payload->>'status'") }} as status,
-    {{ normalize_text("payload->>'status'") }} as status_key,
-    upper({{ clean_text("payload->>'priority'") }}) as priority,
-    {{ clean_text("payload->>'type'") }} as work_order_type,
-    {{ clean_text("payload->>'category'") }} as category,
-    {{ clean_text("payload->>'source'") }} as request_source,
-    {{ clean_text("payload->>'description'") }} as description,
-    {{ clean_text("payload->>'lease'") }} as lease_name,
-    {{ clean_text("payload->>'requestedBy'") }} as requested_by,
-    {{ safe_numeric("payload->>'costEstimate'") }} as cost_estimate,
-    {{ safe_date("payload->>'startDate'") }} as start_date,
-    {{ safe_date("payload->>'scheduledEndDate'") }} as scheduled_end_date,
-    {{ safe_date("payload->>'completedDate'") }} as completed_date,
-    {{ safe_timestamp("payload->>'createdDateTime'") }} as created_at,
+    {{ pw_work_order_fields() }},
     {{ version_metadata() }},
     _is_deleted
 from latest

@@ -9,7 +9,6 @@
 --   unit, building the tenant's current lease's unit and building payloads (its SF location)
 --   sf_customers   unstamped SF customers it could be: top-level ones for a portfolio, the
 --                  portfolio customer's children for a tenant ({id, customer_name})
-{{ config(schema='sync', materialized='view') }}
 
 with unmapped as (
     select pw_entity_type, pw_entity_id, portfolio_id

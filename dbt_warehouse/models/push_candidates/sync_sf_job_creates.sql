@@ -12,7 +12,6 @@
 --               the customer our own create of that portfolio got (ledger, same sync)
 --   sf_jobs     that customer's unstamped-or-other SF jobs created within 7 days of the work
 --               order, for the fuzzy duplicate check (stamped jobs are excluded upstream)
-{{ config(schema='sync', materialized='view') }}
 
 with work_orders as (
     select * from {{ ref('int_pw_work_orders') }}

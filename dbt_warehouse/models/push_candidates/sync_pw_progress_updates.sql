@@ -8,7 +8,6 @@
 --   sf_version    the raw version of that job payload (part of the PW status write's key)
 --   work_order    the PW work order payload (current status and category)
 --   link_problem  why no job is followed, or NULL
-{{ config(schema='sync', materialized='view') }}
 
 with links as (
     select
