@@ -19,15 +19,19 @@ view runs it. A whole build (every sync) selects everything, so nothing changes 
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
+import sys
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from dagster_dbt import DbtCliInvocation, DbtCliResource
 from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
+from packaging.version import Version
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.defs.warehouse.project import dbt_executable, dbt_project
@@ -36,9 +40,28 @@ from greenlight_dagster.warehouse.connection import dbt_env, normalize_url, ware
 
 
 class WarehouseDbtCliResource(DbtCliResource):
-    """`DbtCliResource` that exports the warehouse connection before running dbt."""
+    """`DbtCliResource` that exports the warehouse connection before running dbt.
+
+    Two start-up costs of each invocation are skipped, measured at 3.6 s of an incremental build's
+    10.9 s (decision 0017): dagster-dbt asks ``dbt --version`` in a subprocess, and loads dbt's
+    adapter with every macro in this process. Both override dagster-dbt's private hooks;
+    `test_dbt_project.py` fails if an upgrade renames them.
+    """
 
     warehouse_url: str = ""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        """The interpreter's own dbt (`dbt_executable`) is the installed dbt-core: its package metadata has
+        the version ``dbt --version`` would print after 2.3 s of start-up. Any other executable is asked."""
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return Version(importlib.metadata.version("dbt-core"))
+        return cast(Version, super()._cli_version)
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+        """No in-process adapter: dagster-dbt uses it only for column and row-count metadata
+        (``fetch_column_metadata``, ``fetch_row_counts``), which these assets do not fetch."""
+        return None
 
     def resolved_warehouse_url(self) -> URL:
         return normalize_url(self.warehouse_url) if self.warehouse_url else warehouse_url()
