@@ -1,6 +1,7 @@
 """`make bench`: every benchmark in one go, one table, and benchmarks/RESULTS.md with the machine it ran on.
 
-    .venv/bin/python benchmarks/run_all.py [--repeat 3] [--scale demo] [--data-scale large] [--only daily,peer,...]
+    .venv/bin/python benchmarks/run_all.py [--repeat 3] [--sync-scale medium] [--scale demo] [--data-scale large]
+                                           [--only daily,peer,...]
 
 Runs, in this order: the daily sync at production latency (headline; the push steps' efficiency
 is read from the same runs), ingestion (`ingest`, called, not copied), history cost, the push of
@@ -101,8 +102,12 @@ def run_history(scale: str, repeat: int) -> list[Figure]:
     return warehouse.figures(warehouse.run(scale=scale, repeat=repeat))
 
 
-def run_peer(scale: str, repeat: int) -> list[Figure]:
-    return peer.figures(peer.run(scale=scale, repeat=repeat))
+def run_peer(scale: str, repeat: int, large_scale: str) -> list[Figure]:
+    """The peer at the incremental run's scale (``repeat`` times), then once at the initial load's scale."""
+    runs = {scale: peer.run(scale=scale, repeat=repeat), large_scale: peer.run(scale=large_scale, repeat=1)}
+    figures = [figure for at, results in runs.items() for figure in peer.figures(results, at)]
+    write_results("peer", figures, {at: [asdict(r) for r in results] for at, results in runs.items()})
+    return figures
 
 
 def run_push() -> list[Figure]:
@@ -173,7 +178,8 @@ def write_markdown(table: str, *, started: datetime, minutes: float, load: tuple
         f"- git commit: {commit}\n"
         f"- load average (1/5/15 min) at the start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} - the machine is "
         "shared with other test runs; per-benchmark load is in each heading row\n"
-        f"- settings: scale {args.scale} (ingestion and history: {args.data_scale}), repeats {args.repeat}; "
+        f"- settings: daily sync and peer at {args.sync_scale} (peer once more at {args.data_scale}), ingestion and "
+        f"history at {args.data_scale}, UI and sandbox at {args.scale}; repeats {args.repeat}; "
         "values are median (min-max, n)\n"
         f"- targets missed: {missed}\n\n"
         f"{table}\n"
@@ -182,10 +188,13 @@ def write_markdown(table: str, *, started: datetime, minutes: float, load: tuple
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sync-scale", choices=tuple(SCALES), default="medium",
+                        help="world of the daily sync and the peer's incremental run (issue 19 sizes both at medium)")
     parser.add_argument("--scale", choices=("small", "demo"), default="demo",
-                        help="world of the daily sync, the peer and the sandbox benchmarks")
+                        help="world of the UI and sandbox benchmarks")
     parser.add_argument("--data-scale", choices=tuple(SCALES), default="large",
-                        help="world of the ingestion and history benchmarks (the issues size them at large)")
+                        help="world of the ingestion and history benchmarks and of the peer's initial load, "
+                             "run once (the issues size them at large)")
     parser.add_argument("--repeat", type=int, default=3, help="repeats of every timed measurement")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}")
     args = parser.parse_args(argv)
@@ -197,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         pushed: list[Figure] = []
 
         def daily() -> list[Figure]:
-            figures, push = daily_and_push(args.scale, args.repeat)
+            figures, push = daily_and_push(args.sync_scale, args.repeat)
             pushed.extend(push)
             return figures
 
@@ -208,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": ("Ingestion", lambda: run_ingest(args.data_scale, args.repeat)),
         "history": ("History cost", lambda: run_history(args.data_scale, args.repeat)),
         "push": ("Push: 1,000 new ServiceFusion jobs", run_push),
-        "peer": ("Peer: ours vs dlt, same data and server", lambda: run_peer(args.scale, args.repeat)),
+        "peer": ("Peer: ours vs dlt, same data and server",
+                 lambda: run_peer(args.sync_scale, args.repeat, args.data_scale)),
         "startup": ("Start-up", lambda: run_startup(args.repeat)),
         "ui": ("UI vs command line, same work", lambda: run_ui(args.scale, args.repeat)),
         "sandbox": ("Sandbox throughput", lambda: sandbox.measure(args.scale)),
