@@ -1,13 +1,39 @@
 {#- SQL twins of greenlight_dagster/core/text.py and core/matching.py, so a status, a name or a
-    street compares the same way in the warehouse and in Python. Accent folding is left out
-    (the unaccent extension is not guaranteed on the target server); statuses and the sandbox
-    names are ASCII, and the Python matcher still runs on whatever SQL leaves unmapped. -#}
+    street compares the same way in the warehouse and in Python, whatever the server's locale.
+    Python folds case and accents with Unicode tables; PostgreSQL's lower() and [[:alnum:]] follow
+    the server's LC_CTYPE, and under "C" they know ASCII only ("Café" became "caf"). So the
+    twin folds the Latin letters itself (fold_latin) and names the non-ASCII letters Python keeps
+    as word characters. Other scripts follow the server's ctype (a UTF-8 one agrees with Python).
+    test_text_twins compares every character U+00A0-U+024F and a list of names with Python, on a
+    UTF-8 and a "C" ctype. -#}
 
-{#- core.text.normalize_text: casefold; dots/apostrophes join; other punctuation splits. -#}
+{#- core.text.fold for U+00A0-U+024F: each character's casefold + NFKD without combining marks,
+    as computed by Python (the test recomputes it): the multi-letter ones by replace, the rest by
+    one translate. -#}
+{% macro fold_latin(expr) -%}
+    {%- set ns = namespace(sql=expr) -%}
+    {%- for letter, folded in [
+            ('¼', '1⁄4'), ('½', '1⁄2'), ('¾', '3⁄4'), ('ß', 'ss'), ('Ĳ', 'ij'), ('ĳ', 'ij'), ('Ŀ', 'l·'),
+            ('ŀ', 'l·'), ('ŉ', 'ʼn'), ('Ǆ', 'dz'), ('ǅ', 'dz'), ('ǆ', 'dz'), ('Ǉ', 'lj'), ('ǈ', 'lj'),
+            ('ǉ', 'lj'), ('Ǌ', 'nj'), ('ǋ', 'nj'), ('ǌ', 'nj'), ('Ǳ', 'dz'), ('ǲ', 'dz'), ('ǳ', 'dz'),
+        ] -%}
+        {%- set ns.sql = "replace(" ~ ns.sql ~ ", '" ~ letter ~ "', '" ~ folded ~ "')" -%}
+    {%- endfor -%}
+    translate({{ ns.sql }},
+        ' ¨ª¯²³´µ¸¹ºÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĐĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĦĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŁŃńŅņŇňŊŌōŎŏŐőŒŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŦŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžſƁƂƄƆƇƉƊƋƎƏƐƑƓƔƖƗƘƜƝƟƠơƢƤƦƧƩƬƮƯưƱƲƳƵƷƸƼǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǢǣǤǦǧǨǩǪǫǬǭǮǯǰǴǵǶǷǸǹǺǻǼǽǾǿȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȜȞȟȠȢȤȦȧȨȩȪȫȬȭȮȯȰȱȲȳȺȻȽȾɁɃɄɅɆɈɊɌɎ',
+        '  a 23 μ 1oaaaaaaæceeeeiiiiðnoooooøuuuuyþaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccddđeeeeeeeeeegggggggghhħiiiiiiiiijjkkllllllłnnnnnnŋooooooœrrrrrrssssssssttttŧuuuuuuuuuuuuwwyyyzzzzzzsɓƃƅɔƈɖɗƌǝəɛƒɠɣɩɨƙɯɲɵooƣƥʀƨʃƭʈuuʊʋƴƶʒƹƽaaiioouuuuuuuuuuaaaaææǥggkkooooʒʒjggƕƿnnaaææøøaaaaeeeeiiiioooorrrruuuussttȝhhƞȣȥaaeeooooooooyyⱥȼƚⱦɂƀʉʌɇɉɋɍɏ')
+{%- endmacro %}
+
+{#- The non-ASCII letters fold_latin leaves, which Python counts as word characters. -#}
+{% macro folded_letters() -%}
+    æðøþđħıĸłŋœŧƀƃƅƈƌƍƒƕƙƚƛƞƣƥƨƪƫƭƴƶƹƺƻƽƾƿǀǁǂǃǝǥȝȡȣȥȴȵȶȷȸȹȼȿɀɂɇɉɋɍɏɓɔɖɗəɛɠɣɨɩɯɲɵʀʃʈʉʊʋʌʒʼμⱥⱦ
+{%- endmacro %}
+
+{#- core.text.normalize_text: fold; dots/apostrophes join; other punctuation splits. -#}
 {% macro normalize_text(expr) -%}
     trim(regexp_replace(
-        regexp_replace(lower(coalesce({{ expr }}, '')), '[.''`’]', '', 'g'),
-        '[^[:alnum:]]+', ' ', 'g'
+        regexp_replace(lower({{ fold_latin("coalesce(" ~ expr ~ ", '')") }}), '[.''`’]', '', 'g'),
+        '[^[:alnum:]{{ folded_letters() | trim }}]+', ' ', 'g'
     ))
 {%- endmacro %}
 

@@ -7,15 +7,23 @@
 ) }}
 
 -- Tenants (PW contacts), latest version per key, typed, deleted keys included (_is_deleted), under the
--- current-state view stg_pw_tenants. Kept as a table maintained like stg_pw_work_orders_latest:
+-- current-state view int_pw_tenants. Kept as a table maintained like stg_pw_work_orders_latest:
 -- a run re-reads only the keys with a version landed since the last build and replaces their
 -- rows, instead of every reader re-sorting all versions and re-parsing every payload
 -- (dim_tenant and, through it, map_customer read them on every run).
 {%- set raw_tenants = source('raw_pw', 'pw_tenants') %}
+{#- Re-read besides the keys landed since: those whose name_key an earlier normalize_name gave
+    differently (only non-ASCII names can differ; octet and character lengths tell them apart
+    cheaply), so a fix of the twin reaches every tenant, not only the ones that change next. -#}
+{%- set stale_name_keys -%}
+    select tenant_id from {{ this }}
+    where octet_length(display_name) <> char_length(display_name)
+        and name_key is distinct from {{ normalize_name('display_name') }}
+{%- endset %}
 with latest as (
     {#- a table built before name_key existed is rebuilt whole once, so no row lacks it -#}
     {{ latest_versions(raw_tenants, keep_deleted=true,
-                       keys=keys_landed_since(raw_tenants, this)
+                       keys=keys_landed_since(raw_tenants, this) ~ ' union ' ~ stale_name_keys
                             if is_incremental() and relation_has_column(this, 'name_key') else none) }}
 ),
 
