@@ -92,53 +92,6 @@ def ledger_states(engine: Engine) -> dict[str, int]:
         return dict(conn.execute(text("select state, count(*) from ops.sync_ledger group by state")).all())
 
 
-def test_one_sync_creates_everything_and_the_next_creates_nothing(live_sandbox: Sandbox,
-                                                                  clean_warehouse: Engine) -> None:
-    fixture = live_sandbox.fixture
-    planted = fixture["_planted"]
-    misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
-    # an SF job exists for these, unstamped or stamped by an older system (bare id): dedup holds them
-    already_in_sf_unstamped = {p["workOrderID"] for kind in ("sf_unstamped_duplicate_jobs", "sf_bare_id_jobs")
-                               for p in planted[kind]}
-    # a foreign stamp holds its work order for a person (decision 0012): its only job is the planted one
-    foreign = {p["workOrderID"]: [p["jobID"]] for p in planted["foreign_stamps"]}
-    open_work_orders = {w["id"] for w in fixture["propertyware"]["workOrders"] if in_open_list(w["status"])}
-    expected = open_work_orders - misrouted - already_in_sf_unstamped - set(foreign)
-    new_portfolios = {p["id"] for p in fixture["propertyware"]["portfolios"]} - {
-        m["pwID"] for m in planted["sf_customer_matches"] if m["pwEntity"] == "portfolios"}
-    assert new_portfolios, "the world must need a portfolio customer, or this test proves nothing"
-
-    first, requests = run_sync(live_sandbox)
-    jobs = jobs_by_work_order(live_sandbox)
-    assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
-    assert not misrouted & set(jobs), "a work order the unit rule flagged got an SF job"
-    assert not already_in_sf_unstamped & set(jobs), "a work order SF already has (unstamped) got a second job"
-    assert {wo: jobs.get(wo) for wo in foreign} == foreign, "a work order held for its foreign stamp got a job"
-    assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
-    customers = live_sandbox.state.snapshot()["servicefusion"]["customers"]
-    new_customer_ids = {c["id"] for c in customers if c["id"] not in {x["id"] for x in
-                                                                    fixture["servicefusion"]["customers"]}}
-    children = [c for c in customers if c["id"] in new_customer_ids and c.get("parent_customer")]
-    assert children, "lease tenants are created as children in the same run as their parent"
-    assert sf_creates(requests)["/customers"] == len(new_customer_ids)
-    assert plan_summary(clean_warehouse, first.run_id).get("held.awaiting_customer", 0) > 0, (
-        "the first plan lists what waits for a customer created in the run")
-
-    second, requests = run_sync(live_sandbox)
-    assert sf_creates(requests) == Counter(), "the second sync created something: the first did not converge"
-    assert set(plan_summary(clean_warehouse, second.run_id)) <= SETTLED_HOLDS | {"pw.update_work_order"}
-    assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}, "writes left planned, failed or dead"
-    assert jobs_by_work_order(live_sandbox) == jobs
-
-    wo_id, (job_id,) = min(jobs.items())
-    live_sandbox.state.patch("servicefusion", "jobs", job_id, {"status": "Completed"})
-    _, requests = run_sync(live_sandbox)
-    assert pw_writes(requests)["closeWorkOrder"] == 1
-    assert sf_creates(requests) == Counter()
-    closed = next(w for w in live_sandbox.state.snapshot()["propertyware"]["workOrders"] if w["id"] == wo_id)
-    assert not in_open_list(closed["status"]), f"work order {wo_id} is still {closed['status']}"
-
-
 def assert_dry_run_sent_nothing_and_previewed_every_create(result: dg.ExecuteInProcessResult,
                                                            requests: list[dict[str, Any]],
                                                            clean_warehouse: Engine) -> None:
@@ -176,37 +129,74 @@ def agree_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return next(e for e in result.get_asset_check_evaluations() if e.check_name == "pw_and_sf_agree")
 
 
-@pytest.mark.timeout(1500)  # three syncs, as the first test; the shared 2-core machine is often 5x oversubscribed
-def test_statuses_converge_after_a_sync_with_sending_on(live_sandbox: Sandbox, clean_warehouse: Engine) -> None:
-    """Issue 20: PW "In Progress" against SF "On Site" warned on every sync, the push's own write.
+@pytest.mark.timeout(1500)  # three syncs; the shared 2-core machine is often oversubscribed
+def test_one_sync_creates_everything_then_statuses_converge(live_sandbox: Sandbox, clean_warehouse: Engine) -> None:
+    """One sync creates every customer and job; the next creates nothing and pushes the job statuses; the third
+    writes nothing.
 
-    Technicians move jobs on; the next sync pushes the PW statuses; from then on the work orders
-    follow their jobs, and what the drift check still lists needs a person, each with what to do.
+    Issue 20: PW "In Progress" against SF "On Site" warned on every sync, the push's own write. Technicians
+    move jobs on after the first sync; the second pushes the PW statuses (one job completed: its work order
+    closes); from then on the work orders follow their jobs, and what the drift check still lists needs a
+    person, each with what to do.
     """
     from greenlight_dagster.warehouse.drift import find_drift
 
-    run_sync(live_sandbox)
-    # A planted foreign stamp (PW-<id> with a check number that is not the work order's) is held, never followed.
-    foreign = {p["jobID"] for p in live_sandbox.fixture["_planted"]["foreign_stamps"]}
+    fixture = live_sandbox.fixture
+    planted = fixture["_planted"]
+    misrouted = {p["workOrderID"] for p in planted["unit_holds_building_id"]}
+    # an SF job exists for these, unstamped or stamped by an older system (bare id): dedup holds them
+    already_in_sf_unstamped = {p["workOrderID"] for kind in ("sf_unstamped_duplicate_jobs", "sf_bare_id_jobs")
+                               for p in planted[kind]}
+    # a foreign stamp holds its work order for a person (decision 0012): its only job is the planted one
+    foreign = {p["workOrderID"]: [p["jobID"]] for p in planted["foreign_stamps"]}
+    open_work_orders = {w["id"] for w in fixture["propertyware"]["workOrders"] if in_open_list(w["status"])}
+    expected = open_work_orders - misrouted - already_in_sf_unstamped - set(foreign)
+    new_portfolios = {p["id"] for p in fixture["propertyware"]["portfolios"]} - {
+        m["pwID"] for m in planted["sf_customer_matches"] if m["pwEntity"] == "portfolios"}
+    assert new_portfolios, "the world must need a portfolio customer, or this test proves nothing"
+
+    first, requests = run_sync(live_sandbox)
+    jobs = jobs_by_work_order(live_sandbox)
+    assert {wo: len(jobs.get(wo, [])) for wo in expected} == dict.fromkeys(expected, 1)
+    assert not misrouted & set(jobs), "a work order the unit rule flagged got an SF job"
+    assert not already_in_sf_unstamped & set(jobs), "a work order SF already has (unstamped) got a second job"
+    assert {wo: jobs.get(wo) for wo in foreign} == foreign, "a work order held for its foreign stamp got a job"
+    assert all(len(ids) == 1 for ids in jobs.values()), f"duplicates: {jobs}"
+    customers = live_sandbox.state.snapshot()["servicefusion"]["customers"]
+    new_customer_ids = {c["id"] for c in customers if c["id"] not in {x["id"] for x in
+                                                                    fixture["servicefusion"]["customers"]}}
+    children = [c for c in customers if c["id"] in new_customer_ids and c.get("parent_customer")]
+    assert children, "lease tenants are created as children in the same run as their parent"
+    assert sf_creates(requests)["/customers"] == len(new_customer_ids)
+    assert plan_summary(clean_warehouse, first.run_id).get("held.awaiting_customer", 0) > 0, (
+        "the first plan lists what waits for a customer created in the run")
+
+    # technicians move jobs on; a planted foreign stamp (PW-<id> with another check number) is never followed
+    foreign_jobs = {job for ids in foreign.values() for job in ids}
     intake = {w["id"] for w in live_sandbox.state.snapshot()["propertyware"]["workOrders"]
               if w["status"] in ("Open", "WO Received")}
-    jobs = sorted((wo, ids[0]) for wo, ids in jobs_by_work_order(live_sandbox).items()
-                  if wo in intake and not foreign & set(ids))
-    moved = dict(zip(jobs, ("On Site", "Started", "On The Way", "Dispatched", "Paused", "Completed"), strict=False))
+    moving = sorted((wo, ids[0]) for wo, ids in jobs.items() if wo in intake and not foreign_jobs & set(ids))
+    moved = dict(zip(moving, ("On Site", "Started", "On The Way", "Dispatched", "Paused", "Completed"), strict=False))
     assert len(moved) == 6, "the small world has enough open work orders with jobs"
     for (_wo, job_id), status in moved.items():
         live_sandbox.state.patch("servicefusion", "jobs", job_id, {"status": status})
 
     _, requests = run_sync(live_sandbox)
+    assert sf_creates(requests) == Counter(), "the second sync created something: the first did not converge"
     assert pw_writes(requests)["updateWorkOrder"] >= 5 and pw_writes(requests)["closeWorkOrder"] >= 1
     pushed_now = [row for row in find_drift(clean_warehouse) if "pushed after the warehouse last read" in row["why"]]
     assert len(pushed_now) >= 6, "the report ran before the warehouse read the pushes back: those rows are expected"
     assert all(row["expected"] for row in pushed_now)
 
     settled, requests = run_sync(live_sandbox)
-    assert pw_writes(requests) == Counter(), "the statuses the push wrote must not be written again"
+    assert sf_creates(requests) == Counter() and pw_writes(requests) == Counter(), (
+        "the statuses the push wrote must not be written again")
+    assert set(plan_summary(clean_warehouse, settled.run_id)) <= SETTLED_HOLDS | {"pw.update_work_order"}
+    assert set(ledger_states(clean_warehouse)) <= {"done", "attention"}, "writes left planned, failed or dead"
+    assert jobs_by_work_order(live_sandbox) == jobs
     statuses = {w["id"]: w["status"] for w in live_sandbox.state.snapshot()["propertyware"]["workOrders"]}
     assert {statuses[wo] for (wo, _), status in moved.items() if status == "On Site"} == {"In Progress"}
+    assert not in_open_list(statuses[next(wo for (wo, _), status in moved.items() if status == "Completed")])
     drift = find_drift(clean_warehouse)
     assert all(row["action"] for row in drift)
     left = {kind for row in drift if not row["expected"] for kind in row["kind"].split("; ")}

@@ -150,6 +150,11 @@ class DagsterUi:
     def run(self, run_id: str) -> dict[str, Any]:
         return self.query(RUN, runId=run_id)["runOrError"]  # type: ignore[no-any-return]
 
+    def run_statuses(self) -> list[str]:
+        """The status of every run the instance holds (``SUCCESS``, ``FAILURE``, ``STARTED``, ...)."""
+        data = self.query("query { runsOrError { ... on Runs { results { status } } } }")
+        return [run["status"] for run in data["runsOrError"]["results"]]
+
     def step_failures(self, run_id: str) -> list[str]:
         """``step: error`` of each failed step of a run (what the run page shows in red)."""
         events = self.query(STEP_FAILURES, runId=run_id)["logsForRun"].get("events", [])

@@ -10,24 +10,16 @@ never into the repository. The browser is Debian's chromium with its matching ch
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from greenlight_dagster.cli.local import CONNECTION_ENV, SANDBOX_ENV
-from greenlight_dagster.warehouse.connection import DAGSTER_STORAGE_URL_ENV, WAREHOUSE_URL_ENV
+from greenlight_dagster_tests.ui.dagster_ui import DagsterUi
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-UI_START_SECONDS = 240
 RUN_SECONDS = 240
 
 pytestmark = [
@@ -45,45 +37,6 @@ if CHROMIUM.exists() and CHROMEDRIVER.exists():
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def ui_url(tmp_path: Path, server_dir: Path) -> Iterator[str]:
-    """`greenlight dev` (what `make dev` runs) with its own data dir: embedded warehouse + sandbox."""
-    port = _free_port()
-    drop = {WAREHOUSE_URL_ENV, DAGSTER_STORAGE_URL_ENV, "DAGSTER_HOME", SANDBOX_ENV, *CONNECTION_ENV}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["GREENLIGHT_DATA_DIR"] = str(server_dir / "data")  # the embedded server must reach it as root
-    log = (tmp_path / "dev.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "greenlight_dagster.cli", "dev", "--port", str(port),
-                             "--scale", "small"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + UI_START_SECONDS
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if requests.get(f"{url}/server_info", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(1)
-        else:
-            pytest.fail(f"the UI never answered; see {tmp_path / 'dev.log'}")
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture
@@ -158,15 +111,19 @@ class Operator:
         return page
 
     def runs_page(self) -> str:
-        """The Runs page as a person reads it (its text); this instance's only run is the one launched."""
+        """The Runs page as a person reads it (its text)."""
         self.open("/runs")
         self.see_text("Launched by")
         time.sleep(2)  # the run list arrives after the table header
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
 
-def test_operator_materializes_an_asset_from_the_ui(ui_url: str, browser: WebDriver, tmp_path: Path) -> None:
-    person = Operator(browser, ui_url, tmp_path / "screenshots")
+def test_operator_materializes_an_asset_from_the_ui(dev: tuple[DagsterUi, Path], browser: WebDriver,
+                                                    tmp_path: Path) -> None:
+    person = Operator(browser, dev[0].url, tmp_path / "screenshots")
+    # the `greenlight dev` is shared with the other UI tests: count from what they left
+    statuses = dev[0].run_statuses()
+    ended, succeeded = sum(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses), statuses.count("SUCCESS")
 
     person.open("/asset-groups")
     for group in ("propertyware", "servicefusion", "warehouse", "reconcile", "push"):
@@ -188,9 +145,9 @@ def test_operator_materializes_an_asset_from_the_ui(ui_url: str, browser: WebDri
     person.click_button("Materialize")
     person.screenshot("4-materialization-launched")
 
-    page = person.wait_for_runs(1)
+    page = person.wait_for_runs(ended + 1)
     person.screenshot("5-runs")
-    assert "sf / job_statuses" in page and page.count("Success") == 1, page
+    assert "sf / job_statuses" in page and page.count("Success") == succeeded + 1, page
 
     person.open("/assets/sf/job_statuses")
     person.see_text("records_fetched")
@@ -202,8 +159,8 @@ def test_operator_materializes_an_asset_from_the_ui(ui_url: str, browser: WebDri
     person.see_text("have not been materialized yet")  # upstream push assets: the UI asks first
     person.click_button("Confirm")
     person.screenshot("7-report-materialization-launched")
-    page = person.wait_for_runs(2)
-    assert page.count("Success") == 2, page
+    page = person.wait_for_runs(ended + 2)
+    assert page.count("Success") == succeeded + 2, page
     person.open("/assets/reconcile/sync_report")
     person.click_text("Show Markdown")  # the "report" metadata entry opens in a dialog
     person.see_text("Sync report, run")

@@ -1,6 +1,7 @@
 """The operator's path through the UI (issue 20): what `make dev` serves, driven through its GraphQL API.
 
-One `greenlight dev` on the tests' small sandbox world serves the module, in order:
+One `greenlight dev` on the tests' small sandbox world (`ui/conftest.py`, shared with the browser test)
+serves the module, in order:
 
 * a ``sync`` launched as the Launchpad launches it runs its steps one after the other in its run
   worker (no step subprocesses: the UI run costs what the CLI's does) and succeeds;
@@ -20,9 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import time
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import pytest
 import requests
 
 from greenlight_dagster.lib.ingest import latest_partition_key
-from greenlight_dagster_tests.ui.dagster_ui import DagsterUi, greenlight_command, greenlight_dev
+from greenlight_dagster_tests.ui.dagster_ui import DagsterUi, greenlight_command
 
 #: Each test drives real runs through the daemon (a sync, a backfill of three runs) on a shared 2-core machine.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -41,20 +40,6 @@ RUN_SECONDS = 900
 RECORD_SECONDS = 120
 DBT_STEP = "dbt_warehouse"
 PARTITIONED = (("pw", "work_orders"), ("sf", "jobs"))
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DagsterUi, Path]]:
-    from greenlight_dagster_tests.conftest import make_server_dir
-
-    root = make_server_dir()  # the embedded server runs as an unprivileged user: a traversable, short path
-    data_dir = root / "data"
-    log = tmp_path_factory.mktemp("dev") / "dev.log"
-    try:
-        with greenlight_dev(data_dir, log) as ui:
-            yield ui, data_dir
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _intervals(run: dict[str, Any], step_prefix: str = "") -> list[tuple[float, float]]:
