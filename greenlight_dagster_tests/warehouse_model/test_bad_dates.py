@@ -113,7 +113,7 @@ def test_bad_dates_read_as_null_beside_the_good_values(
     assert [rows[9210 + i]["start_date"] for i in range(len(GOOD_DATES))] == list(GOOD_DATES.values())
     job = _rows(engine, "select closed_at, created_at from staging.stg_sf_jobs where job_id = 8100")[0]
     assert job["closed_at"] is None and job["created_at"] == datetime(2026, 1, 4, 10, 0, tzinfo=UTC)
-    assert _rows(engine, "select end_date from staging.stg_pw_leases where lease_id = 400") == [{"end_date": None}]
+    assert _rows(engine, "select end_date from intermediate.int_pw_leases where lease_id = 400") == [{"end_date": None}]
     # the rest of the build flowed: every work order reached the marts and the push candidates
     current = {r["work_order_id"] for r in _rows(engine, "select work_order_id from marts.fact_work_orders "
                                                          "where is_current")}

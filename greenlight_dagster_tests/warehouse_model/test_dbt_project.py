@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster_dbt import DbtCliResource, DbtProject
@@ -95,16 +96,27 @@ def test_a_missing_or_stale_manifest_is_parsed_and_a_fresh_one_is_left_alone(tmp
     assert not manifest_is_stale(project) and project.manifest_path.stat().st_mtime_ns > parsed_at
 
 
+def _models(layer: str) -> list[dict[str, Any]]:
+    """The models under ``models/<layer>`` in a manifest parsed from the files as they are now."""
+    ManifestPreparer().prepare_if_dev(dbt_project)  # an edited model must not be judged by an old manifest
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    return [node for node in nodes if node["resource_type"] == "model" and node["fqn"][1] == layer]
+
+
 def test_marts_read_models_only() -> None:
     """The dbt-labs layering (decision 0019): a mart reads staging or later models, never a source table,
     so a rename or cast of a source lives in one staging model. The one exception reports raw text that
     staging has already cast to NULL."""
-    ManifestPreparer().prepare_if_dev(dbt_project)  # an edited model must not be judged by an old manifest
-    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
-    reading_sources = sorted(node["name"] for node in nodes
-                             if node["resource_type"] == "model" and node["fqn"][1] == "marts"
-                             and any(dep.startswith("source.") for dep in node["depends_on"]["nodes"]))
+    reading_sources = sorted(node["name"] for node in _models("marts")
+                             if any(dep.startswith("source.") for dep in node["depends_on"]["nodes"]))
     assert reading_sources == ["bad_source_values"]
+
+
+def test_each_staging_model_reads_one_source_and_nothing_else() -> None:
+    """Staging renames and casts one source table; whatever combines or filters models is intermediate."""
+    reads = {node["name"]: node["depends_on"]["nodes"] for node in _models("staging")}
+    assert reads and {name: deps for name, deps in reads.items()
+                      if len(deps) != 1 or not deps[0].startswith("source.")} == {}
 
 
 def test_an_invocation_asks_no_version_subprocess_and_loads_no_adapter(monkeypatch: pytest.MonkeyPatch) -> None:

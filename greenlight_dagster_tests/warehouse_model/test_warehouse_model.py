@@ -92,6 +92,8 @@ def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehou
             raise_on_error=False,
         )
         assert round_1.success, "round 1 dbt build through Dagster failed"
+        _as_an_earlier_release_left_it(engine)
+        _with_a_name_key_an_earlier_twin_gave(engine)
 
         scenario.land_round_2(engine)
         _land_revert(engine, "Scheduled", scenario.T1, run_id="wm-r2")
@@ -112,6 +114,33 @@ def built(warehouse_engine: Engine, warehouse_url: URL) -> Iterator[BuiltWarehou
         _land_unit(engine, LATE_UNIT, scenario.T_LATE, run_id="wm-r4", name="stale copy")
         dbt.cli(["build", "--select", "+snap_pw_units", "--exclude", "resource_type:test"]).wait()
         yield dataclasses.replace(built, no_op=(before_no_op, after_no_op))
+
+
+#: The current-state views earlier releases built in staging (now int_pw_* in intermediate), and
+#: a user's report on one of them, which must keep it.
+RETIRED_VIEWS = {"stg_pw_units": "stg_pw_units_latest", "stg_pw_tenants": "stg_pw_tenants_latest",
+                 "stg_pw_leases": "stg_pw_leases_latest"}
+USER_REPORT = "public.tenant_report"
+
+
+def _as_an_earlier_release_left_it(engine: Engine) -> None:
+    """The staging views an upgraded warehouse still holds, the bridge on the lease view, and a report."""
+    with engine.begin() as conn:
+        for view, table in RETIRED_VIEWS.items():
+            conn.execute(text(f"create view staging.{view} as select * from staging.{table} where not _is_deleted"))
+        conn.execute(text("create view staging.stg_pw_lease_tenants as select lease_id from staging.stg_pw_leases"))
+        conn.execute(text(f"create view {USER_REPORT} as select tenant_id from staging.stg_pw_tenants"))
+
+
+#: A tenant whose stored name_key an earlier normalize_name twin computed differently.
+STALE_KEY_TENANT = 500
+
+
+def _with_a_name_key_an_earlier_twin_gave(engine: Engine) -> None:
+    """What a build under a "C" ctype stored for an accented name before the twin folded accents."""
+    with engine.begin() as conn:
+        conn.execute(text("update staging.stg_pw_tenants_latest set display_name = 'Ána Ruiz', name_key = 'na ruiz' "
+                          "where tenant_id = :t"), {"t": STALE_KEY_TENANT})
 
 
 def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -176,7 +205,7 @@ def test_deleted_unit_leaves_current_state_and_gets_a_deletion_version(built: Bu
     # deleted in round 2, when only the work orders' lineage was built: the incremental staging
     # table took the tombstone then, and round 3's unit snapshot records the deletion as a version
     # of its own, valid from when the tombstone landed (as a work order's)
-    assert built.rows("select unit_id from staging.stg_pw_units where unit_id = :u", u=scenario.DELETED_UNIT) == []
+    assert built.rows("select unit_id from intermediate.int_pw_units where unit_id = :u", u=scenario.DELETED_UNIT) == []
     assert built.rows("select unit_id from marts.dim_unit where unit_id = :u", u=scenario.DELETED_UNIT) == []
     versions = built.rows(
         "select _is_deleted, dbt_valid_from, dbt_valid_to from snapshots.snap_pw_units where unit_id = :u "
@@ -234,7 +263,7 @@ def test_late_older_unit_copy_does_not_rewrite_history(built: BuiltWarehouse) ->
         "select unit_name, dbt_valid_from, dbt_valid_to from snapshots.snap_pw_units where unit_id = :u", u=LATE_UNIT
     )
     assert versions == [{"unit_name": "Unit A", "dbt_valid_from": scenario.T0, "dbt_valid_to": None}]
-    assert built.rows("select unit_name from staging.stg_pw_units where unit_id = :u", u=LATE_UNIT) == [
+    assert built.rows("select unit_name from intermediate.int_pw_units where unit_id = :u", u=LATE_UNIT) == [
         {"unit_name": "Unit A"}]
 
 
@@ -388,6 +417,23 @@ def test_map_work_order_job_via_stamps(built: BuiltWarehouse) -> None:
     links = {r["job_id"]: (r["work_order_id"], r["stamp_source"])
              for r in built.rows("select * from marts.map_work_order_job")}
     assert links == {8000: (9000, "po_number"), 8001: (9003, "custom_field")}
+
+
+def test_a_build_drops_the_views_of_moved_models_but_not_what_a_user_built_on(built: BuiltWarehouse) -> None:
+    """dbt never drops what it no longer builds: its on-run-end hook drops the retired staging views.
+
+    Without CASCADE: the one a user's report reads stays, and the report still answers.
+    """
+    left = built.rows("select table_name from information_schema.views where table_schema = 'staging' "
+                      "and table_name in ('stg_pw_units', 'stg_pw_tenants', 'stg_pw_leases', 'stg_pw_lease_tenants')")
+    assert [row["table_name"] for row in left] == ["stg_pw_tenants"]
+    assert built.rows(f"select count(*) as n from {USER_REPORT}")[0]["n"] > 0
+
+
+def test_a_name_key_an_earlier_twin_gave_is_read_again(built: BuiltWarehouse) -> None:
+    """The tenant's row is rebuilt from raw although no version of it landed since."""
+    assert built.rows("select display_name, name_key from staging.stg_pw_tenants_latest where tenant_id = :t",
+                      t=STALE_KEY_TENANT) == [{"display_name": "Ana Ruiz", "name_key": "ana ruiz"}]
 
 
 def test_asset_keys_join_the_ingestion_assets() -> None:

@@ -12,7 +12,7 @@ indirect selection, not ``eager``). A subset build - what one run of a date-rang
 does for the dbt assets upstream of the range - replaces views, and PostgreSQL drops the views
 that read them (dbt swaps a view in and drops the old one with ``cascade``) until the run that
 builds those is done. Under ``eager`` a test reading such a view (``unit_belongs_to_building``
-reads ``int_pw_work_orders`` and ``stg_pw_units``) ran in the first run and failed with
+reads ``int_pw_work_orders`` and ``int_pw_units``) ran in the first run and failed with
 'relation "staging.stg_pw_work_orders" does not exist' (issue 20); the run that rebuilds the
 view runs it. A whole build (every sync) selects everything, so nothing changes for it.
 """

@@ -16,7 +16,7 @@ buildings as (
 ),
 
 units as (
-    select unit_id, building_id from {{ ref('stg_pw_units') }}
+    select unit_id, building_id from {{ ref('int_pw_units') }}
 ),
 
 units_per_building as (

@@ -4,7 +4,7 @@ with buildings as (
 
 unit_counts as (
     select building_id, count(*) as units_on_record
-    from {{ ref('stg_pw_units') }}
+    from {{ ref('int_pw_units') }}
     group by building_id
 )
 

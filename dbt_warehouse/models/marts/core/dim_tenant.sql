@@ -1,7 +1,7 @@
 -- Tenants (PW contacts of type TENANT), current state, with their current lease and portfolio
 -- (a tenant's SF customer is a child of the portfolio's customer).
 with tenants as (
-    select * from {{ ref('stg_pw_tenants') }}
+    select * from {{ ref('int_pw_tenants') }}
 ),
 
 current_lease as (
@@ -11,8 +11,8 @@ current_lease as (
         leases.portfolio_id,
         leases.building_id,
         leases.unit_id
-    from {{ ref('stg_pw_lease_tenants') }} as lease_tenants
-    inner join {{ ref('stg_pw_leases') }} as leases on leases.lease_id = lease_tenants.lease_id
+    from {{ ref('int_pw_lease_tenants') }} as lease_tenants
+    inner join {{ ref('int_pw_leases') }} as leases on leases.lease_id = lease_tenants.lease_id
     order by lease_tenants.tenant_id, coalesce(leases.is_active, true) desc, leases.start_date desc nulls last,
         leases.lease_id desc
 )

@@ -1,7 +1,7 @@
 -- Units, current state (history in snapshots.snap_pw_units). A unit's address falls back to its
 -- building's, as the SF job location does (core.payloads.location_fields).
 with units as (
-    select * from {{ ref('stg_pw_units') }}
+    select * from {{ ref('int_pw_units') }}
 ),
 
 buildings as (

@@ -1,15 +1,15 @@
 -- Leases, current state (history in snapshots.snap_pw_leases), keyed to the conformed dims.
 -- A lease's unitID may be a building id on a single-family building (docs/apis/propertyware.md §4.5).
 with leases as (
-    select * from {{ ref('stg_pw_leases') }}
+    select * from {{ ref('int_pw_leases') }}
 ),
 
 units as (
-    select unit_id from {{ ref('stg_pw_units') }}
+    select unit_id from {{ ref('int_pw_units') }}
 ),
 
 tenant_counts as (
-    select lease_id, count(*) as tenant_count from {{ ref('stg_pw_lease_tenants') }} group by lease_id
+    select lease_id, count(*) as tenant_count from {{ ref('int_pw_lease_tenants') }} group by lease_id
 )
 
 select

@@ -7,7 +7,7 @@
 ) }}
 
 -- Leases, latest version per key, typed, deleted keys included (_is_deleted), under the
--- current-state view stg_pw_leases. Kept as a table maintained like stg_pw_work_orders_latest:
+-- current-state view int_pw_leases. Kept as a table maintained like stg_pw_work_orders_latest:
 -- a run re-reads only the keys with a version landed since the last build and replaces their
 -- rows, instead of every reader re-sorting all versions and re-parsing every payload
 -- (fact_leases, dim_tenant and the lease-tenant bridge read them on every run).

@@ -7,7 +7,7 @@
 ) }}
 
 -- Units, latest version per key, typed, deleted keys included (_is_deleted), under the
--- current-state view stg_pw_units. Kept as a table maintained like stg_pw_work_orders_latest:
+-- current-state view int_pw_units. Kept as a table maintained like stg_pw_work_orders_latest:
 -- a run re-reads only the keys with a version landed since the last build and replaces their
 -- rows, instead of every reader re-sorting all versions and re-parsing every payload
 -- (the work-order routing rule, dim_unit, dim_building and fact_leases read them on every run).

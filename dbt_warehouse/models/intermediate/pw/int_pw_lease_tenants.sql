@@ -2,7 +2,7 @@
 -- (stg_pw_leases_latest.tenant_ids: fixtures/SaveLease tenantIDs, REST contacts[]) and its
 -- primary tenant.
 with leases as (
-    select lease_id, primary_tenant_id, tenant_ids from {{ ref('stg_pw_leases') }}
+    select lease_id, primary_tenant_id, tenant_ids from {{ ref('int_pw_leases') }}
 ),
 
 named as (
