@@ -27,7 +27,7 @@ NAMES = [
     "Đặng Thị Thu", "Ñandú the Co", "Smith — Jones “Rentals”", "", "ß", "the", "THE THE Oak",
 ]
 #: Every character whose fold the macro hard-codes, alone and between two ASCII letters.
-LATIN = [chr(cp) for cp in range(0xA0, 0x250)]
+LATIN = [chr(cp) for block in (range(0xA0, 0x250), range(0x1E00, 0x1F00)) for cp in block]
 SAMPLES = NAMES + LATIN + [f"a{ch}b" for ch in LATIN]
 
 
