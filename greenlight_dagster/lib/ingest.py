@@ -32,7 +32,7 @@ from greenlight_dagster.core.markdown import escape_markdown
 from greenlight_dagster.lib.freshness import with_business_hours_freshness
 from greenlight_dagster.lib.lanes import EXTERNAL_APIS_POOL, Lane, Task, run_lanes
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted
-from greenlight_dagster.warehouse.watermarks import DEFAULT_OVERLAP, get_high_water, set_high_water
+from greenlight_dagster.warehouse.watermarks import DEFAULT_OVERLAP, database_now, get_mark, set_high_water, settle
 
 #: Shared by ``pw/work_orders`` and ``sf/jobs`` so one run (the sync, a backfill) can hold both.
 #: ``end_offset=1`` makes today's partition exist while today is still running.
@@ -141,16 +141,17 @@ class SourceSpec:
 
 
 def plan_window(*, entity: RawEntity, full_refresh: bool, high_water: datetime | None, overlap: timedelta,
-                partition_window: tuple[datetime, datetime] | None, reaches_latest_partition: bool) -> Window:
+                partition_window: tuple[datetime, datetime] | None, reaches_latest_partition: bool,
+                settled: bool = False) -> Window:
     """Decide what a materialization reads.
 
     * ``full_refresh`` (or an entity the API cannot filter): everything, then tombstones.
     * A partition range that ends before today's partition: a **backfill** of exactly that
       window; the high-water mark is left alone (it speaks for the present, not the past).
     * Otherwise (unpartitioned, today's partition, or a range that reaches today):
-      **incremental** from the mark minus the overlap up to now - widened to the range
-      start when a range reaching today starts earlier; the very first run (no mark) reads
-      everything (**initial**).
+      **incremental** from the mark minus the overlap up to now - from the mark itself once it
+      is ``settled`` (`warehouse.watermarks`), widened to the range start when a range reaching
+      today starts earlier; the very first run (no mark) reads everything (**initial**).
     """
     if full_refresh or not entity.incremental:
         return Window("full", None, None, advances_watermark=True, tombstones=True)
@@ -159,7 +160,7 @@ def plan_window(*, entity: RawEntity, full_refresh: bool, high_water: datetime |
                       tombstones=False)
     if high_water is None:
         return Window("initial", None, None, advances_watermark=True, tombstones=False)
-    start = high_water - overlap
+    start = high_water if settled else high_water - overlap
     if partition_window is not None:
         start = min(start, partition_window[0])
     return Window("incremental", start, None, advances_watermark=True, tombstones=False)
@@ -231,15 +232,18 @@ def ingest_entity(spec: SourceSpec, entity: RawEntity, resource: Any, scope: Run
     key = dg.AssetKey([spec.source, entity.entity])
     engine, config = scope.engine, scope.config
     ceiling = latest_believable(datetime.now(UTC))
-    high_water = get_high_water(engine, spec.source, entity.entity)
+    read_started = database_now(engine)
+    stored = get_mark(engine, spec.source, entity.entity)
+    high_water, settled = (stored.high_water, stored.settled) if stored is not None else (None, False)
     if high_water is not None and high_water > ceiling:
         log.warning(f"the stored high-water mark {high_water.isoformat()} is in the future: reading "
                     "everything once and replacing it")
         high_water = None
-    window = plan_window(entity=entity, full_refresh=config.full_refresh, high_water=high_water,
-                         overlap=timedelta(minutes=config.overlap_minutes), partition_window=scope.partition_window,
+    overlap = timedelta(minutes=config.overlap_minutes)
+    window = plan_window(entity=entity, full_refresh=config.full_refresh, high_water=high_water, settled=settled,
+                         overlap=overlap, partition_window=scope.partition_window,
                          reaches_latest_partition=scope.reaches_latest_partition)
-    log.info(f"{window.describe()} (high-water mark: {high_water})")
+    log.info(f"{window.describe()} (high-water mark: {high_water}{', settled' if settled else ''})")
 
     extraction = spec.fetch(resource, entity.entity, window, log)
     if extraction.full_read and window.mode != "full":
@@ -262,6 +266,8 @@ def ingest_entity(spec: SourceSpec, entity: RawEntity, resource: Any, scope: Run
     mark = earned_mark(window, window_mark, stats.max_modified_at, datetime.now(UTC))
     if mark is not None:
         stored_mark = set_high_water(engine, spec.source, entity.entity, mark, scope.run_id, replace_after=ceiling)
+    if window.mode == "incremental" and high_water is not None and stored_mark == high_water:
+        settled = settle(engine, spec.source, entity.entity, high_water, read_started, overlap)
     if stats.rejected:
         log.warning(f"{stats.rejected} record(s) rejected; see ops.error_log for run {scope.run_id}")
     if stats.future_dated:
@@ -289,6 +295,7 @@ def ingest_entity(spec: SourceSpec, entity: RawEntity, resource: Any, scope: Run
         "window_start": window.start.isoformat() if window.start else "",
         "window_end": window.end.isoformat() if window.end else "",
         "high_water": stored_mark.isoformat() if stored_mark else "",
+        "high_water_settled": settled and stored_mark == high_water,
     })
 
 

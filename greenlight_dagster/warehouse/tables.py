@@ -70,8 +70,12 @@ watermarks = Table(
     Column("source", Text, nullable=False),
     Column("entity", Text, nullable=False),
     Column("high_water", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now(),
+           comment="when high_water last moved"),
     Column("run_id", Text),
+    Column("settled_at", DateTime(timezone=True),
+           comment="when a read that started an overlap after the move saw everything up to high_water: "
+                   "from then on reads start at the mark, not an overlap before it; NULL until then"),
     PrimaryKeyConstraint("source", "entity"),
     schema="ops",
     comment="durable high-water mark of each incremental extraction",

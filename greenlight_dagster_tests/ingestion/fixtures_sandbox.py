@@ -83,9 +83,14 @@ def op_name(source: str, entity: str) -> str:
     return next(a.node_def.name for a in ASSETS if dg.AssetKey([source, entity]) in a.keys)
 
 
+def step_config(entities: Iterable[tuple[str, str]], **config: Any) -> dict[str, Any]:
+    """Run config (``IngestConfig`` fields) for each step holding one of ``entities`` (one config per step)."""
+    return {"ops": {op_name(s, e): {"config": config} for s, e in entities}}
+
+
 def full_refresh_config(entities: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Run config that re-reads everything for each step holding one of ``entities`` (one config per step)."""
-    return {"ops": {op_name(s, e): {"config": {"full_refresh": True}} for s, e in entities}}
+    """Run config that re-reads everything for each step holding one of ``entities``."""
+    return step_config(entities, full_refresh=True)
 
 
 @dataclass
@@ -98,14 +103,15 @@ class Ingest:
 
     def run(self, entities: Iterable[tuple[str, str]] | None = None, *, partition_key: str | None = None,
             partition_range: tuple[str, str] | None = None, full_refresh: bool = False,
-            checks: bool = False, resources: Mapping[str, Any] | None = None) -> dg.ExecuteInProcessResult:
+            overlap_minutes: float | None = None, checks: bool = False,
+            resources: Mapping[str, Any] | None = None) -> dg.ExecuteInProcessResult:
         """Materialize ``entities`` (default: all eleven) the way the sync does: today's partition, unless told.
 
         Only runs that hold a partitioned asset take a partition: Dagster refuses one otherwise.
 
         ``partition_range`` (first, last day) is what the UI's backfill dialog and
         ``greenlight backfill`` launch: one run over the range, through the range tags.
-        ``resources`` replace the shipped ones by key.
+        ``resources`` replace the shipped ones by key; ``overlap_minutes`` the incremental overlap.
         """
         wanted = list(entities) if entities is not None else list(ENTITY_KEYS)
         selection = [dg.AssetKey([s, e]) for s, e in wanted]
@@ -115,6 +121,8 @@ class Ingest:
         if partitioned and partition_range is None and partition_key is None:
             partition_key = latest_partition_key()
         config = full_refresh_config(wanted) if full_refresh else None
+        if overlap_minutes is not None:
+            config = step_config(wanted, overlap_minutes=overlap_minutes)
         return dg.materialize(
             [*ASSETS, *(CHECKS if checks else ())], selection=selection, resources={**RESOURCES, **(resources or {})},
             instance=self.instance, partition_key=partition_key, tags=tags, run_config=config,

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from greenlight_dagster.clients.records import RejectedRecord, SourceRecord
 from greenlight_dagster.warehouse.loader import load_records, mark_deleted, payload_hash
-from greenlight_dagster.warehouse.watermarks import get_high_water, set_high_water
+from greenlight_dagster.warehouse.watermarks import Mark, database_now, get_high_water, get_mark, set_high_water, settle
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -176,6 +176,22 @@ def test_high_water_only_moves_forward(clean_raw: Engine) -> None:
     assert set_high_water(clean_raw, "pw", "vendors", later, "r3") == later
     assert get_high_water(clean_raw, "pw", "vendors") == later
     assert get_high_water(clean_raw, "sf", "jobs") is None
+
+
+def test_a_mark_settles_only_after_a_read_that_began_an_overlap_after_it_moved(clean_raw: Engine) -> None:
+    overlap = timedelta(minutes=5)
+    set_high_water(clean_raw, "pw", "vendors", T0, "r1")
+    moved_at = database_now(clean_raw)
+    assert not settle(clean_raw, "pw", "vendors", T0, moved_at + overlap / 2, overlap), "read too soon after the move"
+    assert get_mark(clean_raw, "pw", "vendors") == Mark(T0, settled=False)
+    assert not settle(clean_raw, "pw", "vendors", T0 - timedelta(days=1), moved_at + overlap * 2, overlap), (
+        "a read of an older mark (another run moved it meanwhile) settles nothing")
+    assert settle(clean_raw, "pw", "vendors", T0, moved_at + overlap * 2, overlap)
+    assert get_mark(clean_raw, "pw", "vendors") == Mark(T0, settled=True)
+    set_high_water(clean_raw, "pw", "vendors", T0 - timedelta(hours=1), "r2")  # an older mark moves nothing
+    assert get_mark(clean_raw, "pw", "vendors") == Mark(T0, settled=True)
+    set_high_water(clean_raw, "pw", "vendors", T0 + timedelta(hours=1), "r3")
+    assert get_mark(clean_raw, "pw", "vendors") == Mark(T0 + timedelta(hours=1), settled=False)
 
 
 def test_payload_hash_is_canonical() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.integration
 
 WORK_ORDERS = ("pw", "work_orders")
 SF_JOBS = ("sf", "jobs")
+SF_CUSTOMERS = ("sf", "customers")
 PW_PAGE_SIZE = 100  # PropertyWareResource.page_size
 
 
@@ -166,6 +168,36 @@ def test_incremental_sf_jobs_filter_on_updated_date_and_every_jobs_read_is_sorte
     assert ingest.watermark(*SF_JOBS) == modified(changed, "updated_at")
     list_reads = ingest.requests("sf", "/jobs")
     assert list_reads and all(re.search(r"[?&]sort=[^&]+", r["path"]) for r in list_reads), list_reads
+
+
+def test_a_quiet_entity_reads_from_its_mark_once_a_later_read_has_settled_it(ingest: Ingest) -> None:
+    """Late commits land within the overlap, so a read an overlap after the mark moved has seen all of them;
+    from then on nothing changed means one page from the mark, not the overlap's records again and again."""
+    overlap_minutes = 0.1  # 6 s: the test waits it out instead of five minutes
+    ingest.run([SF_CUSTOMERS])
+    mark = ingest.watermark(*SF_CUSTOMERS)
+    assert mark is not None
+
+    first = ingest.run([SF_CUSTOMERS], overlap_minutes=overlap_minutes)  # the same second: too soon to settle
+    time.sleep(overlap_minutes * 60 + 0.5)
+    settling = ingest.run([SF_CUSTOMERS], overlap_minutes=overlap_minutes)
+    settled = ingest.run([SF_CUSTOMERS], overlap_minutes=overlap_minutes)
+    assert [metadata(r, *SF_CUSTOMERS)["high_water_settled"] for r in (first, settling, settled)] == [
+        False, True, True]
+    starts = [re.search(r"filters\[updated_date\]\[gte\]=([^&]+)", r["path"]) for r in ingest.requests(
+        "sf", "/customers")]
+    looked_back = (mark - timedelta(minutes=overlap_minutes)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    from_mark = mark.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    assert [m.group(1) if m else None for m in starts][-3:] == [looked_back, looked_back, from_mark]
+    assert ingest.watermark(*SF_CUSTOMERS) == mark
+
+    ingest.sandbox.state.set_clock(advance_seconds=3600)
+    first_customer = min(sandbox_records(ingest.sandbox, *SF_CUSTOMERS))
+    changed = ingest.sandbox.state.patch("servicefusion", "customers", first_customer, {"account_number": "A-NEW"})
+    moved = ingest.run([SF_CUSTOMERS], overlap_minutes=overlap_minutes)
+    assert metadata(moved, *SF_CUSTOMERS)["new_versions"] == 1
+    assert not metadata(moved, *SF_CUSTOMERS)["high_water_settled"]
+    assert ingest.watermark(*SF_CUSTOMERS) == modified(changed, "updated_at")
 
 
 def test_full_refresh_tombstones_a_record_deleted_in_the_source(ingest: Ingest) -> None:

@@ -45,6 +45,12 @@ def test_incremental_starts_at_the_mark_minus_the_overlap_and_is_open_ended() ->
     assert plan() == Window("incremental", HW - OVERLAP, None, True, False)
 
 
+def test_a_settled_mark_starts_the_read_at_the_mark_itself() -> None:
+    assert plan(settled=True) == Window("incremental", HW, None, True, False)
+    today = (HW.replace(hour=0), HW.replace(hour=0) + timedelta(days=1))
+    assert plan(settled=True, partition_window=(DAY[0], today[1]), reaches_latest_partition=True).start == DAY[0]
+
+
 def test_a_past_partition_range_is_an_exact_backfill_that_leaves_the_mark_alone() -> None:
     assert plan(partition_window=DAY) == Window("backfill", DAY[0], DAY[1], False, False)
 
