@@ -135,7 +135,10 @@ def git_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
 
-    dirty = " (working tree has uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    # the benchmarks' own outputs are not a change to the code that was measured
+    dirty = " (working tree has uncommitted changes)" if git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results", ":!benchmarks/RESULTS.md",
+    ) else ""
     return f"{git('rev-parse', '--short', 'HEAD')} {git('log', '-1', '--format=%s')[:80]}{dirty}"
 
 

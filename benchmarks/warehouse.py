@@ -190,7 +190,7 @@ def warehouse_step(url: str, instance: dg.DagsterInstance) -> StepBuild:
 def change_one_work_order(sandbox: Sandbox, round_number: int) -> None:
     """One new version of one work order: the smallest change a sync meets."""
     work_order = min(sandbox.state.table("propertyware", "workOrders"))
-    sandbox.state.patch("propertyware", "workOrders", work_order, {"benchmarkNote": f"step round {round_number}"})
+    sandbox.state.patch("propertyware", "workOrders", work_order, {"description": f"step round {round_number}"})
 
 
 def layer_seconds(build: Build) -> dict[str, float]:
