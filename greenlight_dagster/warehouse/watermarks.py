@@ -3,11 +3,13 @@
 The mark is the newest source last-modified time a completed run has landed. It lives in
 the warehouse, not in Dagster cursors, so a rebuilt Dagster instance, the CLI and a
 backfill all agree on it. The clock-skew overlap is the caller's business: this module
-stores exactly what it is given, and never moves a mark backwards. A mark is *settled* once a
-read that started an overlap after the mark moved has completed: every record stamped at or
-before the mark has committed by then and that read saw it, so later reads need not look back. `DEFAULT_OVERLAP` is that
+stores exactly what it is given, and never moves a mark backwards. `DEFAULT_OVERLAP` is that
 overlap's default, defined here once because both the ingest (which reads from the mark) and the
 push's bulk reads (which must cover what the ingest covered) start that far before the mark.
+
+A mark is *settled* once a read that started an overlap after the mark moved has completed:
+every record stamped at or before the mark has committed by then and that read saw it, so the
+ingest's later reads need not look back. Moving the mark unsettles it.
 """
 
 from __future__ import annotations
@@ -78,10 +80,10 @@ def set_high_water(engine: Engine, source: str, entity: str, high_water: datetim
                    replace_after: datetime | None = None) -> datetime:
     """Move the mark forward to ``high_water`` (a later mark already stored wins); returns the stored mark.
 
-    A mark that moves is no longer settled. Forward-only in one statement, so two overlapping runs
-    cannot race the mark back - except
-    that a stored mark later than ``replace_after`` is replaced: a mark in the future is a past
-    data error, and keeping it would freeze the incremental reads for good.
+    A mark that moves is no longer settled. Forward-only in one statement, so two overlapping
+    runs cannot race the mark back - except that a stored mark later than ``replace_after`` is
+    replaced: a mark in the future is a past data error, and keeping it would freeze the
+    incremental reads for good.
     """
     stmt = insert(watermarks).values(source=source, entity=entity, high_water=_utc(high_water), run_id=run_id)
     moves = watermarks.c.high_water < stmt.excluded.high_water
