@@ -1,11 +1,17 @@
-"""Migrations create the raw and ops schemas, are idempotent, and 0005 drops only what nothing else uses."""
+"""Migrations create the raw and ops schemas, are idempotent, may run on two databases of one server at
+once, and 0005 drops only what nothing else uses."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, inspect, text
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import URL
 
 from greenlight_dagster.warehouse import migrate
+from greenlight_dagster.warehouse.embedded import EmbeddedWarehouse
 from greenlight_dagster.warehouse.tables import RAW_TABLES, metadata
 from greenlight_dagster_tests.databases import migrated_database
 
@@ -24,6 +30,49 @@ def test_every_owned_table_exists_with_its_columns(warehouse_engine: Engine) -> 
         actual = {c["name"] for c in insp.get_columns(table.name, schema=table.schema)}
         assert actual == {c.name for c in table.columns}, table.fullname
     assert {t.fullname for t in RAW_TABLES.values()} >= {"raw.pw_work_orders", "raw.sf_jobs"}
+
+
+def _waits_on_a_lock(admin: Engine, database: str) -> bool:
+    with admin.connect() as conn:
+        return bool(conn.execute(text("select exists (select from pg_stat_activity where datname = :d "
+                                      "and wait_event_type = 'Lock')"), {"d": database}).scalar_one())
+
+
+def test_two_databases_of_one_server_migrate_at_once(server_dir: Path) -> None:
+    """The group roles are cluster-wide: a second database's migration that checks for a role while the first
+    one's creation is not yet committed must not fail on it (two test workers, or staging and production on one
+    server, migrating together). The interleaving is forced: one transaction creates a role and holds it while
+    the other migration reaches the same ``create role``, then commits."""
+    embedded = EmbeddedWarehouse(server_dir)
+    admin = create_engine(embedded.start().set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("create database second"))
+    second = create_engine(embedded.url("second"))
+    failures: list[BaseException] = []
+
+    def migrate_second() -> None:
+        try:
+            migrate.upgrade(second)
+        except BaseException as exc:  # handed to the test thread
+            failures.append(exc)
+
+    try:
+        with admin.connect() as first:
+            first.execute(text("begin"))
+            first.execute(text("create role greenlight_loader nologin"))
+            worker = threading.Thread(target=migrate_second)
+            worker.start()
+            deadline = time.monotonic() + 30
+            while not _waits_on_a_lock(admin, "second") and worker.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            first.execute(text("commit"))
+            worker.join(60)
+        assert not failures, failures
+        assert migrate.current_revision(second) == migrate.head_revision()
+    finally:
+        second.dispose()
+        admin.dispose()
+        embedded.stop()
 
 
 #: The push-candidate views as releases before 0005 had dbt build them in schema sync.

@@ -2,14 +2,20 @@
 --   greenlight_loader       the ingestion and push code: reads and writes raw.* and ops.*, creates nothing
 --   greenlight_transformer  dbt: reads raw.* and ops.*, creates its own schemas (staging, snapshots, marts, sync)
 --   greenlight_analyst      people and BI tools: reads everything, changes nothing
--- Roles are cluster-wide, so creation is idempotent (several databases may share a server).
+-- Roles are cluster-wide, so creation is idempotent (several databases may share a server), also when
+-- another database's migration creates the same role at the same moment: its uncommitted role is invisible
+-- to the check, and the create then fails on the unique name once that migration commits.
 do $$
 declare
     name text;
 begin
     foreach name in array array['greenlight_loader', 'greenlight_transformer', 'greenlight_analyst'] loop
         if not exists (select from pg_roles where rolname = name) then
-            execute 'create role ' || quote_ident(name) || ' nologin';
+            begin
+                execute 'create role ' || quote_ident(name) || ' nologin';
+            exception when duplicate_object or unique_violation then
+                null;  -- created by the concurrent migration: the role exists, which is all this step needs
+            end;
         end if;
     end loop;
     -- quote_ident rather than format(): the driver reads a percent sign as a parameter marker
