@@ -6,6 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 TEST_DB_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
+# pytest workers, each its own session (its own embedded warehouse, sandbox and Dagster home); a module's tests
+# stay on one worker, so what a module sets up once it still sets up once. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -m "not reliability" -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install browser lint test test-tcp dev demo sync reliability bench clean
 
@@ -29,7 +33,7 @@ lint: install
 # The whole suite on the embedded PostgreSQL; under CI, also the warehouse-facing tests
 # against the machine's TCP server when one answers at 127.0.0.1:5432.
 test: lint browser
-	$(PY) -m pytest -m "not reliability" -p no:cacheprovider --durations=15
+	$(PYTEST) --durations=15
 	@if [ "$$CI" = "true" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-tcp; \
 	else echo "(TCP PostgreSQL run skipped: set CI=true with a server at 127.0.0.1:5432 to run it)"; fi
@@ -40,7 +44,7 @@ test: lint browser
 # backfill run the same SQL as the build, and the static security checks read no database: the embedded run
 # covers them.
 test-tcp: install
-	GREENLIGHT_TEST_DATABASE_URL=$(TEST_DB_URL) $(PY) -m pytest -m "not reliability" -p no:cacheprovider \
+	GREENLIGHT_TEST_DATABASE_URL=$(TEST_DB_URL) $(PYTEST) \
 		greenlight_dagster_tests/warehouse_model/test_warehouse_model.py greenlight_dagster_tests/push \
 		greenlight_dagster_tests/ingestion --ignore=greenlight_dagster_tests/ingestion/test_backfill_cli.py \
 		greenlight_dagster_tests/security/test_least_privilege_sync.py greenlight_dagster_tests/security/test_roles.py \
