@@ -238,18 +238,18 @@ class PropertyWareClient:
         return updated
 
     def close_work_order(self, work_order_id: int, *, category: str, closing_comments: str,
-                         completed_date: str | None = None, start_date: str | None = None) -> dict[str, Any]:
-        """Close a work order (status Completed); the work order as it now is. Idempotent."""
+                         completed_date: str | None = None, start_date: str | None = None) -> None:
+        """Close a work order (status Completed). Idempotent.
+
+        ``closeWorkOrder`` answers a boolean and nothing else: true is the close. The work order is
+        not read back: no caller needs it, and at 300 ms a call the re-read was a quarter of a day's
+        PW calls in the daily-sync benchmark (60 of 258)."""
         answer = self._call("closeWorkOrder", workOrderID=str(work_order_id), category=category,
                             closingComments=closing_comments, startDate=to_legacy_date(start_date, LEGACY_DATE),
                             completedDate=to_legacy_date(completed_date, LEGACY_DATE))
         if answer.result() is not True:
             raise PermanentError(f"PropertyWare closeWorkOrder: work order {work_order_id} was not closed "
                                  f"(the service answered {answer.result()!r})")
-        closed = self.get_work_order(work_order_id)
-        if closed is None:
-            raise PermanentError(f"PropertyWare closeWorkOrder: work order {work_order_id} vanished after closing")
-        return closed
 
     def attach_note(self, work_order_id: int, note: str) -> dict[str, Any]:
         """Attach a note once, even when a retry follows a lost answer; the note as attached.

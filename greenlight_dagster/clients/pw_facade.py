@@ -95,11 +95,13 @@ class PropertyWare:
         return self.soap.update_work_order(work_order_id, status=status, **fields)
 
     def close_work_order(self, work_order_id: int, *, category: str, closing_comments: str,
-                         completed_date: str | None = None, start_date: str | None = None) -> dict[str, Any]:
+                         completed_date: str | None = None, start_date: str | None = None) -> dict[str, Any] | None:
+        """The closed work order when the API's answer carries it (REST), else None (legacy SOAP)."""
         if self._route("close_work_order") == "soap":
             assert self.soap is not None
-            return self.soap.close_work_order(work_order_id, category=category, closing_comments=closing_comments,
-                                              completed_date=completed_date, start_date=start_date)
+            self.soap.close_work_order(work_order_id, category=category, closing_comments=closing_comments,
+                                       completed_date=completed_date, start_date=start_date)
+            return None
         assert self.rest is not None
         return self.rest.close_work_order(work_order_id, category=category, closing_comments=closing_comments,
                                           completed_date=completed_date, start_date=start_date)
