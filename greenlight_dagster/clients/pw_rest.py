@@ -14,7 +14,8 @@ which API they read through; records arrive with REST names already, which are o
   (a gateway's HTML page, a truncated body).
 * **Resilience**: resets, timeouts, 5xx and 429 are retried with exponential backoff and full
   jitter (`resilience.RetryPolicy`; PropertyWare sends no ``Retry-After``) under the run's
-  circuit breaker; a `TokenBucket` paces calls under ``requests_per_second`` so 429s stay rare.
+  circuit breaker; a `TokenBucket` paces calls at ``requests_per_second`` (default: the documented
+  10 a second), slows down on every 429 and wins the pace back call by call (decision 0023).
   401/403/400 raise `PermanentError` with the API's ``userMessage``.
 * **Writes**: a create (``POST /workorders``) is not idempotent, so after it was sent an
   ambiguous failure (reset, timeout, 5xx, a 2xx whose body is not the answer) raises
@@ -71,7 +72,7 @@ class PropertyWareRestClient:
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, system_id: str, *,
                  timeout: float = 90.0, page_size: int = MAX_LIMIT, retry: RetryPolicy | None = None,
-                 log: Any = None, breaker: CircuitBreaker | None = None, requests_per_second: float = 8.0) -> None:
+                 log: Any = None, breaker: CircuitBreaker | None = None, requests_per_second: float = 10.0) -> None:
         if not 1 <= page_size <= MAX_LIMIT:
             raise ValueError(f"page_size must be within 1-{MAX_LIMIT}, got {page_size}")
         self.base_url = base_url.rstrip("/")
@@ -216,7 +217,9 @@ class PropertyWareRestClient:
             status = response.status_code
             if status == 429:
                 self.stats.add(rate_limited=1)
+                self._bucket.slow_down()
                 raise RateLimited(f"PropertyWare {method} {path}: HTTP 429 too many requests")
+            self._bucket.speed_up()
             if status >= 500:
                 if not idempotent:
                     raise StopRetrying(AmbiguousWriteError(f"PropertyWare {method} {path}: HTTP {status}; the "

@@ -225,6 +225,12 @@ WINDOW_RESET_MARGIN = 0.5
 #: The longest wait for a server's window to reset: a rate window is a minute (SF's is), so a reset
 #: announced further away (``X-Rate-Limit-Reset`` in the year 3000) is not believed beyond that.
 MAX_WINDOW_WAIT = 60.0
+#: A 429 although the client paced itself: the share of its current pace it slows to (`TokenBucket.slow_down`).
+SLOW_DOWN_FACTOR = 0.8
+#: Each answered call wins back this share of the configured pace (`TokenBucket.speed_up`).
+RECOVERY_STEP = 0.01
+#: The slowest a 429-slowed bucket paces, as a share of the configured pace.
+MIN_PACE_SHARE = 0.05
 
 
 class TokenBucket:
@@ -245,6 +251,7 @@ class TokenBucket:
         if rate_per_minute <= 0:
             raise ValueError("rate_per_minute must be positive")
         self.rate = rate_per_minute / 60.0
+        self.configured_rate = self.rate
         self.capacity = capacity if capacity is not None else rate_per_minute
         self._tokens = self.capacity
         self._clock = clock
@@ -277,6 +284,21 @@ class TokenBucket:
                         else (1.0 - self._tokens) / self.rate)
             self._sleep(max(wait, 0.0))
             waited += wait
+
+    def slow_down(self) -> None:
+        """A paced call was answered 429: the server's limit is below the pace (an undocumented limit,
+        or another client on the same key). Pace at `SLOW_DOWN_FACTOR` of the current rate, so a
+        lower real limit costs a few 429s, not one on every call until the retries run out."""
+        with self._lock:
+            self._refill()
+            self.rate = max(self.rate * SLOW_DOWN_FACTOR, self.configured_rate * MIN_PACE_SHARE)
+
+    def speed_up(self) -> None:
+        """A call got through: win back `RECOVERY_STEP` of the configured pace, never beyond it, so a
+        429 from a moment's jitter at the limit slows the read for a few seconds, not for good."""
+        with self._lock:
+            self._refill()
+            self.rate = min(self.rate + self.configured_rate * RECOVERY_STEP, self.configured_rate)
 
     def observe(self, remaining: int | None, reset_epoch: float | None) -> None:
         """Align with the server's view of the current window."""

@@ -123,6 +123,18 @@ def test_the_servers_rate_limit_is_met_with_backoff() -> None:
     assert client.stats.rate_limited > 0 and client.stats.wait_seconds > 0
 
 
+def test_a_limit_below_the_pace_is_learned_from_the_first_429s() -> None:
+    """PW's limit is undocumented ("about 10 a second", a future note): a key limited to 3 a second must cost
+    a few 429s while the pace comes down, not one on every other call (39 for 31 pages at a fixed pace)."""
+    with Sandbox(generate_fixture(5, "small"), pw_rest_options={"rate_limit_per_second": 3}) as rest_sandbox:
+        client = client_for(rest_sandbox.info, requests_per_second=10.0, page_size=5,
+                            retry=RetryPolicy(max_attempts=8, base_delay=0.2, max_delay=1.0))
+        records = list(client.iter_records("work_orders"))
+    assert len(records) == len(rest_sandbox.fixture["propertyware"]["workOrders"])
+    pages = client.stats.calls - client.stats.rate_limited
+    assert 0 < client.stats.rate_limited <= pages // 2, (client.stats.rate_limited, pages)
+
+
 def test_pacing_keeps_under_the_limit() -> None:
     with Sandbox(generate_fixture(5, "small"), pw_rest_options={"rate_limit_per_second": 5}) as rest_sandbox:
         client = client_for(rest_sandbox.info, requests_per_second=4.0, page_size=25)

@@ -13,6 +13,7 @@ import pytest
 
 from greenlight_dagster.clients.resilience import (
     MAX_WINDOW_WAIT,
+    MIN_PACE_SHARE,
     WINDOW_RESET_MARGIN,
     CallStats,
     CircuitBreaker,
@@ -221,6 +222,24 @@ def test_token_bucket_paces_to_the_rate_and_believes_the_server() -> None:
     # The server's new window is whole at once, not trickled back at one call a second.
     assert sum(bucket.acquire() for _ in range(59)) == 0.0
     assert bucket.acquire() == pytest.approx(1.0, rel=0.01)
+
+
+def test_token_bucket_slows_on_a_429_and_wins_the_pace_back_call_by_call() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(600, capacity=1.0, clock=clock, sleep=clock.sleep, wall_clock=clock)  # 10 a second
+    bucket.acquire()
+    assert bucket.acquire() == pytest.approx(0.1)
+    bucket.slow_down()
+    assert bucket.acquire() == pytest.approx(0.125), "8 a second after one 429"
+    for _ in range(19):
+        bucket.speed_up()
+    assert bucket.rate < bucket.configured_rate
+    bucket.speed_up()
+    bucket.speed_up()
+    assert bucket.rate == pytest.approx(bucket.configured_rate), "20 answered calls win it back, and no more"
+    for _ in range(100):
+        bucket.slow_down()
+    assert bucket.rate == pytest.approx(bucket.configured_rate * MIN_PACE_SHARE), "never slower than the floor"
 
 
 def test_token_bucket_takes_the_stricter_of_its_count_and_the_servers() -> None:

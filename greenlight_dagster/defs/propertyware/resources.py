@@ -58,7 +58,7 @@ class PropertyWareResource(dg.ConfigurableResource):
     max_pages: int = 20_000
     max_response_bytes: int = 64 * 1024 * 1024
     rest_page_size: int = 500
-    rest_requests_per_second: float = 8.0
+    rest_requests_per_second: float = Field(default=10.0, gt=0)  # the documented limit (decision 0023)
     max_attempts: int = 6
     backoff_base_seconds: float = 0.5
     breaker_failure_threshold: int = 5
