@@ -51,7 +51,6 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
 
 from benchmarks.common import MIB, ChildRun, Figure, Spread, print_table, run_child, write_results
 
-#: Sandbox tables the incremental entities read (job statuses and techs are always read whole).
 #: Each incremental table and the field a change edits: one every wire format carries (the legacy SOAP
 #: structs of contracts/propertyware-soap-signatures.json, PW REST, SF), so the change is a new version
 #: whichever API reads it. A field the record does not have (an invented "note") is dropped by the
@@ -61,6 +60,7 @@ CHANGED_FIELDS = {("propertyware", "portfolios"): "abbreviation", ("propertyware
                   ("propertyware", "contacts"): "comments", ("propertyware", "vendors"): "comments",
                   ("propertyware", "workOrders"): "description", ("servicefusion", "customers"): "account_number",
                   ("servicefusion", "jobs"): "description"}
+#: Sandbox tables the incremental entities read (job statuses and techs are always read whole).
 CHANGED_TABLES = tuple(CHANGED_FIELDS)
 CHANGE_SHARE = 0.01
 

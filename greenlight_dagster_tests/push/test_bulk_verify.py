@@ -66,9 +66,9 @@ def test_a_job_create_for_a_work_order_closed_after_ingest_is_stopped(store: Led
     assert calls["getWorkOrders"] == BULK_READ and calls["getWorkOrder"] == 0
 
 
-def _started_jobs(store: LedgerStore, push_world: Sandbox, wo_ids: tuple[int, ...], *, status: str = "Started",
+def _jobs_in_status(store: LedgerStore, push_world: Sandbox, wo_ids: tuple[int, ...], *, status: str = "Started",
                   operation: str = "update_work_order") -> None:
-    """SF jobs for ``wo_ids``, all in ``status`` (Started: the plan then holds one PW status update each)."""
+    """SF jobs for ``wo_ids``, all in ``status``: the plan then holds one PW ``operation`` each."""
     plan(store, SEND_ALL, work_orders=job_candidates(push_world, wo_ids))
     push_jobs(store, push_world)
     for wo_id in wo_ids:
@@ -78,7 +78,7 @@ def _started_jobs(store: LedgerStore, push_world: Sandbox, wo_ids: tuple[int, ..
 
 
 def test_a_pw_update_for_a_work_order_closed_after_ingest_is_not_sent(store: LedgerStore, push_world: Sandbox) -> None:
-    _started_jobs(store, push_world, (9000, 9001))
+    _jobs_in_status(store, push_world, (9000, 9001))
     snapshot = ingested_snapshot(push_world)
     push_world.state.patch("propertyware", "workOrders", 9001, {"status": "Completed"})
     before = pw_calls(push_world)
@@ -93,7 +93,7 @@ def test_n_writes_without_pw_changes_cost_one_page_and_no_single_reads(store: Le
     # one work order edited before ingest: the high-water mark moves past the others, which then
     # come from the warehouse, not from the bulk read
     push_world.state.patch("propertyware", "workOrders", 9004, {"description": "Kitchen sink leaking badly"})
-    _started_jobs(store, push_world, WORK_ORDER_IDS)
+    _jobs_in_status(store, push_world, WORK_ORDER_IDS)
     snapshot = ingested_snapshot(push_world)
     before = pw_calls(push_world)
     report = push_pw(store, push_world, STRICT, snapshot=snapshot)
@@ -107,7 +107,7 @@ def test_n_writes_without_pw_changes_cost_one_page_and_no_single_reads(store: Le
 def test_a_close_costs_one_pw_call(store: LedgerStore, push_world: Sandbox) -> None:
     """closeWorkOrder answers true or a fault; the work order is not read back after it (the push never used
     the re-read, and it was a quarter of a medium day's PW calls: 60 of 258)."""
-    _started_jobs(store, push_world, WORK_ORDER_IDS, status="Completed", operation="close_work_order")
+    _jobs_in_status(store, push_world, WORK_ORDER_IDS, status="Completed", operation="close_work_order")
     snapshot = ingested_snapshot(push_world)
     before = pw_calls(push_world)
     report = push_pw(store, push_world, STRICT, snapshot=snapshot)
@@ -118,7 +118,7 @@ def test_a_close_costs_one_pw_call(store: LedgerStore, push_world: Sandbox) -> N
 
 
 def test_a_retried_write_is_still_looked_up_on_its_own(store: LedgerStore, push_world: Sandbox) -> None:
-    _started_jobs(store, push_world, (9000, 9001))
+    _jobs_in_status(store, push_world, (9000, 9001))
     push_world.state.faults.add({"server": "pw", "operation": "updateWorkOrder", "kind": "commit_then_drop",
                               "rate": 1.0})
     first = push_pw(store, push_world, STRICT, snapshot=ingested_snapshot(push_world))
